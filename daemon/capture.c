@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * capture.c - the capture thread of one source: the per-packet path.
+ *
+ * Each packet is taken from the backend once, hashed once, and then, for
+ * each consumer in turn, filtered and copied into that consumer's ring.  A
+ * full ring costs its own consumer a drop and nobody else anything: the
+ * loop never waits for a consumer.  Rings are published once per batch.
+ */
+#include "vcapd.h"
+
+#include <errno.h>
+#include <pcap/dlt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flowhash.h"
+
+#define BATCH 256
+#define IDLE_MAX_NS 500000000ull /* a capture thread looks at its mailbox this often anyway */
+#define RETRY_NS 1000000000ull   /* a failed source is retried this often */
+
+static void deliver(struct source *s, const struct vcap_pkt_meta *meta, const uint8_t **data,
+		    unsigned n)
+{
+	for (unsigned k = 0; k < s->n_active; k++) {
+		struct consumer *c = s->active[k];
+		struct vcap_ring_writer *w = &c->w;
+
+		vcap_ring_writer_offer(w, n);
+		if (!c->filter) {
+			for (unsigned i = 0; i < n; i++)
+				vcap_ring_writer_put(w, &meta[i], data[i]);
+			continue;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (filter_match(c->filter, &meta[i], data[i]))
+				vcap_ring_writer_put(w, &meta[i], data[i]);
+			else
+				vcap_ring_writer_filtered(w, 1);
+		}
+	}
+}
+
+/*
+ * Publish every ring and wake the consumers that asked.
+ * @return the earliest time a waiting consumer's timeout expires (0: none).
+ */
+static uint64_t publish(struct source *s, uint64_t now)
+{
+	uint64_t kdrops = atomic_load_explicit(&s->kernel_drops, memory_order_relaxed);
+	uint64_t deadline = 0;
+
+	for (unsigned k = 0; k < s->n_active; k++) {
+		struct consumer *c = s->active[k];
+
+		c->w.cnt.kernel_drops = kdrops - c->kernel_drops_base;
+		if (vcap_ring_writer_publish(&c->w, now))
+			consumer_signal(c);
+		else if (c->w.pending_deadline && (!deadline || c->w.pending_deadline < deadline))
+			deadline = c->w.pending_deadline;
+	}
+	return deadline;
+}
+
+static void end_rings(struct source *s, uint32_t state)
+{
+	for (unsigned k = 0; k < s->n_active; k++) {
+		vcap_ring_writer_set_state(&s->active[k]->w, state);
+		consumer_signal(s->active[k]);
+	}
+}
+
+static void drain_wake_fd(struct source *s)
+{
+	uint64_t v;
+
+	(void)!read(s->wake_fd, &v, sizeof(v));
+}
+
+/* Should a pull source (generator, file) produce now? */
+static bool wanted(struct source *s)
+{
+	if (!s->ops->pull)
+		return true;
+	if (!s->started && s->n_active >= s->start_after)
+		s->started = true;
+	return s->started && s->n_active > 0;
+}
+
+static void fail(struct source *s, int err, const char *what)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(-err));
+	source_set_error(s, msg);
+	atomic_store(&s->state, VCAP_SOURCE_FAILED);
+	vlog(LOG_ERR, "source %s: %s; retrying every %llu s", s->name, msg, RETRY_NS / 1000000000ull);
+}
+
+void *capture_main(void *arg)
+{
+	struct source *s = arg;
+	struct vcap_pkt_meta meta[BATCH];
+	const uint8_t *data[BATCH];
+	uint64_t retry_at = 0;
+	bool ethernet = s->linktype == DLT_EN10MB;
+
+	while (!atomic_load_explicit(&s->stopping, memory_order_relaxed)) {
+		uint64_t now, deadline, sleep_ns = IDLE_MAX_NS;
+		int n = 0;
+
+		if (atomic_load_explicit(&s->mail_pending, memory_order_acquire)) {
+			drain_wake_fd(s);
+			mailbox_apply(s);
+		}
+		now = mono_ns();
+
+		if (retry_at && now >= retry_at) {
+			char err[128];
+
+			if (s->ops->reopen(s, err, sizeof(err)) == 0) {
+				retry_at = 0;
+				source_set_error(s, "");
+				vlog(LOG_NOTICE, "source %s: running again", s->name);
+			} else {
+				retry_at = now + RETRY_NS;
+			}
+		}
+		if (!retry_at && !s->finished && wanted(s))
+			n = s->ops->next(s, meta, data, BATCH, now);
+
+		if (n > 0) {
+			atomic_store_explicit(&s->state, VCAP_SOURCE_RUNNING, memory_order_relaxed);
+			if (ethernet)
+				for (int i = 0; i < n; i++)
+					meta[i].hash = vcap_flow_hash(data[i], meta[i].caplen,
+								      VCAP_HASH_5TUPLE);
+			atomic_fetch_add_explicit(&s->received, (uint64_t)n, memory_order_relaxed);
+			deliver(s, meta, data, (unsigned)n);
+			s->ops->release(s);
+		} else if (n == -ENODATA) {
+			s->finished = true;
+			atomic_store(&s->state, VCAP_SOURCE_DONE);
+			end_rings(s, VCAP_RING_STATE_EOF);
+			vlog(LOG_INFO, "source %s: finished after %llu packets", s->name,
+			     (unsigned long long)atomic_load(&s->received));
+		} else if (n < 0) {
+			fail(s, n, "capture");
+			retry_at = now + RETRY_NS;
+		} else if (s->ops->pull && !wanted(s)) {
+			if (atomic_load(&s->state) == VCAP_SOURCE_RUNNING)
+				atomic_store(&s->state, VCAP_SOURCE_IDLE);
+		}
+
+		if (s->ops->kernel_drops)
+			atomic_store_explicit(&s->kernel_drops, s->ops->kernel_drops(s),
+					      memory_order_relaxed);
+		now = mono_ns();
+		deadline = publish(s, now);
+		if (n > 0)
+			continue; /* busy: go straight for the next batch */
+
+		if (deadline)
+			sleep_ns = deadline > now ? deadline - now : 0;
+		if (retry_at && retry_at - now < sleep_ns)
+			sleep_ns = retry_at > now ? retry_at - now : 0;
+		if (!sleep_ns)
+			continue;
+		if (s->finished || retry_at || !wanted(s))
+			wait_readable(s->wake_fd, -1, sleep_ns); /* only mail can change that */
+		else
+			s->ops->wait(s, s->wake_fd, sleep_ns);
+	}
+	end_rings(s, VCAP_RING_STATE_DEAD);
+	return NULL;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * config.h - vcapd's configuration file.
+ *
+ *   # comments and blank lines are ignored
+ *   socket /run/vcap/vcapd.sock
+ *   source NAME KIND:OPTIONS          as --source NAME=KIND:OPTIONS
+ *   limit rings-per-session N
+ *   limit ring-memory BYTES           all rings together (suffixes k M G Ki Mi Gi)
+ *   limit ring-size-max BYTES
+ *   limit ring-size-default BYTES
+ *   limit sessions N
+ *
+ * Every error names the file, the line and the problem; vcapd refuses to
+ * start on any of them.
+ */
+#ifndef VCAP_DAEMON_CONFIG_H
+#define VCAP_DAEMON_CONFIG_H
+
+#include <stddef.h>
+
+#include "vcapd.h"
+
+/*
+ * Read path into d: sources are appended to d->sources, limits and the
+ * socket path (a copy the caller frees with config_free) overwritten.
+ * @return 0, or -errno with err holding "FILE:LINE: problem".
+ */
+int config_load(struct vcapd *d, const char *path, char *err, size_t err_len);
+void config_free(struct vcapd *d);
+
+/* Check the limits fit together.  @return 0 or -EINVAL with err. */
+int config_check_limits(const struct vcapd_limits *l, char *err, size_t err_len);
+
+#endif /* VCAP_DAEMON_CONFIG_H */

@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * control.c - the control thread: accepts sessions on the unix socket and
+ * answers their requests (vcap_proto.h).
+ *
+ * A session is one connection.  Its rings live exactly as long as it does:
+ * when the peer closes or dies (SIGKILL included, the kernel closes the
+ * socket for it) every ring it held is detached and freed.  A message that
+ * does not decode gets an error reply and the connection is closed; a
+ * well-formed request that cannot be granted gets an error reply and the
+ * session goes on.  Nothing a client sends can block this thread: sockets
+ * are non-blocking and replies are small.
+ */
+#include "vcapd.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "unix_carrier.h"
+
+#define SNAPLEN_MAX 262144u
+
+/* One request being answered: what handlers fill in besides the reply. */
+struct answer {
+	struct vcap_msg reply;
+	int fds[2];
+	int nfds;
+};
+
+static struct vcap_msg req_msg;
+static struct answer ans;
+static _Alignas(8) uint8_t rx_buf[VCAP_MSG_MAX];
+static _Alignas(8) uint8_t tx_buf[VCAP_MSG_MAX];
+static _Alignas(8) uint8_t status_scratch[VCAP_MSG_MAX];
+
+static struct session *sessions;
+
+static struct consumer *session_ring(struct session *ss, uint32_t id)
+{
+	for (struct consumer *c = ss->consumers; c; c = c->next_in_session)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void unlink_global(struct vcapd *d, struct consumer *c)
+{
+	for (struct consumer **pp = &d->consumers; *pp; pp = &(*pp)->next_global) {
+		if (*pp == c) {
+			*pp = c->next_global;
+			return;
+		}
+	}
+}
+
+static void free_ring(struct vcapd *d, struct session *ss, struct consumer *c)
+{
+	for (struct consumer **pp = &ss->consumers; *pp; pp = &(*pp)->next_in_session) {
+		if (*pp == c) {
+			*pp = c->next_in_session;
+			break;
+		}
+	}
+	mailbox_detach(c);
+	unlink_global(d, c);
+	c->src->n_consumers--;
+	ss->n_rings--;
+	d->ring_memory -= c->map_size;
+	consumer_destroy(c);
+}
+
+/* ---- request handlers: each fills ans.reply ------------------------------ */
+
+static void do_hello(struct vcapd *d, struct session *ss, const struct vcap_msg *m)
+{
+	const struct vcap_msg_hello *h = &m->u.hello;
+	struct vcap_msg_hello_reply *r = &ans.reply.u.hello_reply;
+
+	if (h->version_min > VCAP_PROTO_VERSION || h->version_max < VCAP_PROTO_VERSION) {
+		vcap_msg_error(&ans.reply, m, -EPROTO,
+			       "client speaks protocol versions %u..%u, vcapd speaks %u",
+			       h->version_min, h->version_max, VCAP_PROTO_VERSION);
+		return;
+	}
+	ss->hello = true;
+	snprintf(ss->client, sizeof(ss->client), "%s", m->name);
+	vcap_msg_reply(&ans.reply, m);
+	r->version = VCAP_PROTO_VERSION;
+	r->daemon_pid = (uint32_t)getpid();
+	r->max_rings = d->limits.max_rings;
+	r->ring_size_min = d->limits.ring_size_min;
+	r->ring_size_max = d->limits.ring_size_max;
+	r->filter_max = VCAP_FILTER_MAX;
+}
+
+/* "synth, eth0" for error messages. */
+static void source_names(struct vcapd *d, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (struct source *s = d->sources; s && off < len; s = s->next)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", s->name);
+}
+
+static bool is_pow2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static void do_open(struct vcapd *d, struct session *ss, const struct vcap_msg *m)
+{
+	const struct vcap_msg_open *o = &m->u.open;
+	struct vcap_msg_open_reply *r = &ans.reply.u.open_reply;
+	uint32_t size = o->ring_size ? o->ring_size : d->limits.ring_size_default;
+	uint32_t snaplen = o->snaplen ? o->snaplen : 65535;
+	struct source *s = source_find(d->sources, m->name);
+	struct consumer *c;
+	char err[VCAP_REASON_MAX];
+	int rc;
+
+	if (!s) {
+		char names[256];
+
+		source_names(d, names, sizeof(names));
+		vcap_msg_error(&ans.reply, m, -ENOENT, "host:%s: no such source (vcapd has: %s)",
+			       m->name, names);
+		return;
+	}
+	if (ss->cred.uid != 0) {
+		vcap_msg_error(&ans.reply, m, -EACCES,
+			       "host:%s: uid %u may not open sources (only root may, as no "
+			       "policy is configured)",
+			       m->name, ss->cred.uid);
+		return;
+	}
+	if (o->flags) {
+		vcap_msg_error(&ans.reply, m, -EINVAL, "unknown open flags 0x%x", o->flags);
+		return;
+	}
+	if (!is_pow2(size) || size < d->limits.ring_size_min || size > d->limits.ring_size_max) {
+		vcap_msg_error(&ans.reply, m, -EINVAL,
+			       "ring size %u is not a power of two within [%u, %u]", size,
+			       d->limits.ring_size_min, d->limits.ring_size_max);
+		return;
+	}
+	if (snaplen > SNAPLEN_MAX)
+		snaplen = SNAPLEN_MAX;
+	if (vcap_rec_size(snaplen) > size / 4)
+		snaplen = size / 4 - (uint32_t)sizeof(struct vcap_rec) - VCAP_REC_ALIGN;
+	if (ss->n_rings >= d->limits.max_rings) {
+		vcap_msg_error(&ans.reply, m, -EMFILE,
+			       "this session already holds %u rings, the limit", ss->n_rings);
+		return;
+	}
+	if (d->ring_memory + vcap_ring_map_size(size) > d->limits.ring_memory_max) {
+		vcap_msg_error(&ans.reply, m, -ENOMEM,
+			       "a ring of %u bytes would exceed vcapd's ring memory limit (%llu of "
+			       "%llu bytes in use)",
+			       size, (unsigned long long)d->ring_memory,
+			       (unsigned long long)d->limits.ring_memory_max);
+		return;
+	}
+
+	rc = consumer_create(s, ++d->next_ring_id, size, snaplen, m->text[0] ? m->text : NULL, &c,
+			     err, sizeof(err));
+	if (rc) {
+		vcap_msg_error(&ans.reply, m, rc, "host:%s: %s", m->name, err);
+		return;
+	}
+	atomic_store_explicit(&c->w.r->c.watermark, o->watermark, memory_order_relaxed);
+	atomic_store_explicit(&c->w.r->c.timeout_ms, o->timeout_ms, memory_order_relaxed);
+	c->owner = ss;
+	c->next_in_session = ss->consumers;
+	ss->consumers = c;
+	c->next_global = d->consumers;
+	d->consumers = c;
+	ss->n_rings++;
+	s->n_consumers++;
+	d->ring_memory += c->map_size;
+	mailbox_attach(c);
+
+	vcap_msg_reply(&ans.reply, m);
+	r->ring_id = c->id;
+	r->ring_size = size;
+	r->map_size = c->map_size;
+	r->snaplen = c->w.snaplen;
+	r->linktype = s->linktype;
+	ans.fds[0] = c->memfd;
+	ans.fds[1] = c->wake_rd;
+	ans.nfds = 2;
+	vlog(LOG_INFO, "ring %u: %s (pid %d) opened %s, %u bytes%s%s", c->id, ss->client,
+	     (int)ss->cred.pid, s->name, size, c->filter_text[0] ? ", filter " : "",
+	     c->filter_text);
+}
+
+static void do_close(struct vcapd *d, struct session *ss, const struct vcap_msg *m)
+{
+	struct consumer *c = session_ring(ss, m->u.close.ring_id);
+
+	if (!c) {
+		vcap_msg_error(&ans.reply, m, -ENOENT, "ring %u is not open in this session",
+			       m->u.close.ring_id);
+		return;
+	}
+	vlog(LOG_INFO, "ring %u: closed", c->id);
+	free_ring(d, ss, c);
+	vcap_msg_reply(&ans.reply, m);
+}
+
+static void do_set_filter(struct session *ss, const struct vcap_msg *m)
+{
+	struct consumer *c = session_ring(ss, m->u.set_filter.ring_id);
+	struct filter *f;
+	char err[VCAP_REASON_MAX];
+	int rc;
+
+	if (!c) {
+		vcap_msg_error(&ans.reply, m, -ENOENT, "ring %u is not open in this session",
+			       m->u.set_filter.ring_id);
+		return;
+	}
+	rc = filter_compile(m->text, c->src->linktype, &f, err, sizeof(err));
+	if (rc) {
+		vcap_msg_error(&ans.reply, m, rc, "%s", err);
+		return;
+	}
+	filter_free(mailbox_refilter(c, f));
+	snprintf(c->filter_text, sizeof(c->filter_text), "%s", m->text);
+	vcap_msg_reply(&ans.reply, m);
+}
+
+static void do_stats(struct session *ss, const struct vcap_msg *m)
+{
+	struct consumer *c = session_ring(ss, m->u.stats.ring_id);
+	struct vcap_msg_stats_reply *r = &ans.reply.u.stats_reply;
+	struct vcap_ring_counters cnt;
+
+	if (!c) {
+		vcap_msg_error(&ans.reply, m, -ENOENT, "ring %u is not open in this session",
+			       m->u.stats.ring_id);
+		return;
+	}
+	vcap_ring_stats_read(&c->mirror, &cnt);
+	vcap_msg_reply(&ans.reply, m);
+	*r = (struct vcap_msg_stats_reply){ .received = cnt.received,
+					    .delivered = cnt.delivered,
+					    .dropped = cnt.dropped,
+					    .filtered = cnt.filtered,
+					    .kernel_drops = cnt.kernel_drops };
+}
+
+static void dispatch(struct vcapd *d, struct session *ss, const struct vcap_msg *m)
+{
+	ans.nfds = 0;
+	if (m->flags & VCAP_MSGF_REPLY) {
+		vcap_msg_error(&ans.reply, m, -EPROTO, "vcapd takes requests, not replies");
+		return;
+	}
+	if (m->app == VCAP_APP_FRAMEWORK && m->type == VCAP_MSG_HELLO) {
+		do_hello(d, ss, m);
+		return;
+	}
+	if (!ss->hello) {
+		vcap_msg_error(&ans.reply, m, -EPROTO, "%s before HELLO",
+			       vcap_msg_name(m->app, m->type));
+		return;
+	}
+	switch (m->type) {
+	case VCAP_MSG_OPEN:
+		do_open(d, ss, m);
+		break;
+	case VCAP_MSG_CLOSE:
+		do_close(d, ss, m);
+		break;
+	case VCAP_MSG_SET_FILTER:
+		do_set_filter(ss, m);
+		break;
+	case VCAP_MSG_STATS:
+		do_stats(ss, m);
+		break;
+	case VCAP_MSG_STATUS:
+		vcap_msg_reply(&ans.reply, m);
+		status_fill(d, m->u.status.first, &ans.reply, status_scratch,
+			    sizeof(status_scratch));
+		break;
+	}
+}
+
+/* ---- sessions ------------------------------------------------------------ */
+
+static void session_close(struct vcapd *d, struct session *ss, const char *why)
+{
+	if (ss->n_rings || why)
+		vlog(LOG_INFO, "session %s (pid %d): %s; freeing %u ring(s)", ss->client,
+		     (int)ss->cred.pid, why ? why : "closed", ss->n_rings);
+	while (ss->consumers)
+		free_ring(d, ss, ss->consumers);
+	for (struct session **pp = &sessions; *pp; pp = &(*pp)->next) {
+		if (*pp == ss) {
+			*pp = ss->next;
+			break;
+		}
+	}
+	close(ss->fd); /* also removes it from the epoll set */
+	d->n_sessions--;
+	free(ss);
+}
+
+static void session_accept(struct vcapd *d, int listen_fd, int ep)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	socklen_t len = sizeof(struct ucred);
+	struct session *ss;
+	int fd;
+
+	while ((fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (d->n_sessions >= d->limits.max_sessions) {
+			vlog(LOG_WARNING, "refusing a session: %u sessions is the limit",
+			     d->limits.max_sessions);
+			close(fd);
+			continue;
+		}
+		ss = calloc(1, sizeof(*ss));
+		if (!ss) {
+			close(fd);
+			continue;
+		}
+		ss->fd = fd;
+		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &ss->cred, &len);
+		snprintf(ss->client, sizeof(ss->client), "pid %d", (int)ss->cred.pid);
+		ev.data.ptr = ss;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			free(ss);
+			continue;
+		}
+		ss->next = sessions;
+		sessions = ss;
+		d->n_sessions++;
+	}
+}
+
+static void session_readable(struct vcapd *d, struct session *ss)
+{
+	char why[160];
+	ssize_t n, out;
+
+	n = vcap_unix_recv(ss->fd, rx_buf, sizeof(rx_buf), NULL, NULL);
+	if (n == -EAGAIN)
+		return;
+	if (n <= 0) {
+		session_close(d, ss, n == 0 ? NULL : "receive failed");
+		return;
+	}
+	if (vcap_msg_decode(rx_buf, (size_t)n, &req_msg, why, sizeof(why))) {
+		/* Malformed: say why (echoing the seq if there was one), then hang up. */
+		struct vcap_msg_hdr h = { 0 };
+		struct vcap_app_hdr a = { 0 };
+
+		if ((size_t)n >= VCAP_MSG_MIN) {
+			memcpy(&h, rx_buf, sizeof(h));
+			memcpy(&a, rx_buf + sizeof(h), sizeof(a));
+		}
+		vcap_msg_init(&req_msg, h.app, a.type);
+		req_msg.seq = h.seq;
+		vcap_msg_error(&ans.reply, &req_msg, -EBADMSG, "malformed message: %s", why);
+		out = vcap_msg_encode(&ans.reply, tx_buf, sizeof(tx_buf));
+		if (out > 0)
+			vcap_unix_send(ss->fd, tx_buf, (size_t)out, NULL, 0);
+		vlog(LOG_WARNING, "session %s (pid %d): malformed message: %s", ss->client,
+		     (int)ss->cred.pid, why);
+		session_close(d, ss, "malformed message");
+		return;
+	}
+	dispatch(d, ss, &req_msg);
+	out = vcap_msg_encode(&ans.reply, tx_buf, sizeof(tx_buf));
+	if (out < 0 || vcap_unix_send(ss->fd, tx_buf, (size_t)out, ans.fds, ans.nfds)) {
+		session_close(d, ss, "could not send a reply");
+		return;
+	}
+	if (ans.nfds) {
+		/* The consumer holds them now; vcapd keeps its mapping and write end. */
+		struct consumer *c = session_ring(ss, ans.reply.u.open_reply.ring_id);
+
+		close(c->memfd);
+		close(c->wake_rd);
+		c->memfd = c->wake_rd = -1;
+	}
+}
+
+int control_run(struct vcapd *d, int listen_fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, evs[64];
+	static int listen_tag, signal_tag;
+	sigset_t mask;
+	int ep, sfd, rc = 0;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || ep < 0)
+		return -errno;
+	ev.data.ptr = &listen_tag;
+	epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev);
+	ev.data.ptr = &signal_tag;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+
+	for (;;) {
+		int n = epoll_wait(ep, evs, 64, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+
+			if (tag == &signal_tag)
+				goto out;
+			if (tag == &listen_tag) {
+				session_accept(d, listen_fd, ep);
+				continue;
+			}
+			/*
+			 * Read before looking at HUP: a client may send its last
+			 * request and exit; the request still gets handled.
+			 */
+			struct session *ss = tag;
+
+			if (evs[i].events & EPOLLIN)
+				session_readable(d, ss);
+			else
+				session_close(d, ss, NULL);
+		}
+	}
+out:
+	while (sessions)
+		session_close(d, sessions, NULL);
+	close(sfd);
+	close(ep);
+	return rc;
+}

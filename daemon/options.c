@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * options.c - key=value lists and numbers with unit suffixes.
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int kv_next(const char **p, struct kv *kv, char *err, size_t err_len)
+{
+	const char *s = *p, *end, *eq;
+	size_t klen, vlen;
+
+	while (*s == ',')
+		s++;
+	if (!*s)
+		return 0;
+	end = strchr(s, ',');
+	if (!end)
+		end = s + strlen(s);
+	eq = memchr(s, '=', (size_t)(end - s));
+	klen = (size_t)((eq ? eq : end) - s);
+	vlen = eq ? (size_t)(end - eq - 1) : 0;
+	if (klen == 0 || klen >= sizeof(kv->key) || vlen >= sizeof(kv->val)) {
+		snprintf(err, err_len, "option \"%.*s\" is malformed or too long", (int)(end - s),
+			 s);
+		return -EINVAL;
+	}
+	memcpy(kv->key, s, klen);
+	kv->key[klen] = '\0';
+	if (eq)
+		memcpy(kv->val, eq + 1, vlen);
+	kv->val[vlen] = '\0';
+	*p = end;
+	return 1;
+}
+
+int parse_u64(const char *s, const char *what, uint64_t min, uint64_t max, uint64_t *out,
+	      char *err, size_t err_len)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = { { "", 1 },
+		      { "k", 1000ull },
+		      { "K", 1000ull },
+		      { "M", 1000000ull },
+		      { "G", 1000000000ull },
+		      { "Ki", 1ull << 10 },
+		      { "Mi", 1ull << 20 },
+		      { "Gi", 1ull << 30 } };
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || errno || *s == '-' || *s == '+' || *s == ' ')
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix))
+			continue;
+		if (v > max / units[i].mult || v * units[i].mult < min ||
+		    v * units[i].mult > max) {
+			snprintf(err, err_len, "%s=%s is out of range [%llu, %llu]", what, s,
+				 (unsigned long long)min, (unsigned long long)max);
+			return -EINVAL;
+		}
+		*out = v * units[i].mult;
+		return 0;
+	}
+bad:
+	snprintf(err, err_len, "%s=\"%s\" is not a number", what, s);
+	return -EINVAL;
+}
+
+int kv_u64(const struct kv *kv, uint64_t min, uint64_t max, uint64_t *out, char *err,
+	   size_t err_len)
+{
+	return parse_u64(kv->val, kv->key, min, max, out, err, err_len);
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * options.h - "key=value,key=value" lists, as in source specs
+ * (synth:size=64,pps=1M) and config files.
+ */
+#ifndef VCAP_DAEMON_OPTIONS_H
+#define VCAP_DAEMON_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kv {
+	char key[32];
+	char val[256];
+};
+
+/*
+ * Take the next pair from *p and advance it.  A bare word (no '=') is a
+ * key with an empty value.
+ * @return 1 with *kv filled, 0 at the end, -EINVAL (err says why).
+ */
+int kv_next(const char **p, struct kv *kv, char *err, size_t err_len);
+
+/*
+ * Parse kv's value as an unsigned number within [min, max].  Accepts the
+ * suffixes k, M, G (x1000) and Ki, Mi, Gi (x1024).
+ * @return 0, or -EINVAL with err naming the key and the problem.
+ */
+int kv_u64(const struct kv *kv, uint64_t min, uint64_t max, uint64_t *out, char *err,
+	   size_t err_len);
+
+/* The same for a whole string; `what` names it in errors. */
+int parse_u64(const char *s, const char *what, uint64_t min, uint64_t max, uint64_t *out,
+	      char *err, size_t err_len);
+
+#endif /* VCAP_DAEMON_OPTIONS_H */

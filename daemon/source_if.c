@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * source_if.c - `if:` sources: live capture from a host interface with
+ * AF_PACKET TPACKET_V3 (source/afpacket.h).
+ *
+ *   if:IFACE[,promisc=1][,ring=SIZE][,block=SIZE][,snaplen=N]
+ *
+ * An interface that goes down or away makes next() fail; the capture
+ * thread reports it and calls reopen() until the interface is back.
+ * Kernel drops of every socket this source has had are added up.
+ */
+#include "vcapd.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <pcap/dlt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "afpacket.h"
+#include "options.h"
+
+struct if_src {
+	char ifname[IF_NAMESIZE];
+	struct vcap_afp_opts opts;
+	struct vcap_afp *afp;
+	bool broken;               /* the socket reported an error */
+	uint64_t drops_before;     /* kernel drops of sockets already closed */
+};
+
+/* Is the link administratively up and running?  @return 0 or -errno. */
+static int link_state(const char *ifname, char *err, size_t err_len)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+		rc = -errno;
+		snprintf(err, err_len, "if:%s: %s", ifname,
+			 errno == ENODEV ? "no such interface" : strerror(errno));
+	} else if (!(ifr.ifr_flags & IFF_UP)) {
+		rc = -ENETDOWN;
+		snprintf(err, err_len, "if:%s: link is down", ifname);
+	}
+	close(fd);
+	return rc;
+}
+
+static int if_connect(struct source *s, struct if_src *f, char *err, size_t err_len)
+{
+	int rc = link_state(f->ifname, err, err_len);
+
+	if (rc)
+		return rc;
+	rc = vcap_afp_open(&f->afp, f->ifname, &f->opts, err, err_len);
+	if (rc)
+		return rc;
+	f->broken = false;
+	s->ifindex = (uint32_t)vcap_afp_ifindex(f->afp);
+	return 0;
+}
+
+static int if_open(struct source *s, const char *args, char *err, size_t err_len)
+{
+	struct if_src *f = calloc(1, sizeof(*f));
+	const char *comma = strchr(args, ',');
+	size_t len = comma ? (size_t)(comma - args) : strlen(args);
+	struct kv kv;
+	uint64_t v;
+	int rc = 0;
+
+	if (!f)
+		return -ENOMEM;
+	f->opts.promisc = true;
+	if (len == 0 || len >= sizeof(f->ifname)) {
+		snprintf(err, err_len, "if: expected if:IFACE with a name of 1..%d bytes",
+			 IF_NAMESIZE - 1);
+		free(f);
+		return -EINVAL;
+	}
+	memcpy(f->ifname, args, len);
+	args += len;
+	while (!rc && (rc = kv_next(&args, &kv, err, err_len)) > 0) {
+		rc = 0;
+		if (!strcmp(kv.key, "promisc")) {
+			rc = kv_u64(&kv, 0, 1, &v, err, err_len);
+			f->opts.promisc = v;
+		} else if (!strcmp(kv.key, "ring")) {
+			rc = kv_u64(&kv, 1u << 16, 1u << 30, &v, err, err_len);
+			f->opts.ring_size = (uint32_t)v;
+		} else if (!strcmp(kv.key, "block")) {
+			rc = kv_u64(&kv, 1u << 12, 1u << 26, &v, err, err_len);
+			f->opts.block_size = (uint32_t)v;
+		} else if (!strcmp(kv.key, "snaplen")) {
+			rc = kv_u64(&kv, 16, 262144, &v, err, err_len);
+			f->opts.snaplen = (uint32_t)v;
+		} else {
+			snprintf(err, err_len,
+				 "if: unknown option \"%s\" (promisc, ring, block, snaplen)", kv.key);
+			rc = -EINVAL;
+		}
+	}
+	if (!rc)
+		rc = if_connect(s, f, err, err_len);
+	if (rc) {
+		free(f);
+		return rc;
+	}
+	s->priv = f;
+	s->linktype = DLT_EN10MB;
+	return 0;
+}
+
+static int if_next(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data,
+		   unsigned n_max, uint64_t now)
+{
+	struct if_src *f = s->priv;
+	int n;
+
+	(void)now;
+	if (f->broken)
+		return -ENETDOWN;
+	n = vcap_afp_read(f->afp, meta, data, n_max);
+	return n;
+}
+
+static void if_release(struct source *s)
+{
+	struct if_src *f = s->priv;
+
+	vcap_afp_release(f->afp);
+}
+
+static void if_wait(struct source *s, int wake_fd, uint64_t max_ns)
+{
+	struct if_src *f = s->priv;
+	struct pollfd p[2] = { { .fd = vcap_afp_fd(f->afp), .events = POLLIN },
+			       { .fd = wake_fd, .events = POLLIN } };
+	struct timespec ts = { .tv_sec = (time_t)(max_ns / 1000000000ull),
+			       .tv_nsec = (long)(max_ns % 1000000000ull) };
+
+	if (ppoll(p, 2, &ts, NULL) > 0 && (p[0].revents & (POLLERR | POLLHUP | POLLNVAL))) {
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+
+		getsockopt(p[0].fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+		/* ENETDOWN: the link went down or the device was deleted */
+		f->broken = true;
+	}
+}
+
+static uint64_t if_kernel_drops(struct source *s)
+{
+	struct if_src *f = s->priv;
+	uint64_t packets = 0, drops = 0;
+
+	if (f->afp)
+		vcap_afp_stats(f->afp, &packets, &drops);
+	return f->drops_before + drops;
+}
+
+static int if_reopen(struct source *s, char *err, size_t err_len)
+{
+	struct if_src *f = s->priv;
+
+	if (f->afp) {
+		f->drops_before = if_kernel_drops(s);
+		vcap_afp_close(f->afp);
+		f->afp = NULL;
+	}
+	return if_connect(s, f, err, err_len);
+}
+
+static void if_close(struct source *s)
+{
+	struct if_src *f = s->priv;
+
+	if (!f)
+		return;
+	if (f->afp)
+		vcap_afp_close(f->afp);
+	free(f);
+}
+
+const struct source_ops source_if_ops = {
+	.kind = "if",
+	.pull = false,
+	.open = if_open,
+	.next = if_next,
+	.release = if_release,
+	.wait = if_wait,
+	.kernel_drops = if_kernel_drops,
+	.reopen = if_reopen,
+	.close = if_close,
+};

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * source_pcap.c - `pcap:` sources: replay a capture file through libpcap.
+ *
+ *   pcap:FILE[,speed=1|N|max][,loop=N][,consumers=N]
+ *
+ * speed=1 keeps the file's inter-packet gaps, N replays N times faster and
+ * max as fast as consumers are served.  loop=0 repeats forever.  Packets keep
+ * the timestamps and lengths the file records, so what a consumer writes
+ * out again matches the input.
+ */
+#include "vcapd.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+#define ARENA_SIZE (8u << 20) /* packet bytes copied out per batch */
+
+struct pcap_src {
+	char path[PATH_MAX];
+	pcap_t *p;
+	double speed;       /* 0: max */
+	uint64_t loops;     /* 0: forever */
+	uint64_t loops_done;
+	/* a packet read from the file but not yet due; libpcap keeps it valid */
+	struct pcap_pkthdr *hdr;
+	const u_char *bytes;
+	/* pacing: file time ts0 corresponds to monotonic time t0 */
+	uint64_t ts0, t0;
+	uint8_t *arena;
+	size_t used;
+};
+
+static int reopen_file(struct pcap_src *f, char *err, size_t err_len)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+
+	if (f->p)
+		pcap_close(f->p);
+	f->hdr = NULL;
+	f->p = pcap_open_offline_with_tstamp_precision(f->path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	if (!f->p) {
+		snprintf(err, err_len, "pcap:%s: %s", f->path, errbuf);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int pcap_src_open(struct source *s, const char *args, char *err, size_t err_len)
+{
+	struct pcap_src *f = calloc(1, sizeof(*f));
+	const char *comma = strchr(args, ',');
+	size_t len = comma ? (size_t)(comma - args) : strlen(args);
+	struct kv kv;
+	int rc = 0;
+
+	if (!f)
+		return -ENOMEM;
+	f->speed = 1;
+	f->loops = 1;
+	if (len == 0 || len >= sizeof(f->path)) {
+		snprintf(err, err_len, "pcap: expected pcap:FILE[,speed=1|N|max][,loop=N]");
+		free(f);
+		return -EINVAL;
+	}
+	memcpy(f->path, args, len);
+	args += len;
+	while (!rc && (rc = kv_next(&args, &kv, err, err_len)) > 0) {
+		uint64_t v;
+
+		rc = 0;
+		if (!strcmp(kv.key, "speed")) {
+			if (!strcmp(kv.val, "max"))
+				f->speed = 0;
+			else if (!(rc = kv_u64(&kv, 1, 1000000, &v, err, err_len)))
+				f->speed = (double)v;
+		} else if (!strcmp(kv.key, "loop")) {
+			rc = kv_u64(&kv, 0, UINT64_MAX, &f->loops, err, err_len);
+		} else if (!strcmp(kv.key, "consumers")) {
+			rc = kv_u64(&kv, 1, 4096, &v, err, err_len);
+			s->start_after = (uint32_t)v;
+		} else {
+			snprintf(err, err_len, "pcap: unknown option \"%s\" (speed, loop, consumers)",
+				 kv.key);
+			rc = -EINVAL;
+		}
+	}
+	f->arena = malloc(ARENA_SIZE);
+	if (!rc && !f->arena)
+		rc = -ENOMEM;
+	if (!rc)
+		rc = reopen_file(f, err, err_len);
+	if (rc) {
+		if (f->p)
+			pcap_close(f->p);
+		free(f->arena);
+		free(f);
+		return rc;
+	}
+	s->priv = f;
+	s->linktype = (uint32_t)pcap_datalink(f->p);
+	return 0;
+}
+
+static uint64_t ts_of(const struct pcap_pkthdr *h)
+{
+	/* opened with nanosecond precision: tv_usec holds nanoseconds */
+	return (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+}
+
+/* Make f->hdr the next packet of the file, looping as asked.  @return 1, 0 at the end, -errno. */
+static int peek_packet(struct source *s, struct pcap_src *f)
+{
+	char err[128];
+
+	while (!f->hdr) {
+		int rc = pcap_next_ex(f->p, &f->hdr, &f->bytes);
+
+		if (rc == 1)
+			return 1;
+		f->hdr = NULL;
+		if (rc == PCAP_ERROR) {
+			/* a truncated or corrupt file ends the replay, loudly */
+			snprintf(err, sizeof(err), "%s", pcap_geterr(f->p));
+			source_set_error(s, err);
+			vlog(LOG_ERR, "source %s: pcap:%s: %s", s->name, f->path, err);
+			return 0;
+		}
+		if (f->loops && ++f->loops_done >= f->loops)
+			return 0;
+		if (reopen_file(f, err, sizeof(err))) {
+			source_set_error(s, err);
+			return 0;
+		}
+		f->t0 = 0; /* each round keeps the file's own pacing */
+	}
+	return 1;
+}
+
+static int pcap_src_next(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data,
+			 unsigned n_max, uint64_t now)
+{
+	struct pcap_src *f = s->priv;
+	unsigned n = 0;
+
+	while (n < n_max) {
+		uint64_t ts;
+		uint32_t caplen;
+
+		if (peek_packet(s, f) <= 0)
+			return n ? (int)n : -ENODATA;
+		ts = ts_of(f->hdr);
+		if (f->speed > 0) {
+			if (!f->t0) {
+				f->t0 = now;
+				f->ts0 = ts;
+			}
+			if (ts > f->ts0 && (double)(ts - f->ts0) / f->speed > (double)(now - f->t0))
+				break; /* not due yet */
+		}
+		caplen = f->hdr->caplen;
+		if (f->used + caplen > ARENA_SIZE)
+			break;
+		memcpy(f->arena + f->used, f->bytes, caplen);
+		meta[n] = (struct vcap_pkt_meta){ .ts_ns = ts, .caplen = caplen,
+						  .wirelen = f->hdr->len };
+		data[n++] = f->arena + f->used;
+		f->used += (caplen + 63) & ~(size_t)63;
+		f->hdr = NULL;
+	}
+	return (int)n;
+}
+
+static void pcap_src_release(struct source *s)
+{
+	struct pcap_src *f = s->priv;
+
+	f->used = 0;
+}
+
+static void pcap_src_wait(struct source *s, int wake_fd, uint64_t max_ns)
+{
+	struct pcap_src *f = s->priv;
+	uint64_t now = mono_ns(), at;
+
+	if (f->speed == 0 || !f->hdr || !f->t0)
+		return;
+	at = f->t0 + (uint64_t)((double)(ts_of(f->hdr) - f->ts0) / f->speed);
+	if (at > now)
+		wait_readable(wake_fd, -1, at - now < max_ns ? at - now : max_ns);
+}
+
+static int pcap_src_reopen(struct source *s, char *err, size_t err_len)
+{
+	(void)s;
+	(void)err;
+	(void)err_len;
+	return 0; /* next() never fails: a bad file ends the replay */
+}
+
+static void pcap_src_close(struct source *s)
+{
+	struct pcap_src *f = s->priv;
+
+	if (!f)
+		return;
+	if (f->p)
+		pcap_close(f->p);
+	free(f->arena);
+	free(f);
+}
+
+const struct source_ops source_pcap_ops = {
+	.kind = "pcap",
+	.pull = true,
+	.open = pcap_src_open,
+	.next = pcap_src_next,
+	.release = pcap_src_release,
+	.wait = pcap_src_wait,
+	.reopen = pcap_src_reopen,
+	.close = pcap_src_close,
+};

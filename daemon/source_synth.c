@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * source_synth.c - `synth:` sources: the packet generator (source/synth.h)
+ * flat out or paced, for demos, tests and benchmarks.
+ *
+ *   synth:size=64,pps=0,count=0,flows=1024,proto=mix,ipv6=0,vlan=0,consumers=1
+ *
+ * A generator only runs while someone listens, and starts once `consumers`
+ * consumers are attached, so that a test can attach all of its consumers
+ * before packet 0 and then expect exact counts.
+ */
+#include "vcapd.h"
+
+#include <errno.h>
+#include <pcap/dlt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "synth.h"
+
+#define SLOTS 256            /* frames handed out per batch; >= capture.c's BATCH */
+#define SPIN_NS 50000ull     /* shorter waits are spun, longer ones slept */
+#define BACKLOG_NS 100000000ull /* fell further behind than this: stop catching up */
+
+struct synth_src {
+	struct vcap_synth gen;
+	uint64_t pps;    /* 0: flat out */
+	uint64_t count;  /* 0: forever */
+	uint64_t n;      /* number of the next packet */
+	uint64_t t0, n0; /* pacing: packet n0 was due at monotonic time t0 */
+	uint32_t stride; /* bytes between slots */
+	uint8_t *slots;
+};
+
+static int synth_open(struct source *s, const char *args, char *err, size_t err_len)
+{
+	struct vcap_synth_cfg cfg = { .size = 64, .flows = 1024, .proto = VCAP_SYNTH_MIX };
+	struct synth_src *g = calloc(1, sizeof(*g));
+	struct kv kv;
+	uint64_t v;
+	int rc;
+
+	if (!g)
+		return -ENOMEM;
+	while ((rc = kv_next(&args, &kv, err, err_len)) > 0) {
+		if (!strcmp(kv.key, "size")) {
+			rc = kv_u64(&kv, 60, VCAP_SYNTH_SIZE_MAX, &v, err, err_len);
+			cfg.size = (uint32_t)v;
+		} else if (!strcmp(kv.key, "pps")) {
+			rc = kv_u64(&kv, 0, 1000000000ull, &g->pps, err, err_len);
+		} else if (!strcmp(kv.key, "count")) {
+			rc = kv_u64(&kv, 0, UINT64_MAX, &g->count, err, err_len);
+		} else if (!strcmp(kv.key, "flows")) {
+			rc = kv_u64(&kv, 1, 1000000, &v, err, err_len);
+			cfg.flows = (uint32_t)v;
+		} else if (!strcmp(kv.key, "ipv6")) {
+			rc = kv_u64(&kv, 0, 100, &v, err, err_len);
+			cfg.ipv6_pct = (uint32_t)v;
+		} else if (!strcmp(kv.key, "vlan")) {
+			rc = kv_u64(&kv, 0, 4094, &v, err, err_len);
+			cfg.vlan = (uint16_t)v;
+		} else if (!strcmp(kv.key, "consumers")) {
+			rc = kv_u64(&kv, 1, 4096, &v, err, err_len);
+			s->start_after = (uint32_t)v;
+		} else if (!strcmp(kv.key, "proto")) {
+			cfg.proto = !strcmp(kv.val, "udp")   ? VCAP_SYNTH_UDP
+				    : !strcmp(kv.val, "tcp") ? VCAP_SYNTH_TCP
+				    : !strcmp(kv.val, "mix") ? VCAP_SYNTH_MIX
+							     : 0;
+			if (!cfg.proto) {
+				snprintf(err, err_len, "proto=%s: expected udp, tcp or mix", kv.val);
+				rc = -EINVAL;
+			}
+		} else {
+			snprintf(err, err_len,
+				 "unknown option \"%s\" (size, pps, count, flows, proto, ipv6, vlan, "
+				 "consumers)",
+				 kv.key);
+			rc = -EINVAL;
+		}
+		if (rc)
+			break;
+	}
+	if (!rc)
+		rc = vcap_synth_init(&g->gen, &cfg, err, err_len);
+	if (!rc) {
+		g->stride = (cfg.size + 63) & ~63u;
+		g->slots = aligned_alloc(64, (size_t)g->stride * SLOTS);
+		if (!g->slots)
+			rc = -ENOMEM;
+	}
+	if (rc) {
+		free(g);
+		return rc < 0 ? rc : -EINVAL;
+	}
+	/* Every slot holds a frame of this generator, so patching it suffices. */
+	for (unsigned i = 0; i < SLOTS; i++)
+		vcap_synth_frame(&g->gen, i, g->slots + (size_t)i * g->stride);
+	s->priv = g;
+	s->linktype = DLT_EN10MB;
+	return 0;
+}
+
+/* Packets due by `now` under pacing, at most `max`. */
+static uint64_t due(struct synth_src *g, uint64_t now, uint64_t max)
+{
+	uint64_t owed;
+
+	if (!g->pps)
+		return max;
+	if (!g->t0) {
+		g->t0 = now; /* start the schedule */
+		g->n0 = g->n;
+	}
+	owed = g->n0 + (uint64_t)((double)(now - g->t0) * (double)g->pps / 1e9);
+	if (owed <= g->n)
+		return 0;
+	if ((double)(owed - g->n) * 1e9 / (double)g->pps > (double)BACKLOG_NS) {
+		/* We were idle or could not keep up: restart rather than burst. */
+		g->t0 = now;
+		g->n0 = g->n;
+		return 1;
+	}
+	return owed - g->n < max ? owed - g->n : max;
+}
+
+static int synth_next(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data,
+		      unsigned n_max, uint64_t now)
+{
+	struct synth_src *g = s->priv;
+	uint32_t size = g->gen.cfg.size;
+	uint64_t take, ts;
+
+	if (g->count && g->n >= g->count)
+		return -ENODATA;
+	take = due(g, now, n_max < SLOTS ? n_max : SLOTS);
+	if (g->count && take > g->count - g->n)
+		take = g->count - g->n;
+	if (!take)
+		return 0;
+	ts = wall_ns();
+	for (unsigned i = 0; i < take; i++) {
+		/*
+		 * Packet n always goes to slot n % SLOTS: with the usual flow
+		 * counts a slot then keeps one header layout (IP version and
+		 * protocol), and patching it touches only the fields that vary.
+		 */
+		uint8_t *frame = g->slots + (size_t)((g->n + i) % SLOTS) * g->stride;
+
+		vcap_synth_patch(&g->gen, g->n + i, frame);
+		meta[i] = (struct vcap_pkt_meta){ .ts_ns = ts, .caplen = size, .wirelen = size };
+		data[i] = frame;
+	}
+	g->n += take;
+	return (int)take;
+}
+
+static void synth_release(struct source *s)
+{
+	(void)s; /* slots are reused by the next batch */
+}
+
+static void synth_wait(struct source *s, int wake_fd, uint64_t max_ns)
+{
+	struct synth_src *g = s->priv;
+	uint64_t now, next_at, wait;
+
+	if (!g->pps)
+		return;
+	now = mono_ns();
+	next_at = g->t0 + (uint64_t)((double)(g->n + 1 - g->n0) * 1e9 / (double)g->pps);
+	if (next_at <= now)
+		return;
+	wait = next_at - now;
+	if (wait > max_ns)
+		wait = max_ns;
+	if (wait > SPIN_NS)
+		wait_readable(wake_fd, -1, wait - SPIN_NS / 2);
+}
+
+static int synth_reopen(struct source *s, char *err, size_t err_len)
+{
+	(void)s;
+	(void)err;
+	(void)err_len;
+	return 0; /* a generator cannot fail */
+}
+
+static void synth_close(struct source *s)
+{
+	struct synth_src *g = s->priv;
+
+	if (g)
+		free(g->slots);
+	free(g);
+}
+
+const struct source_ops source_synth_ops = {
+	.kind = "synth",
+	.pull = true,
+	.open = synth_open,
+	.next = synth_next,
+	.release = synth_release,
+	.wait = synth_wait,
+	.reopen = synth_reopen,
+	.close = synth_close,
+};

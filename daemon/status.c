@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * status.c - the STATUS reply: every source and every ring with its
+ * counters, what vcapctl prints (PF_RING shows the same under
+ * /proc/net/pf_ring).  Counters come from the private mirrors, never from
+ * memory a consumer can write.
+ */
+#include "vcapd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "codec.h"
+
+/* Copy src into a fixed NUL-padded field; a full field has no NUL. */
+static void pad_copy(char *dst, size_t size, const char *src)
+{
+	size_t len = strnlen(src, size);
+
+	memcpy(dst, src, len);
+	memset(dst + len, 0, size - len);
+}
+
+static void fill_source(struct vcap_status_source *e, struct source *s)
+{
+	memset(e, 0, sizeof(*e));
+	pad_copy(e->name, sizeof(e->name), s->name);
+	pad_copy(e->spec, sizeof(e->spec), s->spec);
+	e->state = atomic_load(&s->state);
+	e->n_rings = s->n_consumers;
+	e->linktype = s->linktype;
+	e->ifindex = s->ifindex;
+	e->received = atomic_load(&s->received);
+	e->kernel_drops = atomic_load(&s->kernel_drops);
+	pthread_mutex_lock(&s->lock);
+	snprintf(e->error, sizeof(e->error), "%s", s->error);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void fill_ring(struct vcap_status_ring *e, struct consumer *c)
+{
+	struct vcap_ring_counters cnt;
+	size_t len = strlen(c->filter_text);
+
+	memset(e, 0, sizeof(*e));
+	vcap_ring_stats_read(&c->mirror, &cnt);
+	e->ring_id = c->id;
+	e->pid = c->owner ? (uint32_t)c->owner->cred.pid : 0;
+	e->uid = c->owner ? (uint32_t)c->owner->cred.uid : 0;
+	e->ring_size = c->w.size;
+	e->used = vcap_ring_writer_used(&c->w);
+	pad_copy(e->source, sizeof(e->source), c->src->name);
+	if (c->owner)
+		pad_copy(e->client, sizeof(e->client), c->owner->client);
+	if (len < sizeof(e->filter))
+		memcpy(e->filter, c->filter_text, len);
+	else
+		snprintf(e->filter, sizeof(e->filter), "%.*s...", (int)sizeof(e->filter) - 4,
+			 c->filter_text);
+	e->received = cnt.received;
+	e->delivered = cnt.delivered;
+	e->dropped = cnt.dropped;
+	e->filtered = cnt.filtered;
+}
+
+void status_fill(struct vcapd *d, uint32_t first, struct vcap_msg *reply, void *scratch,
+		 size_t scratch_len)
+{
+	size_t room = VCAP_MSG_MAX - VCAP_MSG_MIN - sizeof(struct vcap_msg_status_reply);
+	struct vcap_status_source *srcs = scratch;
+	struct vcap_msg_status_reply *r = &reply->u.status_reply;
+	uint32_t idx = 0, ns = 0, nr = 0;
+	struct vcap_status_ring *rings;
+	size_t used = 0;
+
+	if (room > scratch_len)
+		room = scratch_len;
+	memset(r, 0, sizeof(*r));
+	for (struct source *s = d->sources; s; s = s->next, idx++) {
+		if (idx < first)
+			continue;
+		if (used + sizeof(*srcs) > room) {
+			r->next = idx;
+			goto done;
+		}
+		fill_source(&srcs[ns++], s);
+		used += sizeof(*srcs);
+	}
+	rings = (struct vcap_status_ring *)(srcs + ns);
+	for (struct consumer *c = d->consumers; c; c = c->next_global, idx++) {
+		if (idx < first)
+			continue;
+		if (used + sizeof(*rings) > room) {
+			r->next = idx;
+			goto done;
+		}
+		fill_ring(&rings[nr++], c);
+		used += sizeof(*rings);
+	}
+done:
+	r->n_sources = ns;
+	r->n_rings = nr;
+	reply->sources = srcs;
+	reply->rings = (struct vcap_status_ring *)(srcs + ns);
+}

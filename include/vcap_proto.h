@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vcap_proto.h - the vcap control protocol: every message a consumer and
+ * vcapd exchange, on any carrier.
+ *
+ * Carriers.  The same bytes travel over
+ *   - a SOCK_SEQPACKET unix socket (host processes, containers): one message
+ *     per datagram; file descriptors ride along as SCM_RIGHTS, and
+ *   - the two control queues of a VM's shared region (vcap_shm.h), where no
+ *     descriptor can travel and rings are named by their offset instead.
+ * The codec (proto/codec.h) never touches a carrier.
+ *
+ * Layers, as in the vNPlug-CTRL stack of the vPF_RING paper:
+ *
+ *   +---------------------------+  struct vcap_msg_hdr   (framework: magic,
+ *   | framework header  16 B    |  version, which application, length, seq)
+ *   +---------------------------+  struct vcap_app_hdr   (application: type,
+ *   | application header  8 B   |  reply flag, status)
+ *   +---------------------------+
+ *   | payload                   |  fixed struct for the type, then the
+ *   +---------------------------+  strings it announces, back to back
+ *
+ * Rules every message obeys (the codec rejects anything else with -EPROTO or
+ * -EBADMSG and a reason):
+ *   - hdr.magic == VCAP_PROTO_MAGIC and hdr.version == VCAP_PROTO_VERSION
+ *     (HELLO alone may carry a different version: it negotiates);
+ *   - hdr.len == the bytes received, and VCAP_MSG_MIN <= len <= VCAP_MSG_MAX;
+ *   - the payload is exactly the type's fixed struct plus the string lengths
+ *     it announces; a string holds no NUL byte and is not NUL-terminated on
+ *     the wire;
+ *   - a request has app.status == 0; a reply has VCAP_MSGF_REPLY set and
+ *     echoes the request's hdr.seq.  A reply with status < 0 (a negative
+ *     errno) carries struct vcap_msg_error as its payload instead of the
+ *     type's own.
+ *
+ * Direction: C2D = consumer to vcapd, D2C = vcapd to consumer.  All integers
+ * are little-endian; every struct is a multiple of 8 bytes with explicit
+ * padding, pinned by _Static_asserts.
+ */
+#ifndef VCAP_PROTO_H
+#define VCAP_PROTO_H
+
+#include <stdint.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "vcap shared memory and messages are little-endian; big-endian hosts are not supported"
+#endif
+
+#define VCAP_PROTO_MAGIC 0x50414356u /* "VCAP" read as little-endian bytes */
+#define VCAP_PROTO_VERSION 1u
+
+#define VCAP_MSG_MIN 24u    /* both headers, empty payload */
+#define VCAP_MSG_MAX 65536u /* no message is longer */
+
+#define VCAP_NAME_MAX 64u     /* source names, client names */
+#define VCAP_FILTER_MAX 8192u /* filter expressions */
+#define VCAP_REASON_MAX 512u  /* error reasons */
+
+/* ---- framework layer --------------------------------------------------- */
+
+struct vcap_msg_hdr {
+	uint32_t magic;   /* VCAP_PROTO_MAGIC */
+	uint16_t version; /* VCAP_PROTO_VERSION */
+	uint16_t app;     /* VCAP_APP_*: which application header follows */
+	uint32_t len;     /* whole message, both headers included */
+	uint32_t seq;     /* chosen by the requester, echoed in the reply */
+};
+
+#define VCAP_APP_FRAMEWORK 1u /* session: HELLO */
+#define VCAP_APP_CAPTURE 2u   /* rings, filters, stats, status */
+
+/* ---- application layer ------------------------------------------------- */
+
+struct vcap_app_hdr {
+	uint16_t type;   /* VCAP_MSG_* of this application */
+	uint16_t flags;  /* VCAP_MSGF_* */
+	int32_t status;  /* replies: 0 or -errno; requests: 0 */
+};
+
+#define VCAP_MSGF_REPLY 0x0001u
+
+/* Message types.  The application a type belongs to is in its name. */
+#define VCAP_MSG_HELLO 1u      /* FRAMEWORK */
+#define VCAP_MSG_OPEN 1u       /* CAPTURE */
+#define VCAP_MSG_CLOSE 2u      /* CAPTURE */
+#define VCAP_MSG_SET_FILTER 3u /* CAPTURE */
+#define VCAP_MSG_STATS 4u      /* CAPTURE */
+#define VCAP_MSG_STATUS 5u     /* CAPTURE */
+
+/* ---- payloads ---------------------------------------------------------- */
+
+/*
+ * Reply payload whenever app.status < 0, for any type.
+ * Followed by reason_len bytes of text (no NUL) saying what was wrong.
+ */
+struct vcap_msg_error {
+	uint16_t reason_len; /* <= VCAP_REASON_MAX */
+	uint16_t pad[3];
+};
+
+/*
+ * HELLO, C2D, first message of a session; reply D2C.
+ * Request: the versions the client speaks, and its name (client_len bytes)
+ * for vcapctl status.  Reply: the version chosen and vcapd's limits.
+ * Every other request before a successful HELLO is refused with -EPROTO.
+ */
+struct vcap_msg_hello {
+	uint16_t version_min;
+	uint16_t version_max;
+	uint16_t client_len; /* <= VCAP_NAME_MAX */
+	uint16_t pad;
+	uint32_t pid;        /* informative; vcapd trusts SO_PEERCRED instead */
+	uint32_t pad2;
+};
+
+struct vcap_msg_hello_reply {
+	uint16_t version;       /* chosen: VCAP_PROTO_VERSION */
+	uint16_t pad;
+	uint32_t daemon_pid;
+	uint32_t max_rings;     /* rings one session may hold open */
+	uint32_t ring_size_min; /* bytes of records */
+	uint32_t ring_size_max;
+	uint32_t filter_max;    /* longest filter expression */
+};
+
+/*
+ * OPEN, C2D: attach a new ring to source `source` (source_len bytes),
+ * with an optional filter (filter_len bytes, tcpdump syntax, compiled and
+ * run by vcapd before a packet enters the ring).
+ * Reply D2C: the ring.  On a unix socket it carries two descriptors as
+ * SCM_RIGHTS: [0] the ring's memfd (map map_size bytes from offset 0),
+ * [1] the eventfd vcapd signals.  In a VM region it carries none: the ring
+ * starts region_off bytes into the region and `vector` is its doorbell.
+ */
+struct vcap_msg_open {
+	uint32_t ring_size;  /* bytes of records, power of two; 0: vcapd's default */
+	uint32_t snaplen;    /* 0: whole packets */
+	uint32_t watermark;  /* initial wake-up watermark, packets (0: 1) */
+	uint32_t timeout_ms; /* initial wake-up timeout (0: vcapd's default) */
+	uint32_t flags;      /* VCAP_OPENF_*, none defined yet: must be 0 */
+	uint16_t source_len; /* 1..VCAP_NAME_MAX */
+	uint16_t filter_len; /* 0..VCAP_FILTER_MAX */
+};
+
+struct vcap_msg_open_reply {
+	uint32_t ring_id;
+	uint32_t ring_size;  /* bytes of records, as granted */
+	uint64_t region_off; /* VM regions: ring offset; unix sockets: 0 */
+	uint64_t map_size;   /* bytes to map: header plus records */
+	uint32_t snaplen;
+	uint32_t linktype;   /* DLT_* */
+	uint32_t vector;     /* VM regions: doorbell vector; unix sockets: 0 */
+	uint32_t pad;
+};
+
+/* CLOSE, C2D: detach and free a ring.  Reply: empty payload. */
+struct vcap_msg_close {
+	uint32_t ring_id;
+	uint32_t pad;
+};
+
+/*
+ * SET_FILTER, C2D: replace a ring's filter; filter_len == 0 removes it.
+ * Reply: empty payload, or -EINVAL with the compiler's message.
+ */
+struct vcap_msg_set_filter {
+	uint32_t ring_id;
+	uint16_t filter_len;
+	uint16_t pad;
+};
+
+/* STATS, C2D: one ring's counters.  Reply: struct vcap_msg_stats_reply. */
+struct vcap_msg_stats {
+	uint32_t ring_id;
+	uint32_t pad;
+};
+
+struct vcap_msg_stats_reply {
+	uint64_t received;
+	uint64_t delivered;
+	uint64_t dropped;
+	uint64_t filtered;
+	uint64_t kernel_drops;
+};
+
+/*
+ * STATUS, C2D: every source and ring vcapd has, for vcapctl.  Entries are
+ * numbered sources first, then rings; the request names the first wanted
+ * and the reply holds as many as fit, with `next` the first left out
+ * (0: none left).
+ * Reply: struct vcap_msg_status_reply, then n_sources struct
+ * vcap_status_source, then n_rings struct vcap_status_ring.
+ */
+struct vcap_msg_status {
+	uint32_t first;
+	uint32_t pad;
+};
+
+struct vcap_msg_status_reply {
+	uint32_t n_sources;
+	uint32_t n_rings;
+	uint32_t next;
+	uint32_t pad;
+};
+
+struct vcap_status_source {
+	char name[VCAP_NAME_MAX];  /* NUL-padded (no NUL when full) */
+	char spec[192];            /* as given on the command line, NUL-padded */
+	uint32_t state;            /* VCAP_SOURCE_* */
+	uint32_t n_rings;
+	uint32_t linktype;
+	uint32_t ifindex;
+	uint64_t received;         /* packets the source produced or captured */
+	uint64_t kernel_drops;     /* lost before vcapd saw them */
+	char error[64];            /* last problem (e.g. link down), NUL-padded */
+};
+
+#define VCAP_SOURCE_IDLE 0u    /* no consumer: not producing */
+#define VCAP_SOURCE_RUNNING 1u
+#define VCAP_SOURCE_DONE 2u    /* a finite source ended */
+#define VCAP_SOURCE_FAILED 3u  /* waiting to retry; see error */
+
+struct vcap_status_ring {
+	uint32_t ring_id;
+	uint32_t pid;              /* consumer process (SO_PEERCRED) */
+	uint32_t uid;
+	uint32_t ring_size;
+	uint32_t used;             /* bytes waiting in the ring */
+	uint32_t pad;
+	char source[VCAP_NAME_MAX];
+	char client[VCAP_NAME_MAX];
+	char filter[256];          /* NUL-padded; cut to fit with "..." */
+	uint64_t received;
+	uint64_t delivered;
+	uint64_t dropped;
+	uint64_t filtered;
+};
+
+_Static_assert(sizeof(struct vcap_msg_hdr) == 16, "framework header");
+_Static_assert(sizeof(struct vcap_app_hdr) == 8, "application header");
+_Static_assert(sizeof(struct vcap_msg_hdr) + sizeof(struct vcap_app_hdr) == VCAP_MSG_MIN,
+	       "minimum message");
+_Static_assert(sizeof(struct vcap_msg_error) == 8, "error");
+_Static_assert(sizeof(struct vcap_msg_hello) == 16, "hello");
+_Static_assert(sizeof(struct vcap_msg_hello_reply) == 24, "hello reply");
+_Static_assert(sizeof(struct vcap_msg_open) == 24, "open");
+_Static_assert(sizeof(struct vcap_msg_open_reply) == 40, "open reply");
+_Static_assert(sizeof(struct vcap_msg_close) == 8, "close");
+_Static_assert(sizeof(struct vcap_msg_set_filter) == 8, "set filter");
+_Static_assert(sizeof(struct vcap_msg_stats) == 8, "stats");
+_Static_assert(sizeof(struct vcap_msg_stats_reply) == 40, "stats reply");
+_Static_assert(sizeof(struct vcap_msg_status) == 8, "status");
+_Static_assert(sizeof(struct vcap_msg_status_reply) == 16, "status reply");
+_Static_assert(sizeof(struct vcap_status_source) == 352, "status source entry");
+_Static_assert(sizeof(struct vcap_status_ring) == 440, "status ring entry");
+
+#endif /* VCAP_PROTO_H */

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ring_handle.c - handles whose packets arrive in a vcap ring filled by
+ * vcapd: "host:NAME" devices.
+ *
+ * The receive path makes no system call while packets are waiting: it
+ * releases the previous burst with one store, reads records in place, and
+ * only when the ring is empty asks vcapd for a wake-up and sleeps on the
+ * wake descriptor (see the watermark protocol in vcap_ring.h).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "unix_carrier.h"
+
+static const char *socket_path(const struct vcap_open_opts *o)
+{
+	const char *env = getenv("VCAP_SOCKET");
+
+	if (o && o->sz >= offsetof(struct vcap_open_opts, socket_path) + sizeof(o->socket_path) &&
+	    o->socket_path)
+		return o->socket_path;
+	return env && *env ? env : VCAP_DEFAULT_SOCKET;
+}
+
+#define SPIN_NS 50000 /* poll this long before going to sleep */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * PF_RING's adaptive wait, in short: a consumer that keeps up with the
+ * producer finds the ring empty between batches; sleeping there would
+ * cost a wake-up (a system call on each side) per batch.  Polling for a
+ * few tens of microseconds first catches the next batch without either.
+ */
+static bool spin_for_data(struct vcap *h)
+{
+	uint64_t until = mono_ns() + SPIN_NS;
+
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (vcap_ring_reader_has_data(&h->rd))
+				return true;
+#if defined(__x86_64__) || defined(__i386__)
+			__builtin_ia32_pause();
+#endif
+		}
+	} while (mono_ns() < until && !atomic_load_explicit(&h->brk, memory_order_relaxed));
+	return false;
+}
+
+/* Empty the wake pipe: the token that woke us (or a stale one). */
+static void drain(int fd)
+{
+	char buf[64];
+
+	while (read(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+		;
+}
+
+static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int flags)
+{
+	for (;;) {
+		uint32_t state;
+		int got, rc;
+
+		if (h->armed) {
+			h->armed = false;
+			if (vcap_ring_reader_disarm(&h->rd))
+				drain(h->wake_fd);
+		}
+		vcap_ring_reader_release(&h->rd); /* R2: the previous burst, in one store */
+		got = vcap_ring_reader_peek(&h->rd, pkts, n);
+		if (got > 0)
+			return got;
+		if (got < 0)
+			return vcap_set_err(got, "%s: the ring holds a malformed record", h->device);
+
+		/* Empty.  State before prod (see VCAP_RING_STATE_EOF). */
+		state = vcap_ring_reader_state(&h->rd);
+		if (state != VCAP_RING_STATE_LIVE && !vcap_ring_reader_has_data(&h->rd)) {
+			if (state == VCAP_RING_STATE_EOF)
+				return vcap_set_err(-ENODATA, "%s: the source has ended", h->device);
+			return vcap_set_err(-EPIPE, "%s: vcapd dropped this ring", h->device);
+		}
+		if (atomic_exchange(&h->brk, 0))
+			return vcap_set_err(-EINTR, "%s: interrupted", h->device);
+		if ((flags & VCAP_WAIT) && state == VCAP_RING_STATE_LIVE && spin_for_data(h))
+			continue;
+		if (!vcap_ring_reader_arm(&h->rd, h->watermark, h->timeout_ms))
+			continue; /* packets came in while we armed */
+		h->armed = true;
+		if (!(flags & VCAP_WAIT))
+			return 0;
+
+		rc = vcap_wait(h, h->wake_fd, h->ctl->hup_fd);
+		if (rc == -EINTR)
+			return vcap_set_err(-EINTR, "%s: interrupted", h->device);
+		if (rc == -EPIPE && !vcap_ring_reader_has_data(&h->rd))
+			return vcap_set_err(-EPIPE, "%s: vcapd went away", h->device);
+		if (rc && rc != -EPIPE)
+			return vcap_set_err(rc, "%s: poll: %s", h->device, strerror(-rc));
+	}
+}
+
+static int ring_set_filter(struct vcap *h, const char *filter)
+{
+	struct vcap_msg *req = malloc(sizeof(*req)), *reply = malloc(sizeof(*reply));
+	int rc;
+
+	if (!req || !reply) {
+		rc = vcap_set_err(-ENOMEM, "%s: out of memory", h->device);
+		goto out;
+	}
+	if (strlen(filter) > VCAP_FILTER_MAX) {
+		rc = vcap_set_err(-EINVAL, "%s: filter longer than %u bytes", h->device,
+				  VCAP_FILTER_MAX);
+		goto out;
+	}
+	vcap_msg_init(req, VCAP_APP_CAPTURE, VCAP_MSG_SET_FILTER);
+	req->u.set_filter.ring_id = h->info.ring_id;
+	strcpy(req->text, filter);
+	rc = h->ctl->call(h->ctl, req, reply, NULL, NULL);
+out:
+	free(req);
+	free(reply);
+	return rc;
+}
+
+static int ring_stats(struct vcap *h, struct vcap_stats *st)
+{
+	struct vcap_ring_counters c;
+
+	vcap_ring_reader_counters(&h->rd, &c);
+	*st = (struct vcap_stats){ .received = c.received,
+				   .delivered = c.delivered,
+				   .dropped = c.dropped,
+				   .filtered = c.filtered,
+				   .kernel_drops = c.kernel_drops };
+	return 0;
+}
+
+static int ring_fd(struct vcap *h)
+{
+	return h->wake_fd;
+}
+
+static void ring_close(struct vcap *h)
+{
+	/* Hanging up is enough: vcapd frees the ring of a closed session. */
+	if (h->map)
+		munmap(h->map, h->map_size);
+	if (h->wake_fd >= 0)
+		close(h->wake_fd);
+	h->ctl->close(h->ctl);
+}
+
+static const struct vcap_ops ring_ops = {
+	.recv_burst = ring_recv_burst,
+	.set_filter = ring_set_filter,
+	.stats = ring_stats,
+	.fd = ring_fd,
+	.close = ring_close,
+};
+
+/* Map the ring vcapd sent (fds[0]) and keep its wake pipe (fds[1]). */
+static int map_ring(struct vcap *h, const struct vcap_msg_open_reply *r, int *fds, int nfds)
+{
+	int rc;
+
+	if (nfds != 2 || r->map_size != vcap_ring_map_size(r->ring_size)) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		return vcap_set_err(-EPROTO, "%s: vcapd sent %d descriptors for a ring of %llu bytes",
+				    h->device, nfds, (unsigned long long)r->map_size);
+	}
+	h->map_size = r->map_size;
+	h->map = mmap(NULL, h->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	close(fds[0]);
+	h->wake_fd = fds[1];
+	if (h->map == MAP_FAILED) {
+		h->map = NULL;
+		return vcap_set_err(-errno, "%s: mmap of %zu bytes: %s", h->device, h->map_size,
+				    strerror(errno));
+	}
+	rc = vcap_ring_reader_attach(&h->rd, h->map, h->map_size);
+	if (rc)
+		return vcap_set_err(rc, "%s: vcapd sent a ring this libvcap does not understand",
+				    h->device);
+	return 0;
+}
+
+int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_opts *o)
+{
+	const char *filter = VCAP_OPT(o, filter, "");
+	struct vcap_msg *req = NULL, *reply = NULL;
+	int fds[VCAP_UNIX_MAX_FDS], nfds = 0, rc;
+
+	if (!*source || strlen(source) > VCAP_NAME_MAX)
+		return vcap_set_err(-EINVAL, "%s: a source name of 1..%u bytes must follow host:",
+				    h->device, VCAP_NAME_MAX);
+	if (strlen(filter) > VCAP_FILTER_MAX)
+		return vcap_set_err(-EINVAL, "%s: filter longer than %u bytes", h->device,
+				    VCAP_FILTER_MAX);
+	rc = vcap_ctl_unix_open(socket_path(o), &h->ctl);
+	if (rc)
+		return rc;
+	req = malloc(sizeof(*req));
+	reply = malloc(sizeof(*reply));
+	if (!req || !reply) {
+		rc = vcap_set_err(-ENOMEM, "%s: out of memory", h->device);
+		goto fail;
+	}
+	vcap_msg_init(req, VCAP_APP_CAPTURE, VCAP_MSG_OPEN);
+	req->u.open = (struct vcap_msg_open){ .ring_size = VCAP_OPT(o, ring_size, 0),
+					      .snaplen = VCAP_OPT(o, snaplen, 0),
+					      .watermark = h->watermark,
+					      .timeout_ms = h->timeout_ms };
+	strcpy(req->name, source);
+	strcpy(req->text, filter);
+	rc = h->ctl->call(h->ctl, req, reply, fds, &nfds);
+	if (rc)
+		goto fail;
+	h->ops = &ring_ops;
+	h->info = (struct vcap_info){ .linktype = reply->u.open_reply.linktype,
+				      .snaplen = reply->u.open_reply.snaplen,
+				      .ring_size = reply->u.open_reply.ring_size,
+				      .ring_id = reply->u.open_reply.ring_id };
+	rc = map_ring(h, &reply->u.open_reply, fds, nfds);
+	if (rc) {
+		ring_close(h);
+		h->ctl = NULL;
+		goto out;
+	}
+	goto out;
+fail:
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (h->ctl)
+		h->ctl->close(h->ctl);
+	h->ctl = NULL;
+out:
+	free(req);
+	free(reply);
+	return rc;
+}

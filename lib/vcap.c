@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vcap.c - the public entry points: option checking, error messages, and
+ * dispatch to the kind of handle the device name asks for.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define HOST_PREFIX "host:"
+
+static _Thread_local char errmsg[512];
+
+int vcap_set_err(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+VCAP_API const char *vcap_errmsg(void)
+{
+	return errmsg;
+}
+
+/*
+ * Options from a newer vcap.h are fine as long as the fields this library
+ * does not know are zero (libbpf's OPTS_VALID).
+ */
+static int check_opts(const struct vcap_open_opts *o)
+{
+	size_t known = sizeof(struct vcap_open_opts);
+
+	if (!o)
+		return 0;
+	if (o->sz < sizeof(o->sz))
+		return vcap_set_err(-EINVAL, "vcap_open_opts.sz is %zu: use VCAP_OPTS()", o->sz);
+	for (size_t i = known; i < o->sz; i++)
+		if (((const uint8_t *)o)[i])
+			return vcap_set_err(-EOPNOTSUPP,
+					    "vcap_open_opts has a field at byte %zu this libvcap "
+					    "does not know",
+					    i);
+	return 0;
+}
+
+VCAP_API struct vcap *vcap_open(const char *device, const struct vcap_open_opts *o)
+{
+	struct vcap *h;
+	int rc;
+
+	if (!device || !*device) {
+		errno = EINVAL;
+		vcap_set_err(-EINVAL, "vcap_open: no device given");
+		return NULL;
+	}
+	rc = check_opts(o);
+	if (rc) {
+		errno = -rc;
+		return NULL;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		errno = ENOMEM;
+		vcap_set_err(-ENOMEM, "%s: out of memory", device);
+		return NULL;
+	}
+	snprintf(h->device, sizeof(h->device), "%s", device);
+	h->watermark = VCAP_OPT(o, watermark, 1);
+	h->timeout_ms = VCAP_OPT(o, timeout_ms, 100);
+	h->wake_fd = -1;
+	h->break_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (h->break_fd < 0) {
+		rc = vcap_set_err(-errno, "%s: eventfd: %s", device, strerror(errno));
+		goto fail;
+	}
+	if (!strncmp(device, HOST_PREFIX, strlen(HOST_PREFIX)))
+		rc = vcap_ring_open(h, device + strlen(HOST_PREFIX), o);
+	else
+		rc = vcap_direct_open(h, device, o);
+	if (rc)
+		goto fail;
+	return h;
+fail:
+	if (h->break_fd >= 0)
+		close(h->break_fd);
+	free(h);
+	errno = -rc;
+	return NULL;
+}
+
+VCAP_API int vcap_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int flags)
+{
+	if (flags & ~VCAP_WAIT)
+		return vcap_set_err(-EINVAL, "%s: unknown receive flags 0x%x", h->device, flags);
+	return h->ops->recv_burst(h, pkts, n, flags);
+}
+
+VCAP_API int vcap_recv(struct vcap *h, struct vcap_pkt *pkt, int flags)
+{
+	return vcap_recv_burst(h, pkt, 1, flags);
+}
+
+VCAP_API int vcap_set_filter(struct vcap *h, const char *filter)
+{
+	return h->ops->set_filter(h, filter ? filter : "");
+}
+
+VCAP_API int vcap_set_watermark(struct vcap *h, uint32_t packets, uint32_t timeout_ms)
+{
+	h->watermark = packets ? packets : 1;
+	h->timeout_ms = timeout_ms ? timeout_ms : 100;
+	return 0;
+}
+
+VCAP_API int vcap_stats(struct vcap *h, struct vcap_stats *st)
+{
+	return h->ops->stats(h, st);
+}
+
+VCAP_API int vcap_info(struct vcap *h, struct vcap_info *info)
+{
+	*info = h->info;
+	return 0;
+}
+
+VCAP_API int vcap_fd(struct vcap *h)
+{
+	return h->ops->fd(h);
+}
+
+VCAP_API void vcap_breakloop(struct vcap *h)
+{
+	uint64_t one = 1;
+
+	atomic_store(&h->brk, 1);
+	(void)!write(h->break_fd, &one, sizeof(one));
+}
+
+VCAP_API void vcap_close(struct vcap *h)
+{
+	if (!h)
+		return;
+	h->ops->close(h);
+	close(h->break_fd);
+	free(h);
+}
+
+int vcap_wait(struct vcap *h, int fd, int hup_fd)
+{
+	struct pollfd p[3] = { { .fd = fd, .events = POLLIN },
+			       { .fd = h->break_fd, .events = POLLIN },
+			       { .fd = hup_fd, .events = POLLRDHUP } };
+	uint64_t v;
+
+	if (atomic_exchange(&h->brk, 0))
+		return -EINTR;
+	if (poll(p, hup_fd >= 0 ? 3 : 2, -1) < 0)
+		return errno == EINTR ? -EINTR : -errno;
+	if (p[1].revents & POLLIN) {
+		(void)!read(h->break_fd, &v, sizeof(v));
+		if (atomic_exchange(&h->brk, 0))
+			return -EINTR;
+	}
+	if (p[2].revents & (POLLHUP | POLLRDHUP | POLLERR))
+		return -EPIPE;
+	return 0;
+}

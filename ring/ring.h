@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ring.h - the two ends of a vcap ring (layout: include/vcap_ring.h).
+ *
+ * struct vcap_ring_writer is vcapd's end.  It keeps the authoritative copy
+ * of prod and of every counter in private memory and only ever writes them
+ * out, so nothing a consumer scribbles into the shared header changes what
+ * vcapd believes.  One thread (the source's capture thread) uses a writer.
+ *
+ * struct vcap_ring_reader is libvcap's end.  One thread uses a reader.
+ */
+#ifndef VCAP_RING_RING_H
+#define VCAP_RING_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vcap.h"
+#include "vcap_ring.h"
+
+/* What the producer knows about one packet, apart from its bytes. */
+struct vcap_pkt_meta {
+	uint64_t ts_ns;
+	uint32_t caplen; /* bytes available at the data pointer */
+	uint32_t wirelen;
+	uint32_t ifindex;
+	uint32_t hash;
+};
+
+struct vcap_ring_counters {
+	uint64_t received;
+	uint64_t delivered;
+	uint64_t dropped;
+	uint64_t filtered;
+	uint64_t kernel_drops;
+};
+
+struct vcap_ring_writer {
+	struct vcap_ring *r;
+	uint32_t size;        /* data_size */
+	uint32_t mask;
+	uint32_t snaplen;
+	uint32_t prod;        /* private; published by R1 */
+	uint32_t pkts;        /* private; published with prod */
+	uint32_t free_cached; /* bytes known free without reading cons */
+	struct vcap_ring_counters cnt; /* authoritative */
+	/* what was last written to shared memory (never read back from it) */
+	uint32_t pub_prod;
+	uint32_t stats_seq;
+	/*
+	 * Optional private copy of the counters, written with the shared one,
+	 * for other vcapd threads to read (vcap_ring_stats_read) without
+	 * trusting what the consumer can write.
+	 */
+	struct vcap_ring_stats *mirror;
+	uint32_t mirror_seq;
+	uint64_t pub_received;
+	uint64_t pub_kernel_drops;
+	/* wake-up bookkeeping */
+	uint32_t signalled_seq; /* the odd wait_seq already signalled */
+	uint64_t pending_deadline; /* ns: when a timeout wake-up is due (0: none) */
+};
+
+/*
+ * Lay out a ring in mem (at least vcap_ring_map_size(data_size) bytes,
+ * 64-byte aligned) and bind w to it.
+ * @return 0, or -EINVAL if data_size is not a power of two within
+ * [VCAP_RING_DATA_MIN, VCAP_RING_DATA_MAX] or snaplen does not fit in a
+ * quarter of it.
+ */
+int vcap_ring_writer_init(struct vcap_ring_writer *w, void *mem, uint32_t data_size,
+			  uint32_t snaplen, uint32_t linktype, uint32_t ring_id);
+
+/*
+ * Copy one packet into the ring, cut to snaplen, without publishing it.
+ * Counts it as delivered, or as dropped when the ring is full.  Does not
+ * count it as received: the caller does that (vcap_ring_writer_offer).
+ * @return true if the packet was written.
+ */
+bool vcap_ring_writer_put(struct vcap_ring_writer *w, const struct vcap_pkt_meta *m,
+			  const void *bytes);
+
+static inline void vcap_ring_writer_offer(struct vcap_ring_writer *w, uint32_t n)
+{
+	w->cnt.received += n;
+}
+
+static inline void vcap_ring_writer_filtered(struct vcap_ring_writer *w, uint32_t n)
+{
+	w->cnt.filtered += n;
+}
+
+/*
+ * Publish everything put since the last call (R1) and the counters.
+ * @return true if the consumer asked to be woken and should be now
+ * (watermark reached or timeout expired at now_ns); the caller then signals
+ * its eventfd.  Cheap when nothing changed: call it every loop iteration.
+ */
+bool vcap_ring_writer_publish(struct vcap_ring_writer *w, uint64_t now_ns);
+
+/* Mark the ring ended (VCAP_RING_STATE_EOF or _DEAD) and publish. */
+void vcap_ring_writer_set_state(struct vcap_ring_writer *w, uint32_t state);
+
+/* Bytes in use as of the consumer's last release, clamped; for status. */
+uint32_t vcap_ring_writer_used(const struct vcap_ring_writer *w);
+
+struct vcap_ring_reader {
+	struct vcap_ring *r;
+	const uint8_t *data;
+	uint32_t size;
+	uint32_t mask;
+	uint32_t cons;        /* private read position */
+	uint32_t prod_cached; /* last prod loaded (A1) */
+	uint32_t pkts_read;   /* records consumed, as vcap_ring_prod.pkts counts */
+};
+
+/*
+ * Bind rd to the ring at mem, which the caller mapped with map_size bytes.
+ * @return 0, or -EPROTO if the header is not a ring this code understands
+ * or does not fit in map_size.
+ */
+int vcap_ring_reader_attach(struct vcap_ring_reader *rd, void *mem, size_t map_size);
+
+/*
+ * Read up to n records into pkts (data pointing into the ring) without
+ * releasing them.
+ * @return the number read (0: ring empty), or -EPROTO if the producer wrote
+ * a record that breaks the layout rules.
+ */
+int vcap_ring_reader_peek(struct vcap_ring_reader *rd, struct vcap_pkt *pkts, unsigned n);
+
+/* Release everything read so far (R2): one store for a whole burst. */
+void vcap_ring_reader_release(struct vcap_ring_reader *rd);
+
+/* True if records are waiting past the read position (A1). */
+bool vcap_ring_reader_has_data(struct vcap_ring_reader *rd);
+
+/*
+ * Ask to be woken (wait_seq made odd) after publishing the wake condition,
+ * then re-check the ring (F1).
+ * @return true if the caller may sleep; false if data arrived meanwhile, in
+ * which case the request has been withdrawn again.
+ */
+bool vcap_ring_reader_arm(struct vcap_ring_reader *rd, uint32_t watermark, uint32_t timeout_ms);
+
+/*
+ * Withdraw a wake request (wait_seq made even).  No-op if none is pending.
+ * @return true if vcapd signalled (or is about to signal) this request, so
+ * a wake-up token must be drained from the wake descriptor.
+ */
+bool vcap_ring_reader_disarm(struct vcap_ring_reader *rd);
+
+/* The producer's state word (VCAP_RING_STATE_*). */
+uint32_t vcap_ring_reader_state(const struct vcap_ring_reader *rd);
+
+/* A consistent snapshot of a counter line (seqlock read). */
+void vcap_ring_stats_read(const struct vcap_ring_stats *s, struct vcap_ring_counters *c);
+
+/* A consistent snapshot of the ring's counters. */
+void vcap_ring_reader_counters(const struct vcap_ring_reader *rd, struct vcap_ring_counters *c);
+
+#endif /* VCAP_RING_RING_H */

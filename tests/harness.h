@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * harness.h - start a real vcapd for a test and talk to it.
+ *
+ * Each test gets its own vcapd on its own socket in a fresh temporary
+ * directory, so tests can run side by side.  The binary is the one meson
+ * built ($VCAP_BUILD_DIR/daemon/vcapd).
+ */
+#ifndef VCAP_TESTS_HARNESS_H
+#define VCAP_TESTS_HARNESS_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "codec.h"
+#include "unix_carrier.h"
+
+struct vcapd_proc {
+	pid_t pid;
+	char dir[64];
+	char sock[128];
+};
+
+static inline const char *build_dir(void)
+{
+	const char *b = getenv("VCAP_BUILD_DIR");
+
+	return b ? b : ".";
+}
+
+static inline void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* The vcapd a failed CHECK leaves behind is killed at exit, not left to hang meson. */
+static pid_t harness_vcapd_pid, harness_owner;
+
+static inline void harness_kill_vcapd(void)
+{
+	if (harness_vcapd_pid > 0 && getpid() == harness_owner)
+		kill(harness_vcapd_pid, SIGKILL);
+}
+
+/*
+ * Start vcapd --foreground with the given extra arguments (NULL-terminated)
+ * and wait until it answers on its socket.  Sets VCAP_SOCKET for libvcap.
+ */
+static inline void vcapd_start_argv(struct vcapd_proc *d, const char *const *args)
+{
+	char bin[512];
+	const char *argv[64];
+	int n = 0;
+
+	snprintf(d->dir, sizeof(d->dir), "/tmp/vcap-test-XXXXXX");
+	CHECK(mkdtemp(d->dir), "mkdtemp");
+	snprintf(d->sock, sizeof(d->sock), "%s/vcapd.sock", d->dir);
+	snprintf(bin, sizeof(bin), "%s/daemon/vcapd", build_dir());
+	argv[n++] = bin;
+	argv[n++] = "--foreground";
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	while (*args && n < 62)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+
+	d->pid = fork();
+	CHECK(d->pid >= 0, "fork");
+	if (d->pid == 0) {
+		execv(bin, (char *const *)argv);
+		perror(bin);
+		_exit(127);
+	}
+	harness_vcapd_pid = d->pid;
+	if (!harness_owner) {
+		harness_owner = getpid();
+		atexit(harness_kill_vcapd);
+	}
+	for (int i = 0; i < 500; i++) {
+		int fd = vcap_unix_connect(d->sock), status;
+
+		if (fd >= 0) {
+			close(fd);
+			setenv("VCAP_SOCKET", d->sock, 1);
+			return;
+		}
+		CHECK(waitpid(d->pid, &status, WNOHANG) == 0, "vcapd exited at start-up");
+		sleep_ms(10);
+	}
+	CHECK(0, "vcapd did not come up on %s", d->sock);
+}
+
+#define vcapd_start(d, ...) vcapd_start_argv(d, (const char *const[]){ __VA_ARGS__, NULL })
+
+/* SIGTERM, and require a clean exit. */
+static inline void vcapd_stop(struct vcapd_proc *d)
+{
+	int status;
+
+	kill(d->pid, SIGTERM);
+	CHECK(waitpid(d->pid, &status, 0) == d->pid, "waitpid");
+	harness_vcapd_pid = 0;
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "vcapd exit status 0x%x", status);
+	unlink(d->sock);
+	rmdir(d->dir);
+}
+
+/* Connect and say HELLO, as a raw protocol client.  @return the socket. */
+static inline int raw_session(const struct vcapd_proc *d)
+{
+	static _Alignas(8) uint8_t buf[VCAP_MSG_MAX];
+	struct vcap_msg m, r;
+	char why[128];
+	int fd = vcap_unix_connect(d->sock);
+	ssize_t n;
+
+	CHECK(fd >= 0, "connect %s", d->sock);
+	vcap_msg_init(&m, VCAP_APP_FRAMEWORK, VCAP_MSG_HELLO);
+	m.u.hello.version_min = m.u.hello.version_max = VCAP_PROTO_VERSION;
+	strcpy(m.name, "test");
+	n = vcap_msg_encode(&m, buf, sizeof(buf));
+	CHECK(vcap_unix_send(fd, buf, (size_t)n, NULL, 0) == 0, "send hello");
+	n = vcap_unix_recv(fd, buf, sizeof(buf), NULL, NULL);
+	CHECK(n > 0 && vcap_msg_decode(buf, (size_t)n, &r, why, sizeof(why)) == 0 && r.status == 0,
+	      "hello reply");
+	return fd;
+}
+
+/* Ask vcapd's STATUS (first page): how many rings it holds now. */
+static inline unsigned status_rings(const struct vcapd_proc *d)
+{
+	static _Alignas(8) uint8_t buf[VCAP_MSG_MAX];
+	static struct vcap_msg m, r;
+	char why[128];
+	int fd = raw_session(d);
+	ssize_t n;
+
+	vcap_msg_init(&m, VCAP_APP_CAPTURE, VCAP_MSG_STATUS);
+	n = vcap_msg_encode(&m, buf, sizeof(buf));
+	CHECK(vcap_unix_send(fd, buf, (size_t)n, NULL, 0) == 0, "send status");
+	n = vcap_unix_recv(fd, buf, sizeof(buf), NULL, NULL);
+	CHECK(n > 0 && vcap_msg_decode(buf, (size_t)n, &r, why, sizeof(why)) == 0, "status: %s",
+	      why);
+	close(fd);
+	return r.u.status_reply.n_rings;
+}
+
+/* Descriptors a process holds open, from /proc. */
+static inline int count_fds(pid_t pid)
+{
+	char path[64];
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	CHECK(dir, "opendir %s", path);
+	while (readdir(dir))
+		n++;
+	closedir(dir);
+	return n - 2;
+}
+
+/* Mappings of vcap rings a process has, from /proc/PID/maps. */
+static inline int count_ring_maps(pid_t pid)
+{
+	char path[64], line[512];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	CHECK(f, "open %s", path);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, "memfd:vcap-ring") != NULL;
+	fclose(f);
+	return n;
+}
+
+#endif /* VCAP_TESTS_HARNESS_H */

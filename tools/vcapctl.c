@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vcapctl - ask vcapd what it is doing.
+ *
+ *   vcapctl [--socket PATH] status [--json]
+ *
+ * Lists every source and every ring with its counters: what PF_RING shows
+ * under /proc/net/pf_ring.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "json.h"
+#include "unix_carrier.h"
+#include "vcap.h"
+
+static const char *const state_names[] = { "idle", "running", "done", "failed" };
+
+static _Alignas(8) uint8_t buf[VCAP_MSG_MAX];
+static struct vcap_msg req, reply;
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: vcapctl [--socket PATH] status [--json]\n"
+		     "\n"
+		     "  --socket PATH  vcapd's socket (default $VCAP_SOCKET or %s)\n"
+		     "  status         every source and ring with its counters\n"
+		     "  --json         as one JSON object\n",
+		VCAP_DEFAULT_SOCKET);
+}
+
+/* One request, one reply.  @return 0 or exits with a message. */
+static void call(int sock, const char *path)
+{
+	static uint32_t seq;
+	char why[160];
+	ssize_t n;
+
+	req.seq = ++seq;
+	n = vcap_msg_encode(&req, buf, sizeof(buf));
+	if (n < 0 || vcap_unix_send(sock, buf, (size_t)n, NULL, 0)) {
+		fprintf(stderr, "vcapctl: %s: cannot send to vcapd\n", path);
+		exit(1);
+	}
+	n = vcap_unix_recv(sock, buf, sizeof(buf), NULL, NULL);
+	if (n <= 0) {
+		fprintf(stderr, "vcapctl: %s: vcapd %s\n", path,
+			n == 0 ? "closed the connection" : strerror((int)-n));
+		exit(1);
+	}
+	if (vcap_msg_decode(buf, (size_t)n, &reply, why, sizeof(why))) {
+		fprintf(stderr, "vcapctl: %s: bad reply: %s\n", path, why);
+		exit(1);
+	}
+	if (reply.status < 0) {
+		fprintf(stderr, "vcapctl: %s\n", reply.text);
+		exit(1);
+	}
+}
+
+static const char *state_name(uint32_t s)
+{
+	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+#define FIELD(f) (int)strnlen(f, sizeof(f)), f
+
+static void print_source(const struct vcap_status_source *e, bool json, bool first)
+{
+	if (!json) {
+		printf("%-12.*s %-8s %5u %14llu %12llu  %.*s%s%.*s\n", FIELD(e->name),
+		       state_name(e->state), e->n_rings, (unsigned long long)e->received,
+		       (unsigned long long)e->kernel_drops, FIELD(e->spec), e->error[0] ? "  ! " : "",
+		       FIELD(e->error));
+		return;
+	}
+	printf("%s{\"name\":", first ? "" : ",");
+	json_str(stdout, e->name, sizeof(e->name));
+	printf(",\"spec\":");
+	json_str(stdout, e->spec, sizeof(e->spec));
+	printf(",\"state\":\"%s\",\"rings\":%u,\"linktype\":%u,\"ifindex\":%u", state_name(e->state),
+	       e->n_rings, e->linktype, e->ifindex);
+	printf(",\"received\":%llu,\"kernel_drops\":%llu,\"error\":",
+	       (unsigned long long)e->received, (unsigned long long)e->kernel_drops);
+	json_str(stdout, e->error, sizeof(e->error));
+	printf("}");
+}
+
+static void print_ring(const struct vcap_status_ring *e, bool json, bool first)
+{
+	if (!json) {
+		printf("%5u %-12.*s %-16.*s %7u %10u %4.0f%% %12llu %12llu %10llu %10llu  %.*s\n",
+		       e->ring_id, FIELD(e->source), FIELD(e->client), e->pid, e->ring_size,
+		       100.0 * e->used / (e->ring_size ? e->ring_size : 1),
+		       (unsigned long long)e->received, (unsigned long long)e->delivered,
+		       (unsigned long long)e->dropped, (unsigned long long)e->filtered,
+		       FIELD(e->filter));
+		return;
+	}
+	printf("%s{\"id\":%u,\"source\":", first ? "" : ",", e->ring_id);
+	json_str(stdout, e->source, sizeof(e->source));
+	printf(",\"client\":");
+	json_str(stdout, e->client, sizeof(e->client));
+	printf(",\"pid\":%u,\"uid\":%u,\"ring_size\":%u,\"used\":%u", e->pid, e->uid, e->ring_size,
+	       e->used);
+	printf(",\"received\":%llu,\"delivered\":%llu,\"dropped\":%llu,\"filtered\":%llu",
+	       (unsigned long long)e->received, (unsigned long long)e->delivered,
+	       (unsigned long long)e->dropped, (unsigned long long)e->filtered);
+	printf(",\"filter\":");
+	json_str(stdout, e->filter, sizeof(e->filter));
+	printf("}");
+}
+
+/*
+ * Fetch every page of STATUS.  Sources come first, so print them as pages
+ * arrive, keep the rings, and print those last.
+ */
+static int status(int sock, const char *path, bool json)
+{
+	struct vcap_status_ring *rings = NULL;
+	size_t n_rings = 0;
+	uint32_t first = 0;
+	bool any_source = false;
+
+	if (json)
+		printf("{\"sources\":[");
+	else
+		printf("%-12s %-8s %5s %14s %12s  %s\n", "SOURCE", "STATE", "RINGS", "RECEIVED",
+		       "KERNEL-DROPS", "SPEC");
+	do {
+		vcap_msg_init(&req, VCAP_APP_CAPTURE, VCAP_MSG_STATUS);
+		req.u.status.first = first;
+		call(sock, path);
+		for (uint32_t i = 0; i < reply.u.status_reply.n_sources; i++) {
+			print_source(&reply.sources[i], json, !any_source);
+			any_source = true;
+		}
+		if (reply.u.status_reply.n_rings) {
+			size_t k = reply.u.status_reply.n_rings;
+			struct vcap_status_ring *r = realloc(rings, (n_rings + k) * sizeof(*r));
+
+			if (!r) {
+				fprintf(stderr, "vcapctl: out of memory\n");
+				return 1;
+			}
+			rings = r;
+			memcpy(rings + n_rings, reply.rings, k * sizeof(*r));
+			n_rings += k;
+		}
+		first = reply.u.status_reply.next;
+	} while (first);
+
+	if (json)
+		printf("],\"rings\":[");
+	else
+		printf("\n%5s %-12s %-16s %7s %10s %5s %12s %12s %10s %10s  %s\n", "RING", "SOURCE",
+		       "CLIENT", "PID", "SIZE", "USED", "RECEIVED", "DELIVERED", "DROPPED",
+		       "FILTERED", "FILTER");
+	for (size_t i = 0; i < n_rings; i++)
+		print_ring(&rings[i], json, i == 0);
+	if (json)
+		printf("]}\n");
+	free(rings);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = getenv("VCAP_SOCKET");
+	bool json = false;
+	int opt, sock, rc;
+
+	if (!path || !*path)
+		path = VCAP_DEFAULT_SOCKET;
+	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc || strcmp(argv[optind], "status")) {
+		if (optind < argc)
+			fprintf(stderr, "vcapctl: unknown command \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	for (int i = optind + 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else {
+			fprintf(stderr, "vcapctl: unexpected argument \"%s\"\n", argv[i]);
+			return 2;
+		}
+	}
+
+	sock = vcap_unix_connect(path);
+	if (sock < 0) {
+		fprintf(stderr, "vcapctl: %s: %s\n", path,
+			sock == -ENOENT || sock == -ECONNREFUSED ? "vcapd is not running"
+								 : strerror(-sock));
+		return 1;
+	}
+	vcap_msg_init(&req, VCAP_APP_FRAMEWORK, VCAP_MSG_HELLO);
+	req.u.hello.version_min = req.u.hello.version_max = VCAP_PROTO_VERSION;
+	req.u.hello.pid = (uint32_t)getpid();
+	strcpy(req.name, "vcapctl");
+	call(sock, path);
+	rc = status(sock, path, json);
+	close(sock);
+	return rc;
+}
