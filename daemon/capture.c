@@ -133,7 +133,8 @@ void *capture_main(void *arg)
 
 		if (n > 0) {
 			atomic_store_explicit(&s->state, VCAP_SOURCE_RUNNING, memory_order_relaxed);
-			if (ethernet)
+			/* once per packet, for everyone, and only if someone asked */
+			if (ethernet && s->n_want_hash)
 				for (int i = 0; i < n; i++)
 					meta[i].hash = vcap_flow_hash(data[i], meta[i].caplen,
 								      VCAP_HASH_5TUPLE);

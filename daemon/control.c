@@ -141,7 +141,7 @@ static void do_open(struct vcapd *d, struct session *ss, const struct vcap_msg *
 			       m->name, ss->cred.uid);
 		return;
 	}
-	if (o->flags) {
+	if (o->flags & ~VCAP_OPENF_ALL) {
 		vcap_msg_error(&ans.reply, m, -EINVAL, "unknown open flags 0x%x", o->flags);
 		return;
 	}
@@ -177,6 +177,7 @@ static void do_open(struct vcapd *d, struct session *ss, const struct vcap_msg *
 	}
 	atomic_store_explicit(&c->w.r->c.watermark, o->watermark, memory_order_relaxed);
 	atomic_store_explicit(&c->w.r->c.timeout_ms, o->timeout_ms, memory_order_relaxed);
+	c->want_hash = o->flags & VCAP_OPENF_FLOW_HASH;
 	c->owner = ss;
 	c->next_in_session = ss->consumers;
 	ss->consumers = c;

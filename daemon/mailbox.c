@@ -85,6 +85,7 @@ static void add_active(struct source *s, struct consumer *c)
 	c->kernel_drops_base = atomic_load_explicit(&s->kernel_drops, memory_order_relaxed);
 	if (s->finished)
 		vcap_ring_writer_set_state(&c->w, VCAP_RING_STATE_EOF);
+	s->n_want_hash += c->want_hash;
 	s->active[s->n_active++] = c;
 }
 
@@ -92,6 +93,7 @@ static void remove_active(struct source *s, struct consumer *c)
 {
 	for (unsigned i = 0; i < s->n_active; i++) {
 		if (s->active[i] == c) {
+			s->n_want_hash -= c->want_hash;
 			memmove(&s->active[i], &s->active[i + 1],
 				(s->n_active - i - 1) * sizeof(s->active[0]));
 			s->n_active--;

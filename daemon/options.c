@@ -52,27 +52,48 @@ int parse_u64(const char *s, const char *what, uint64_t min, uint64_t max, uint6
 		      { "Ki", 1ull << 10 },
 		      { "Mi", 1ull << 20 },
 		      { "Gi", 1ull << 30 } };
+	unsigned long long whole, frac = 0, frac_div = 1;
 	char *end;
-	unsigned long long v;
 
+	/* digits, optionally "." and up to 6 more digits, then a unit */
 	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (end == s || errno || *s == '-' || *s == '+' || *s == ' ')
+	whole = strtoull(s, &end, 10);
+	if (end == s || errno || *s < '0' || *s > '9')
 		goto bad;
+	if (*end == '.') {
+		const char *f = ++end;
+
+		while (*end >= '0' && *end <= '9' && end - f < 6) {
+			frac = frac * 10 + (unsigned long long)(*end++ - '0');
+			frac_div *= 10;
+		}
+		if (end == f || (*end >= '0' && *end <= '9'))
+			goto bad;
+	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		uint64_t m = units[i].mult, v;
+
 		if (strcmp(end, units[i].suffix))
 			continue;
-		if (v > max / units[i].mult || v * units[i].mult < min ||
-		    v * units[i].mult > max) {
-			snprintf(err, err_len, "%s=%s is out of range [%llu, %llu]", what, s,
-				 (unsigned long long)min, (unsigned long long)max);
+		/* 14.88M is a whole number of packets; 1.5 alone is not */
+		if (frac * m % frac_div) {
+			snprintf(err, err_len, "%s=%s is not a whole number", what, s);
 			return -EINVAL;
 		}
-		*out = v * units[i].mult;
+		if (whole > max / m)
+			goto range;
+		v = whole * m + frac * m / frac_div;
+		if (v < min || v > max)
+			goto range;
+		*out = v;
 		return 0;
 	}
 bad:
 	snprintf(err, err_len, "%s=\"%s\" is not a number", what, s);
+	return -EINVAL;
+range:
+	snprintf(err, err_len, "%s=%s is out of range [%llu, %llu]", what, s,
+		 (unsigned long long)min, (unsigned long long)max);
 	return -EINVAL;
 }
 

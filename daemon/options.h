@@ -23,7 +23,8 @@ int kv_next(const char **p, struct kv *kv, char *err, size_t err_len);
 
 /*
  * Parse kv's value as an unsigned number within [min, max].  Accepts the
- * suffixes k, M, G (x1000) and Ki, Mi, Gi (x1024).
+ * suffixes k, M, G (x1000) and Ki, Mi, Gi (x1024), and a fraction where
+ * the result is whole ("14.88M" is 14880000).
  * @return 0, or -EINVAL with err naming the key and the problem.
  */
 int kv_u64(const struct kv *kv, uint64_t min, uint64_t max, uint64_t *out, char *err,

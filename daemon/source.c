@@ -77,7 +77,7 @@ int source_create(const char *arg, struct source **out, char *err, size_t err_le
 	const char *eq = strchr(arg, '='), *spec, *colon;
 	const struct source_ops *ops = NULL;
 	struct source *s;
-	char rest[256];
+	char rest[256], why[256];
 	size_t kind_len;
 	int rc;
 
@@ -122,10 +122,11 @@ int source_create(const char *arg, struct source **out, char *err, size_t err_le
 		source_destroy(s);
 		return rc;
 	}
-	rc = common_options(s, colon ? colon + 1 : "", rest, sizeof(rest), err, err_len);
+	rc = common_options(s, colon ? colon + 1 : "", rest, sizeof(rest), why, sizeof(why));
 	if (!rc)
-		rc = ops->open(s, rest, err, err_len);
+		rc = ops->open(s, rest, why, sizeof(why));
 	if (rc) {
+		snprintf(err, err_len, "source %s: %s", s->name, why);
 		s->ops = NULL; /* nothing to close */
 		source_destroy(s);
 		return rc;

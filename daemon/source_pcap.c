@@ -46,7 +46,11 @@ static int reopen_file(struct pcap_src *f, char *err, size_t err_len)
 	f->hdr = NULL;
 	f->p = pcap_open_offline_with_tstamp_precision(f->path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	if (!f->p) {
-		snprintf(err, err_len, "pcap:%s: %s", f->path, errbuf);
+		/* name the file, unless libpcap's message already does */
+		if (strstr(errbuf, f->path))
+			snprintf(err, err_len, "pcap: %s", errbuf);
+		else
+			snprintf(err, err_len, "pcap: %s: %s", f->path, errbuf);
 		return -EINVAL;
 	}
 	return 0;

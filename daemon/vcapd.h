@@ -100,6 +100,7 @@ struct source {
 	struct consumer **active;
 	unsigned n_active;
 	unsigned cap_active;
+	unsigned n_want_hash; /* active consumers that asked for flow hashes */
 	bool started;
 	bool finished;
 
@@ -141,6 +142,8 @@ struct consumer {
 	int memfd;   /* kept only until the OPEN reply is sent */
 	int wake_rd; /* read end, handed to the consumer */
 	int wake_wr; /* write end, vcapd's alone (see consumer.c) */
+
+	bool want_hash; /* fill in record hashes (VCAP_OPENF_FLOW_HASH) */
 
 	/* capture thread only while attached */
 	struct vcap_ring_writer w;

@@ -69,9 +69,18 @@ struct vcap_open_opts {
 	uint32_t timeout_ms;
 	/* vcapd's socket.  NULL: $VCAP_SOCKET, else VCAP_DEFAULT_SOCKET. */
 	const char *socket_path;
+	/* VCAP_OPEN_* */
+	uint32_t flags;
 	size_t : 0;
 };
-#define vcap_open_opts__last_field socket_path
+#define vcap_open_opts__last_field flags
+
+/*
+ * Fill vcap_pkt.hash with the symmetric 5-tuple flow hash (both directions
+ * of a flow hash alike).  vcapd computes it once per packet for all the
+ * consumers that ask; without this flag hash is 0 and nobody pays for it.
+ */
+#define VCAP_OPEN_FLOW_HASH 0x1
 
 #define VCAP_DEFAULT_SOCKET "/run/vcap/vcapd.sock"
 
@@ -82,7 +91,7 @@ struct vcap_pkt {
 	uint32_t caplen;  /* bytes at data */
 	uint32_t wirelen; /* bytes the packet had on the wire */
 	uint32_t ifindex; /* capturing interface on its host (0: none) */
-	uint32_t hash;    /* symmetric flow hash (0: none) */
+	uint32_t hash;    /* symmetric flow hash (0: not asked for) */
 };
 
 /* Flags for vcap_recv() and vcap_recv_burst(). */

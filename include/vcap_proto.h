@@ -137,10 +137,13 @@ struct vcap_msg_open {
 	uint32_t snaplen;    /* 0: whole packets */
 	uint32_t watermark;  /* initial wake-up watermark, packets (0: 1) */
 	uint32_t timeout_ms; /* initial wake-up timeout (0: vcapd's default) */
-	uint32_t flags;      /* VCAP_OPENF_*, none defined yet: must be 0 */
+	uint32_t flags;      /* VCAP_OPENF_* */
 	uint16_t source_len; /* 1..VCAP_NAME_MAX */
 	uint16_t filter_len; /* 0..VCAP_FILTER_MAX */
 };
+
+#define VCAP_OPENF_FLOW_HASH 0x1u /* fill vcap_rec.hash */
+#define VCAP_OPENF_ALL 0x1u
 
 struct vcap_msg_open_reply {
 	uint32_t ring_id;

@@ -228,7 +228,10 @@ int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_op
 	req->u.open = (struct vcap_msg_open){ .ring_size = VCAP_OPT(o, ring_size, 0),
 					      .snaplen = VCAP_OPT(o, snaplen, 0),
 					      .watermark = h->watermark,
-					      .timeout_ms = h->timeout_ms };
+					      .timeout_ms = h->timeout_ms,
+					      .flags = VCAP_OPT(o, flags, 0) & VCAP_OPEN_FLOW_HASH
+							       ? VCAP_OPENF_FLOW_HASH
+							       : 0 };
 	strcpy(req->name, source);
 	strcpy(req->text, filter);
 	rc = h->ctl->call(h->ctl, req, reply, fds, &nfds);

@@ -69,6 +69,11 @@ VCAP_API struct vcap *vcap_open(const char *device, const struct vcap_open_opts 
 		errno = -rc;
 		return NULL;
 	}
+	if (VCAP_OPT(o, flags, 0) & ~VCAP_OPEN_FLOW_HASH) {
+		errno = EINVAL;
+		vcap_set_err(-EINVAL, "%s: unknown open flags 0x%x", device, o->flags);
+		return NULL;
+	}
 	h = calloc(1, sizeof(*h));
 	if (!h) {
 		errno = ENOMEM;

@@ -90,6 +90,12 @@ bool vcap_ring_writer_put(struct vcap_ring_writer *w, const struct vcap_pkt_meta
 	rec->ifindex = m->ifindex;
 	rec->hash = m->hash;
 	memcpy(rec + 1, bytes, caplen);
+	/*
+	 * The lines a few records ahead were last read by the consumer, on
+	 * another core: ask for them now, so that writing them later does not
+	 * stall on the transfer.
+	 */
+	__builtin_prefetch(w->r->data + ((w->prod + need + 512) & w->mask), 1, 3);
 
 	w->prod += need;
 	w->free_cached -= total;

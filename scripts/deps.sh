@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# deps.sh - install what vcap needs to build, test and benchmark on Debian 12.
+# deps.sh - install what vcap needs on Debian 12: to build and test by
+# default, and with `deps.sh bench` also what the benchmarks compare with.
 # Installs only what is missing, so running it again is cheap.
 set -eu
 
@@ -9,6 +10,12 @@ PACKAGES="
 	meson ninja-build gcc pkg-config libpcap-dev
 	iproute2 util-linux tcpdump tshark python3
 "
+for group in "$@"; do
+	case $group in
+	bench) PACKAGES="$PACKAGES dpdk gnuplot-nox" ;;
+	*) echo "deps.sh: unknown group $group" >&2; exit 2 ;;
+	esac
+done
 
 missing=""
 for p in $PACKAGES; do

@@ -171,6 +171,25 @@ static inline int count_fds(pid_t pid)
 	return n - 2;
 }
 
+/*
+ * The descriptor count once it stops moving: vcapd closes some descriptors
+ * just after replying, and a STATUS query's session just after the client
+ * hangs up.
+ */
+static inline int settled_fds(pid_t pid)
+{
+	int a = count_fds(pid), b;
+
+	for (int i = 0; i < 100; i++) {
+		sleep_ms(20);
+		b = count_fds(pid);
+		if (a == b)
+			break;
+		a = b;
+	}
+	return a;
+}
+
 /* Mappings of vcap rings a process has, from /proc/PID/maps. */
 static inline int count_ring_maps(pid_t pid)
 {

@@ -9,11 +9,13 @@
  */
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "flowhash.h"
 #include "harness.h"
 #include "synth.h"
 #include "vcap.h"
@@ -58,8 +60,10 @@ static void check_invariant(struct vcap *h)
 /* 1,000,000 packets in, the same 1,000,000 out, every byte checked. */
 static void exact(void)
 {
-	VCAP_OPTS(vcap_open_opts, o, .ring_size = 128u << 20, .watermark = 64);
+	VCAP_OPTS(vcap_open_opts, o, .ring_size = 128u << 20, .watermark = 64,
+		  .flags = VCAP_OPEN_FLOW_HASH);
 	const uint64_t N = 1000000;
+	static uint32_t hash_of_flow[1024];
 	struct vcap_synth g;
 	struct vcap_pkt p[256];
 	struct vcap_stats st;
@@ -80,7 +84,14 @@ static void exact(void)
 			      "packet %llu: bytes differ from the generator's",
 			      (unsigned long long)next);
 			CHECK_EQ(seq, next);
-			CHECK(p[i].hash != 0, "flow hash filled in");
+			/* the hash vcapd computed, and both directions of a flow agree */
+			CHECK_EQ(p[i].hash, vcap_flow_hash(p[i].data, p[i].caplen, VCAP_HASH_5TUPLE));
+			if (next < 1024)
+				hash_of_flow[next] = p[i].hash;
+			else
+				CHECK(p[i].hash == hash_of_flow[next % 1024],
+				      "packet %llu (reverse of %llu) hashes differently",
+				      (unsigned long long)next, (unsigned long long)(next % 1024));
 		}
 	}
 	CHECK_EQ(n, (unsigned long long)-ENODATA);
@@ -185,8 +196,10 @@ static void slow_consumer(void)
 	vcapd_start(&d, "--source", "s=synth:size=64,count=300000,consumers=2");
 	fast = open_or_die("host:s", &fast_o);
 	slow = open_or_die("host:s", &slow_o);
-	while ((n = vcap_recv_burst(fast, p, 256, VCAP_WAIT)) > 0)
+	while ((n = vcap_recv_burst(fast, p, 256, VCAP_WAIT)) > 0) {
 		got += (uint64_t)n;
+		CHECK_EQ(p[0].hash, 0); /* nobody asked for hashes: none computed */
+	}
 	CHECK_EQ(n, (unsigned long long)-ENODATA);
 	while ((n = vcap_recv_burst(slow, p, 256, 0)) > 0)
 		slow_got += (uint64_t)n;
@@ -222,7 +235,7 @@ static void sigkill(void)
 
 	vcapd_start(&d, "--source", "s=synth:size=64,pps=200000");
 	h = open_or_die("host:s", &o);
-	fds0 = count_fds(d.pid);
+	fds0 = settled_fds(d.pid);
 	maps0 = count_ring_maps(d.pid);
 	CHECK_EQ(maps0, 1);
 
@@ -253,8 +266,8 @@ static void sigkill(void)
 		got += (uint64_t)n;
 	}
 	CHECK_EQ(count_ring_maps(d.pid), 1);
+	CHECK_EQ(settled_fds(d.pid), fds0);
 	CHECK_EQ(status_rings(&d), 1);
-	CHECK_EQ(count_fds(d.pid), fds0);
 	t = mono_ms();
 	while (mono_ms() - t < 200) {
 		int n = vcap_recv_burst(h, p, 256, VCAP_WAIT);
@@ -435,6 +448,23 @@ static void wakeup(void)
 	fprintf(stderr, "watermark wake-up: %d packets after %llu ms\n", n, (unsigned long long)dt);
 	CHECK(n >= 5 && n <= 8, "woken at the 5-packet watermark, got %d", n);
 	CHECK(dt < 1000, "in about 50 ms, took %llu", (unsigned long long)dt);
+
+	/* an event loop: drain, poll the descriptor, and it fires on the next packet */
+	vcap_set_watermark(h, 1, 1000);
+	while ((n = vcap_recv_burst(h, p, 2000, 0)) > 0)
+		;
+	CHECK_EQ(n, 0);
+	{
+		struct pollfd pfd = { .fd = vcap_fd(h), .events = POLLIN };
+
+		t0 = mono_ms();
+		CHECK(poll(&pfd, 1, 3000) == 1, "the descriptor became readable");
+		dt = mono_ms() - t0;
+		fprintf(stderr, "poll wake-up after %llu ms\n", (unsigned long long)dt);
+		CHECK(dt < 500, "at 100 pps a packet comes within 10 ms, took %llu",
+		      (unsigned long long)dt);
+		CHECK(vcap_recv_burst(h, p, 2000, 0) >= 1, "and the packet is there");
+	}
 	vcap_close(h);
 
 	/* a source that never produces: only breakloop can end the wait */

@@ -1,0 +1,84 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# test_cli.sh - bad input gets a clear message naming the problem and a
+# non-zero exit, never a crash or a hang: bad source specs, bad config
+# files, unknown devices and sources, bad filters, a missing daemon, a
+# second daemon on the same socket.
+set -eu
+
+B=${VCAP_BUILD_DIR:?}
+dir=$(mktemp -d /tmp/vcap-cli-XXXXXX)
+cleanup() {
+	[ -n "${vcapd_pid:-}" ] && kill "$vcapd_pid" 2>/dev/null && wait "$vcapd_pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+failed=0
+
+# expect EXIT_CODE "TEXT" COMMAND...: COMMAND exits EXIT_CODE, saying TEXT
+expect() {
+	want=$1 text=$2
+	shift 2
+	set +e
+	out=$(timeout 10 "$@" 2>&1)
+	rc=$?
+	set -e
+	if [ $rc -ne "$want" ] || ! printf '%s' "$out" | grep -qF -- "$text"; then
+		echo "FAIL: $* -> exit $rc (want $want), output: $out" >&2
+		failed=1
+	else
+		echo "ok: $(printf '%s' "$out" | head -n 1)"
+	fi
+}
+
+vcapd="$B/daemon/vcapd --foreground --socket $dir/s.sock"
+expect 1 'unknown kind "bogus"' $vcapd --source x=bogus:1
+expect 1 'expected NAME=KIND:OPTIONS' $vcapd --source nonsense
+expect 1 'source x: size=10 is out of range [60, 9000]' $vcapd --source x=synth:size=10
+expect 1 'unknown option "colour"' $vcapd --source x=synth:colour=red
+expect 1 'pps="fast" is not a number' $vcapd --source x=synth:pps=fast
+expect 1 'source x: if:vcapnosuch0: no such interface' $vcapd --source x=if:vcapnosuch0
+expect 1 'source x: pcap: /nonexistent.pcap: No such file or directory' $vcapd --source x=pcap:/nonexistent.pcap
+expect 1 'source x is defined twice' $vcapd --source x=synth: --source x=synth:
+expect 2 'unexpected argument "extra"' $vcapd extra
+expect 2 'usage: vcapd' $vcapd --no-such-option
+
+printf 'source a synth:size=64\n# fine so far\nfrobnicate yes\n' >"$dir/bad1.conf"
+expect 1 "$dir/bad1.conf:3: unknown directive \"frobnicate\"" $vcapd --config "$dir/bad1.conf"
+printf 'limit ring-memory lots\n' >"$dir/bad2.conf"
+expect 1 "$dir/bad2.conf:1: ring-memory=\"lots\" is not a number" $vcapd --config "$dir/bad2.conf"
+printf 'limit ring-size-max 1Mi\nlimit ring-size-default 4Mi\n' >"$dir/bad3.conf"
+expect 1 "ring-size-default 4194304 exceeds ring-size-max 1048576" $vcapd --config "$dir/bad3.conf"
+printf 'source a\0b synth:\n' >"$dir/bad4.conf"
+expect 1 "$dir/bad4.conf:1: NUL byte in line" $vcapd --config "$dir/bad4.conf"
+expect 1 "$dir/missing.conf: No such file or directory" $vcapd --config "$dir/missing.conf"
+
+# no daemon yet
+export VCAP_SOCKET="$dir/s.sock"
+expect 1 'vcapd is not running' "$B/tools/vcapcount" -i host:a -n 1
+expect 1 'vcapd is not running' "$B/tools/vcapctl" status
+expect 1 'vcapnosuch0: no such interface' "$B/tools/vcapcount" -i vcapnosuch0 -n 1
+expect 2 'usage: vcapcount' "$B/tools/vcapcount" -n 1
+expect 2 'count "x" is not a number' "$B/tools/vcapcount" -i host:a -n x
+
+# a good config, then requests it cannot grant
+printf '# test config\nsource a synth:size=64,pps=1000\nlimit rings-per-session 4\n' >"$dir/good.conf"
+$vcapd --config "$dir/good.conf" 2>"$dir/vcapd.log" &
+vcapd_pid=$!
+i=0
+until [ -S "$dir/s.sock" ]; do
+	i=$((i + 1))
+	[ $i -lt 500 ] || { echo "FAIL: vcapd did not start: $(cat "$dir/vcapd.log")"; exit 1; }
+	sleep 0.01
+done
+expect 1 'another vcapd is already listening there' $vcapd --source b=synth:
+expect 1 'host:nosuch: no such source (vcapd has: a)' "$B/tools/vcapcount" -i host:nosuch -n 1
+expect 1 'syntax error' "$B/tools/vcapcount" -i host:a -f 'port port' -n 1
+expect 1 'not a power of two' "$B/tools/vcapcount" -i host:a -r 1000 -n 1
+expect 0 'packets read    5' "$B/tools/vcapcount" -i host:a -n 5
+expect 2 'unknown command "frob"' "$B/tools/vcapctl" frob
+kill -0 "$vcapd_pid" || { echo "FAIL: vcapd died"; exit 1; }
+
+[ $failed -eq 0 ] && echo "cli: passed"
+exit $failed
