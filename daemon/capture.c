@@ -1,47 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * capture.c - the capture thread of one source: the per-packet path.
- *
- * Each packet is taken from the backend once, hashed once, and then, for
- * each consumer in turn, filtered and copied into that consumer's ring.  A
- * full ring costs its own consumer a drop and nobody else anything: the
- * loop never waits for a consumer.  Rings are published once per batch.
+ * capture.c - the capture thread of one source: take a batch from the
+ * backend, deliver it (deliver.c), publish every ring once per batch, wake
+ * the consumers that asked, and sleep when there is nothing to do.  The
+ * loop never waits for a consumer.
  */
 #include "vcapd.h"
 
 #include <errno.h>
-#include <pcap/dlt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "flowhash.h"
 
-#define BATCH 256
 #define IDLE_MAX_NS 500000000ull /* a capture thread looks at its mailbox this often anyway */
 #define RETRY_NS 1000000000ull   /* a failed source is retried this often */
-
-static void deliver(struct source *s, const struct vcap_pkt_meta *meta, const uint8_t **data,
-		    unsigned n)
-{
-	for (unsigned k = 0; k < s->n_active; k++) {
-		struct consumer *c = s->active[k];
-		struct vcap_ring_writer *w = &c->w;
-
-		vcap_ring_writer_offer(w, n);
-		if (!c->filter) {
-			for (unsigned i = 0; i < n; i++)
-				vcap_ring_writer_put(w, &meta[i], data[i]);
-			continue;
-		}
-		for (unsigned i = 0; i < n; i++) {
-			if (filter_match(c->filter, &meta[i], data[i]))
-				vcap_ring_writer_put(w, &meta[i], data[i]);
-			else
-				vcap_ring_writer_filtered(w, 1);
-		}
-	}
-}
 
 /*
  * Publish every ring and wake the consumers that asked.
@@ -91,7 +64,7 @@ static bool wanted(struct source *s)
 
 static void fail(struct source *s, int err, const char *what)
 {
-	char msg[64];
+	char msg[128];
 
 	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(-err));
 	source_set_error(s, msg);
@@ -105,7 +78,6 @@ void *capture_main(void *arg)
 	struct vcap_pkt_meta meta[BATCH];
 	const uint8_t *data[BATCH];
 	uint64_t retry_at = 0;
-	bool ethernet = s->linktype == DLT_EN10MB;
 
 	while (!atomic_load_explicit(&s->stopping, memory_order_relaxed)) {
 		uint64_t now, deadline, sleep_ns = IDLE_MAX_NS;
@@ -123,8 +95,11 @@ void *capture_main(void *arg)
 			if (s->ops->reopen(s, err, sizeof(err)) == 0) {
 				retry_at = 0;
 				source_set_error(s, "");
+				atomic_store(&s->state, s->ops->pull ? VCAP_SOURCE_IDLE
+								     : VCAP_SOURCE_RUNNING);
 				vlog(LOG_NOTICE, "source %s: running again", s->name);
 			} else {
+				source_set_error(s, err); /* say why it is still down */
 				retry_at = now + RETRY_NS;
 			}
 		}
@@ -133,13 +108,8 @@ void *capture_main(void *arg)
 
 		if (n > 0) {
 			atomic_store_explicit(&s->state, VCAP_SOURCE_RUNNING, memory_order_relaxed);
-			/* once per packet, for everyone, and only if someone asked */
-			if (ethernet && s->n_want_hash)
-				for (int i = 0; i < n; i++)
-					meta[i].hash = vcap_flow_hash(data[i], meta[i].caplen,
-								      VCAP_HASH_5TUPLE);
 			atomic_fetch_add_explicit(&s->received, (uint64_t)n, memory_order_relaxed);
-			deliver(s, meta, data, (unsigned)n);
+			deliver(s, meta, data, (unsigned)n, now);
 			s->ops->release(s);
 		} else if (n == -ENODATA) {
 			s->finished = true;
@@ -148,7 +118,7 @@ void *capture_main(void *arg)
 			vlog(LOG_INFO, "source %s: finished after %llu packets", s->name,
 			     (unsigned long long)atomic_load(&s->received));
 		} else if (n < 0) {
-			fail(s, n, "capture");
+			fail(s, n, s->spec);
 			retry_at = now + RETRY_NS;
 		} else if (s->ops->pull && !wanted(s)) {
 			if (atomic_load(&s->state) == VCAP_SOURCE_RUNNING)
@@ -160,6 +130,7 @@ void *capture_main(void *arg)
 					      memory_order_relaxed);
 		now = mono_ns();
 		deadline = publish(s, now);
+		expire_rules(s, now);
 		if (n > 0)
 			continue; /* busy: go straight for the next batch */
 

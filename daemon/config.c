@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "options.h"
+#include "policy.h"
+#include "vm.h"
 
 #define LINE_MAX_LEN 1024
 
@@ -87,10 +89,129 @@ static char *word(char **p)
 	return s;
 }
 
-static int parse_line(struct vcapd *d, char *line, struct source ***tail, char *err,
-		      size_t err_len)
+struct tenant *tenant_get(struct vcapd *d, const char *name, unsigned lineno)
+{
+	struct tenant **pp = &d->tenants, *t;
+
+	for (; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->name, name))
+			return *pp;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->uid = -1;
+	t->listen_fd = -1;
+	t->lineno = lineno;
+	*pp = t;
+	return t;
+}
+
+/* "tenant NAME KEY VALUE...": one property of a tenant per line. */
+static int parse_tenant(struct vcapd *d, const char *name, char *key, char *rest,
+			unsigned lineno, char *err, size_t err_len)
+{
+	char *val = rest + strspn(rest, " \t");
+	struct tenant *t;
+	uint64_t v;
+	int rc;
+
+	if (!name || !key || !*val) {
+		snprintf(err, err_len,
+			 "expected: tenant NAME uid|socket|allow|filter|rings VALUE");
+		return -EINVAL;
+	}
+	if (strlen(name) > VCAP_NAME_MAX) {
+		snprintf(err, err_len, "tenant name longer than %u bytes", VCAP_NAME_MAX);
+		return -EINVAL;
+	}
+	t = tenant_get(d, name, lineno);
+	if (!t)
+		return -ENOMEM;
+	if (!strcmp(key, "uid")) {
+		rc = parse_u64(val, "uid", 0, 0x7fffffff, &v, err, err_len);
+		if (rc)
+			return rc;
+		for (struct tenant *o = d->tenants; o; o = o->next) {
+			if (o != t && o->uid == (long)v) {
+				snprintf(err, err_len, "uid %llu already belongs to tenant %s",
+					 (unsigned long long)v, o->name);
+				return -EINVAL;
+			}
+		}
+		t->uid = (long)v;
+	} else if (!strcmp(key, "socket")) {
+		if (*val != '/' || strlen(val) >= sizeof(t->socket)) {
+			snprintf(err, err_len, "socket must be an absolute path under %zu bytes",
+				 sizeof(t->socket));
+			return -EINVAL;
+		}
+		snprintf(t->socket, sizeof(t->socket), "%s", val);
+	} else if (!strcmp(key, "allow")) {
+		for (char *tok = strtok(val, ", \t"); tok; tok = strtok(NULL, ", \t")) {
+			if (t->n_allow == TENANT_MAX_ALLOW || strlen(tok) > VCAP_NAME_MAX) {
+				snprintf(err, err_len, "too many or too long source names in allow");
+				return -EINVAL;
+			}
+			snprintf(t->allow[t->n_allow++], VCAP_NAME_MAX + 1, "%s", tok);
+		}
+	} else if (!strcmp(key, "filter")) {
+		struct filter *f;
+
+		if (t->filter[0]) {
+			snprintf(err, err_len, "tenant %s has a filter already", name);
+			return -EINVAL;
+		}
+		/* refuse a filter that does not compile now, not at the first OPEN */
+		rc = filter_compile(val, 1 /* DLT_EN10MB */, &f, err, err_len);
+		if (rc)
+			return rc;
+		filter_free(f);
+		snprintf(t->filter, sizeof(t->filter), "%s", val);
+	} else if (!strcmp(key, "vm")) {
+		if (strlen(val) > VCAP_NAME_MAX || t->vm[0]) {
+			snprintf(err, err_len, "tenant %s: one vm name of at most %u bytes", name,
+				 VCAP_NAME_MAX);
+			return -EINVAL;
+		}
+		snprintf(t->vm, sizeof(t->vm), "%s", val);
+	} else if (!strcmp(key, "rings")) {
+		rc = parse_u64(val, "rings", 1, 65536, &v, err, err_len);
+		if (rc)
+			return rc;
+		t->max_rings = (uint32_t)v;
+	} else {
+		snprintf(err, err_len, "unknown tenant property \"%s\" (uid, socket, vm, allow, "
+			 "filter, rings)", key);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Every tenant must be recognisable and allowed something. */
+static int check_tenants(const struct vcapd *d, const char *path, char *err, size_t err_len)
+{
+	for (const struct tenant *t = d->tenants; t; t = t->next) {
+		if (t->uid < 0 && !t->socket[0] && !t->vm[0]) {
+			snprintf(err, err_len, "%s:%u: tenant %s has no uid, socket or vm to know it by",
+				 path, t->lineno, t->name);
+			return -EINVAL;
+		}
+		if (!t->n_allow) {
+			snprintf(err, err_len, "%s:%u: tenant %s is allowed no source (add: tenant %s "
+				 "allow NAME,...)", path, t->lineno, t->name, t->name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct source ***tail,
+		      char *err, size_t err_len)
 {
 	char *p = line, *kw = word(&p), *a, *b;
+
+	(void)lineno;
 	char spec[VCAP_NAME_MAX + 256];
 	struct source *s;
 	int rc;
@@ -136,7 +257,30 @@ static int parse_line(struct vcapd *d, char *line, struct source ***tail, char *
 		}
 		return set_limit(&d->limits, a, b, err, err_len);
 	}
-	snprintf(err, err_len, "unknown directive \"%s\" (socket, source, limit)", kw);
+	if (!strcmp(kw, "tenant"))
+		return parse_tenant(d, a, b, p, lineno, err, err_len);
+	if (!strcmp(kw, "vm")) {
+		char spec[VCAP_NAME_MAX + 512];
+		char *opts = p + strspn(p, " \t");
+		struct vm *vm;
+
+		if (!a || !b) {
+			snprintf(err, err_len, "expected: vm NAME SOCKET size=SIZE[,vectors=N]");
+			return -EINVAL;
+		}
+		if (vm_find(d->vms, a)) {
+			snprintf(err, err_len, "vm %s is defined twice", a);
+			return -EINVAL;
+		}
+		snprintf(spec, sizeof(spec), "%s=%s%s%s", a, b, *opts ? "," : "", opts);
+		rc = vm_create(spec, &vm, err, err_len);
+		if (rc)
+			return rc;
+		vm_set_next(vm, d->vms);
+		d->vms = vm;
+		return 0;
+	}
+	snprintf(err, err_len, "unknown directive \"%s\" (socket, source, vm, limit, tenant)", kw);
 	return -EINVAL;
 }
 
@@ -173,7 +317,7 @@ int config_load(struct vcapd *d, const char *path, char *err, size_t err_len)
 			rc = -EINVAL;
 			break;
 		}
-		rc = parse_line(d, line, &tail, why, sizeof(why));
+		rc = parse_line(d, line, lineno, &tail, why, sizeof(why));
 		if (rc) {
 			snprintf(err, err_len, "%s:%u: %s", path, lineno, why);
 			break;
@@ -187,11 +331,21 @@ int config_load(struct vcapd *d, const char *path, char *err, size_t err_len)
 	fclose(f);
 	if (!rc && (rc = config_check_limits(&d->limits, why, sizeof(why))))
 		snprintf(err, err_len, "%s: %s", path, why);
+	if (!rc)
+		rc = check_tenants(d, path, err, err_len);
+	if (!rc)
+		d->config_path = path;
 	return rc;
 }
 
 void config_free(struct vcapd *d)
 {
+	while (d->tenants) {
+		struct tenant *t = d->tenants;
+
+		d->tenants = t->next;
+		free(t);
+	}
 	if (d->socket_path == socket_copy)
 		d->socket_path = NULL;
 	free(socket_copy);

@@ -10,6 +10,13 @@
  *   limit ring-size-max BYTES
  *   limit ring-size-default BYTES
  *   limit sessions N
+ *   vm NAME SOCKET size=SIZE[,vectors=N]   a VM guest, as --vm does
+ *   tenant NAME uid UID             a container recognised by its peer uid
+ *   tenant NAME socket PATH         ... or by its own socket vcapd listens on
+ *   tenant NAME vm VMNAME           ... or a VM guest
+ *   tenant NAME allow SRC[,SRC...]  sources it may open ("*": all)
+ *   tenant NAME filter EXPRESSION   mandatory, ANDed with its own filters
+ *   tenant NAME rings N             rings it may hold at once
  *
  * Every error names the file, the line and the problem; vcapd refuses to
  * start on any of them.

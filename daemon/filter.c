@@ -60,3 +60,11 @@ void filter_free(struct filter *f)
 	pcap_freecode(&f->prog);
 	free(f);
 }
+
+void filter_and(char *out, size_t out_len, const char *a, const char *b)
+{
+	if (*a && *b)
+		snprintf(out, out_len, "(%s) and (%s)", a, b);
+	else
+		snprintf(out, out_len, "%s", *a ? a : b);
+}

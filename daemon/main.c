@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "options.h"
+#include "policy.h"
+#include "vm.h"
 #include "unix_carrier.h"
 #include "vcap.h"
 #include "vcapd.h"
@@ -26,8 +29,8 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: vcapd [--socket PATH] [--source NAME=SPEC]... [--config FILE]\n"
-		"             [--foreground] [--help]\n"
+		"usage: vcapd [--socket PATH] [--source NAME=SPEC]... [--vm NAME=SOCKET,size=SIZE]...\n"
+		"             [--config FILE] [--foreground] [--help]\n"
 		"\n"
 		"Capture packets once on the host and deliver them, filtered, into a\n"
 		"shared-memory ring per consumer (host:NAME in libvcap).\n"
@@ -43,7 +46,11 @@ static void usage(FILE *out)
 		"                       live capture with AF_PACKET TPACKET_V3\n"
 		"                       any SPEC may add cpu=N to pin its capture thread\n"
 		"                       without any source: %s\n"
-		"  --config FILE        read sources and limits from FILE\n"
+		"  --vm NAME=SOCKET,size=SIZE[,vectors=N]\n"
+		"                       serve a VM guest: vcapd is the ivshmem server on SOCKET\n"
+		"                       for QEMU's ivshmem-doorbell device; SIZE (a power of two,\n"
+		"                       1Mi..1Gi) is the region its rings are carved from\n"
+		"  --config FILE        read sources, VMs, tenants and limits from FILE\n"
 		"  --max-ring-memory N  bytes all rings may take together (default 4Gi)\n"
 		"  --foreground         stay in the foreground and log to stderr\n"
 		"  --help               this text\n",
@@ -66,18 +73,76 @@ static int daemonize(void)
 	return chdir("/") ? -errno : 0;
 }
 
+/*
+ * Open every tenant's own socket, and let non-root tenants reach the main
+ * one: who may do what is vcapd's decision (policy.c), not the file mode's.
+ */
+static int listen_tenants(struct vcapd *d, int main_fd)
+{
+	bool uid_tenants = false;
+
+	(void)main_fd;
+	for (struct tenant *t = d->tenants; t; t = t->next) {
+		uid_tenants |= t->uid > 0;
+		if (!t->socket[0])
+			continue;
+		t->listen_fd = vcap_unix_listen(t->socket);
+		if (t->listen_fd < 0) {
+			fprintf(stderr, "vcapd: tenant %s: %s: %s\n", t->name, t->socket,
+				strerror(-t->listen_fd));
+			return t->listen_fd;
+		}
+		chmod(t->socket, 0666);
+	}
+	if (uid_tenants)
+		chmod(d->socket_path, 0666);
+	return 0;
+}
+
+/* Give each VM its tenant and open its ivshmem socket. */
+static int start_vms(struct vcapd *d)
+{
+	char err[512];
+	int rc;
+
+	for (struct tenant *t = d->tenants; t; t = t->next) {
+		struct vm *vm;
+
+		if (!t->vm[0])
+			continue;
+		vm = vm_find(d->vms, t->vm);
+		if (!vm) {
+			fprintf(stderr, "vcapd: %s:%u: tenant %s: no vm %s\n", d->config_path,
+				t->lineno, t->name, t->vm);
+			return -ENOENT;
+		}
+		vm_set_tenant(vm, t);
+	}
+	for (struct vm *vm = d->vms; vm; vm = vm_next(vm)) {
+		rc = vm_start(vm, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "vcapd: %s\n", err);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "source", required_argument, NULL, 'S' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "vm", required_argument, NULL, 'V' },
 		{ "max-ring-memory", required_argument, NULL, 'M' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vcapd d = {
+		.config_path = "",
+		.rules_limits = { .max_rules = 1024, .max_flows = 1u << 20 },
 		.limits = { .max_rings = 64,
 			    .ring_size_min = VCAP_RING_DATA_MIN,
 			    .ring_size_max = VCAP_RING_DATA_MAX,
@@ -118,6 +183,21 @@ int main(int argc, char **argv)
 			while (*tail)
 				tail = &(*tail)->next;
 			break;
+		case 'V': {
+			struct vm *vm;
+
+			if (vm_create(optarg, &vm, err, sizeof(err))) {
+				fprintf(stderr, "vcapd: %s\n", err);
+				return 1;
+			}
+			if (vm_find(d.vms, vm_name(vm))) {
+				fprintf(stderr, "vcapd: vm %s is defined twice\n", vm_name(vm));
+				return 1;
+			}
+			vm_set_next(vm, d.vms);
+			d.vms = vm;
+			break;
+		}
 		case 'M':
 			if (parse_u64(optarg, "--max-ring-memory", 1u << 16, 1ull << 40,
 				      &d.limits.ring_memory_max, err, sizeof(err))) {
@@ -160,6 +240,11 @@ int main(int argc, char **argv)
 						 : strerror(-listen_fd));
 		return 1;
 	}
+	rc = listen_tenants(&d, listen_fd);
+	if (!rc)
+		rc = start_vms(&d);
+	if (rc)
+		return 1;
 	if (!foreground && (rc = daemonize())) {
 		fprintf(stderr, "vcapd: cannot daemonize: %s\n", strerror(-rc));
 		return 1;
@@ -195,6 +280,18 @@ int main(int argc, char **argv)
 	}
 	close(listen_fd);
 	unlink(d.socket_path);
+	for (struct tenant *t = d.tenants; t; t = t->next) {
+		if (t->listen_fd >= 0) {
+			close(t->listen_fd);
+			unlink(t->socket);
+		}
+	}
+	while (d.vms) {
+		struct vm *vm = d.vms;
+
+		d.vms = vm_next(vm);
+		vm_destroy(vm);
+	}
 	config_free(&d);
 	return rc ? 1 : 0;
 }

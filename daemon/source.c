@@ -131,6 +131,10 @@ int source_create(const char *arg, struct source **out, char *err, size_t err_le
 		source_destroy(s);
 		return rc;
 	}
+	if (ops->kernel_filter && ops->kernel_filter(s, NULL, true) == 0) {
+		/* nobody listens yet: the kernel drops everything until someone does */
+		s->kernel_drop_all = s->kernel_drop_all_shown = true;
+	}
 	*out = s;
 	return 0;
 }

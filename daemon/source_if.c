@@ -8,12 +8,17 @@
  * An interface that goes down or away makes next() fail; the capture
  * thread reports it and calls reopen() until the interface is back.
  * Kernel drops of every socket this source has had are added up.
+ *
+ * The kernel filters for vcapd where that is free (roster.c decides what):
+ * nothing passes while nobody listens, and when every consumer has the same
+ * filter the socket runs it too, so unwanted packets are never queued.
  */
 #include "vcapd.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <net/if.h>
-#include <pcap/dlt.h>
+#include <pcap/pcap.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +36,41 @@ struct if_src {
 	struct vcap_afp *afp;
 	bool broken;               /* the socket reported an error */
 	uint64_t drops_before;     /* kernel drops of sockets already closed */
+	/* what the kernel should filter, reapplied to every new socket */
+	char kfilter[VCAP_FILTER_MAX * 2 + 16];
+	bool kdrop_all;
 };
+
+/* Attach f->kfilter (or drop-all, or nothing) to the current socket. */
+static int apply_kernel_filter(struct if_src *f)
+{
+	static struct sock_filter drop_all_insn[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct sock_fprog prog = { .len = 1, .filter = drop_all_insn };
+	struct bpf_program bp;
+	pcap_t *p;
+	int rc;
+
+	if (!f->afp)
+		return 0;
+	if (f->kdrop_all)
+		return vcap_afp_set_filter(f->afp, &prog);
+	if (!f->kfilter[0])
+		return vcap_afp_set_filter(f->afp, NULL);
+	p = pcap_open_dead(DLT_EN10MB, 65535);
+	if (!p)
+		return -ENOMEM;
+	if (pcap_compile(p, &bp, f->kfilter, 1, PCAP_NETMASK_UNKNOWN)) {
+		pcap_close(p);
+		return -EINVAL;
+	}
+	pcap_close(p);
+	/* libpcap's struct bpf_insn and the kernel's struct sock_filter agree */
+	prog.len = (unsigned short)bp.bf_len;
+	prog.filter = (struct sock_filter *)bp.bf_insns;
+	rc = vcap_afp_set_filter(f->afp, &prog);
+	pcap_freecode(&bp);
+	return rc;
+}
 
 /* Is the link administratively up and running?  @return 0 or -errno. */
 static int link_state(const char *ifname, char *err, size_t err_len)
@@ -64,6 +103,7 @@ static int if_connect(struct source *s, struct if_src *f, char *err, size_t err_
 	if (rc)
 		return rc;
 	f->broken = false;
+	apply_kernel_filter(f);
 	s->ifindex = (uint32_t)vcap_afp_ifindex(f->afp);
 	return 0;
 }
@@ -108,6 +148,8 @@ static int if_open(struct source *s, const char *args, char *err, size_t err_len
 			rc = -EINVAL;
 		}
 	}
+	/* until source.c says otherwise, the kernel drops everything */
+	f->kdrop_all = true;
 	if (!rc)
 		rc = if_connect(s, f, err, err_len);
 	if (rc) {
@@ -179,6 +221,15 @@ static int if_reopen(struct source *s, char *err, size_t err_len)
 	return if_connect(s, f, err, err_len);
 }
 
+static int if_kernel_filter(struct source *s, const char *text, bool drop_all)
+{
+	struct if_src *f = s->priv;
+
+	snprintf(f->kfilter, sizeof(f->kfilter), "%s", text ? text : "");
+	f->kdrop_all = drop_all;
+	return apply_kernel_filter(f);
+}
+
 static void if_close(struct source *s)
 {
 	struct if_src *f = s->priv;
@@ -199,5 +250,6 @@ const struct source_ops source_if_ops = {
 	.wait = if_wait,
 	.kernel_drops = if_kernel_drops,
 	.reopen = if_reopen,
+	.kernel_filter = if_kernel_filter,
 	.close = if_close,
 };

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "policy.h"
 
 /* Copy src into a fixed NUL-padded field; a full field has no NUL. */
 static void pad_copy(char *dst, size_t size, const char *src)
@@ -34,6 +35,8 @@ static void fill_source(struct vcap_status_source *e, struct source *s)
 	e->kernel_drops = atomic_load(&s->kernel_drops);
 	pthread_mutex_lock(&s->lock);
 	snprintf(e->error, sizeof(e->error), "%s", s->error);
+	pad_copy(e->kernel_filter, sizeof(e->kernel_filter), s->kernel_filter_shown);
+	e->kernel_drop_all = s->kernel_drop_all_shown;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -61,10 +64,17 @@ static void fill_ring(struct vcap_status_ring *e, struct consumer *c)
 	e->delivered = cnt.delivered;
 	e->dropped = cnt.dropped;
 	e->filtered = cnt.filtered;
+	e->cluster_id = c->cluster_id;
+	e->cluster_mode = c->cluster_mode;
+	e->rules = atomic_load_explicit(&c->rule_count, memory_order_relaxed);
+	e->flows = atomic_load_explicit(&c->flow_count, memory_order_relaxed);
+	pad_copy(e->policy, sizeof(e->policy), c->policy_text);
+	if (c->owner && c->owner->tenant)
+		pad_copy(e->tenant, sizeof(e->tenant), c->owner->tenant->name);
 }
 
-void status_fill(struct vcapd *d, uint32_t first, struct vcap_msg *reply, void *scratch,
-		 size_t scratch_len)
+void status_fill(struct vcapd *d, struct session *ss, uint32_t first, struct vcap_msg *reply,
+		 void *scratch, size_t scratch_len)
 {
 	size_t room = VCAP_MSG_MAX - VCAP_MSG_MIN - sizeof(struct vcap_msg_status_reply);
 	struct vcap_status_source *srcs = scratch;
@@ -77,7 +87,9 @@ void status_fill(struct vcapd *d, uint32_t first, struct vcap_msg *reply, void *
 		room = scratch_len;
 	memset(r, 0, sizeof(*r));
 	for (struct source *s = d->sources; s; s = s->next, idx++) {
-		if (idx < first)
+		char why[8];
+
+		if (idx < first || policy_may_open(d, ss, s, why, sizeof(why)))
 			continue;
 		if (used + sizeof(*srcs) > room) {
 			r->next = idx;
@@ -88,7 +100,8 @@ void status_fill(struct vcapd *d, uint32_t first, struct vcap_msg *reply, void *
 	}
 	rings = (struct vcap_status_ring *)(srcs + ns);
 	for (struct consumer *c = d->consumers; c; c = c->next_global, idx++) {
-		if (idx < first)
+		/* a tenant sees its own rings only */
+		if (idx < first || (!policy_sees_all(ss) && c->owner != ss))
 			continue;
 		if (used + sizeof(*rings) > room) {
 			r->next = idx;

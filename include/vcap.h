@@ -71,9 +71,26 @@ struct vcap_open_opts {
 	const char *socket_path;
 	/* VCAP_OPEN_* */
 	uint32_t flags;
+	/*
+	 * Join cluster cluster_id (0: none) of the source: its members share
+	 * the source's packets, each packet going to exactly one member, chosen
+	 * by cluster_mode (VCAP_CLUSTER_*).  All members must use the same mode.
+	 */
+	uint32_t cluster_id;
+	uint32_t cluster_mode;
 	size_t : 0;
 };
-#define vcap_open_opts__last_field flags
+#define vcap_open_opts__last_field cluster_mode
+
+/*
+ * How a cluster spreads packets.  The hash modes are symmetric: both
+ * directions of a conversation go to the same member.  A member that leaves
+ * gives its share to the others; no packet is delivered twice.
+ */
+#define VCAP_CLUSTER_5TUPLE 0      /* addresses, ports, IP protocol (default) */
+#define VCAP_CLUSTER_4TUPLE 1      /* addresses and ports */
+#define VCAP_CLUSTER_2TUPLE 2      /* addresses */
+#define VCAP_CLUSTER_ROUND_ROBIN 3 /* packet by packet */
 
 /*
  * Fill vcap_pkt.hash with the symmetric 5-tuple flow hash (both directions
@@ -194,6 +211,138 @@ VCAP_API void vcap_close(struct vcap *h);
  * "host:eth9: no such source (vcapd has: eth0, synth)".  Never NULL.
  */
 VCAP_API const char *vcap_errmsg(void);
+
+/* ---- rules: early filtering beyond BPF, run by vcapd (host: devices) -------
+ *
+ * A packet reaches the ring if it passes, in this order: the policy filter
+ * vcapd's configuration imposes on the tenant, the handle's BPF filter, and
+ * the handle's rules.  Rules decide by the first that matches: exact flow
+ * rules first, then wildcard rules by increasing id, then the default
+ * action (VCAP_PASS unless changed).  Every packet a rule drops counts as
+ * filtered.  Rules take effect before the call that installs them returns.
+ * Direct devices have no rules (-EOPNOTSUPP).
+ *
+ * Wildcard rules: fields not named in `fields` are ignored (pad must be 0);
+ * a VLAN rule, VLAN 0 included, matches tagged frames only; port fields
+ * match TCP, UDP and SCTP packets that are not fragments; address fields
+ * match packets of the rule's family only.  Evaluation costs about 2.5 ns
+ * per rule: meant for tens of rules, not thousands.
+ *
+ * Flow rules: a protocol without ports (ICMP...) is named with both ports
+ * 0 and matches all its packets between the two addresses; TCP and UDP
+ * fragments match no flow rule (they fall through to the wildcard rules).
+ * A rule that expired is gone: adding the flow again succeeds.
+ */
+
+#define VCAP_PASS 1
+#define VCAP_DROP 2
+
+/* Which fields of a struct vcap_rule must match; unset fields match all. */
+#define VCAP_RULE_SMAC 0x001u      /* source MAC address */
+#define VCAP_RULE_DMAC 0x002u      /* destination MAC address */
+#define VCAP_RULE_VLAN 0x004u      /* 802.1Q VLAN id of the outer tag */
+#define VCAP_RULE_ETHERTYPE 0x008u /* EtherType after any VLAN tags */
+#define VCAP_RULE_PROTO 0x010u     /* IP protocol (IPv4 or IPv6 next header) */
+#define VCAP_RULE_SADDR 0x020u     /* source address within saddr/saddr_prefix */
+#define VCAP_RULE_DADDR 0x040u     /* destination address within daddr/daddr_prefix */
+#define VCAP_RULE_SPORT 0x080u     /* TCP/UDP/SCTP source port in [sport_lo, sport_hi] */
+#define VCAP_RULE_DPORT 0x100u     /* destination port in [dport_lo, dport_hi] */
+#define VCAP_RULE_TCP_FLAGS 0x200u /* (TCP flags & tcp_flags_mask) == tcp_flags */
+
+/* A wildcard rule, like PF_RING's. */
+struct vcap_rule {
+	uint32_t id;     /* order of evaluation, and the name to remove it by */
+	uint32_t fields; /* VCAP_RULE_* */
+	uint32_t action; /* VCAP_PASS or VCAP_DROP */
+	uint8_t smac[6];
+	uint8_t dmac[6];
+	uint16_t vlan;
+	uint16_t ethertype;
+	uint8_t proto;
+	uint8_t family;        /* 4 or 6: the kind of address in saddr/daddr */
+	uint8_t saddr_prefix;  /* bits of saddr that must match (0..32 or 0..128) */
+	uint8_t daddr_prefix;
+	uint8_t saddr[16];     /* IPv4 in the first 4 bytes; network byte order */
+	uint8_t daddr[16];
+	uint16_t sport_lo, sport_hi;
+	uint16_t dport_lo, dport_hi;
+	uint8_t tcp_flags;
+	uint8_t tcp_flags_mask;
+	uint8_t pad[2];
+};
+
+/**
+ * @brief Add a wildcard rule.
+ * @return 0; -EEXIST (the id is taken), -EINVAL (a field out of range),
+ * -ENOSPC (too many rules), -EOPNOTSUPP (not a host: device).
+ */
+VCAP_API int vcap_rule_add(struct vcap *h, const struct vcap_rule *r);
+
+/** @brief Remove wildcard rule id.  @return 0 or -ENOENT. */
+VCAP_API int vcap_rule_remove(struct vcap *h, uint32_t id);
+
+/** @brief What happens to a packet no rule matched: VCAP_PASS or VCAP_DROP. */
+VCAP_API int vcap_rule_default(struct vcap *h, uint32_t action);
+
+/** @brief How many packets wildcard rule id has matched.  @return 0 or -ENOENT. */
+VCAP_API int vcap_rule_hits(struct vcap *h, uint32_t id, uint64_t *hits);
+
+/*
+ * One conversation: a 5-tuple that matches both directions.  Addresses in
+ * network byte order (IPv4 in the first 4 bytes), ports in host order.
+ */
+struct vcap_flow {
+	uint8_t family; /* 4 or 6 */
+	uint8_t proto;  /* IP protocol */
+	uint16_t port_a;
+	uint16_t port_b;
+	uint16_t pad;
+	uint8_t addr_a[16];
+	uint8_t addr_b[16];
+};
+
+/**
+ * @brief Add an exact flow rule, e.g. shunt a conversation an IDS has
+ * judged benign (VCAP_DROP) so it never reaches this consumer again.
+ * @param idle_timeout_ms remove the rule once no packet matched it for this
+ * long (0: never).
+ * @param applied_at if not NULL, set to how many packets the source had
+ * delivered to this handle's filters when the rule took effect: a
+ * packet of the flow counted after that point was judged by the rule.
+ * @return 0; -EEXIST, -EINVAL, -ENOSPC, -EOPNOTSUPP.
+ */
+VCAP_API int vcap_flow_add(struct vcap *h, const struct vcap_flow *f, uint32_t action,
+			   uint32_t idle_timeout_ms, uint64_t *applied_at);
+
+/**
+ * @brief Remove a flow rule (either direction names it).
+ * @param hits if not NULL, set to the packets it matched.
+ * @return 0 or -ENOENT (never added, or already expired).
+ */
+VCAP_API int vcap_flow_remove(struct vcap *h, const struct vcap_flow *f, uint64_t *hits);
+
+/* ---- vcapd's sources (lib/list.c) ------------------------------------ */
+
+/* One source of vcapd: what "host:NAME" can open. */
+struct vcap_source_desc {
+	char name[65];      /* NAME of "host:NAME" */
+	char spec[193];     /* KIND:OPTIONS, as vcapd was given it */
+	char state[16];     /* "idle", "running", "done" (a finite source ended), "failed" */
+	char error[65];     /* its last problem (e.g. link down), "" if none */
+	uint32_t linktype;  /* DLT_* of its packets */
+};
+
+/**
+ * @brief List vcapd's sources.
+ * @param socket_path vcapd's socket; NULL: $VCAP_SOCKET, else VCAP_DEFAULT_SOCKET.
+ * @param out room for n descriptions, filled in vcapd's order (NULL if n is 0).
+ * @return how many sources vcapd has, which may be more than n (only n are
+ * filled then), or a negative errno as vcap_open() (-ECONNREFUSED: vcapd
+ * is not running) with vcap_errmsg() set.  Blocks while talking to vcapd.
+ */
+VCAP_API int vcap_list_sources(const char *socket_path, struct vcap_source_desc *out, unsigned n);
+
+/* ---- end of vcapd's sources -------------------------------------------- */
 
 #ifdef __cplusplus
 }

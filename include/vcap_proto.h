@@ -86,6 +86,12 @@ struct vcap_app_hdr {
 #define VCAP_MSG_SET_FILTER 3u /* CAPTURE */
 #define VCAP_MSG_STATS 4u      /* CAPTURE */
 #define VCAP_MSG_STATUS 5u     /* CAPTURE */
+#define VCAP_MSG_RULE_ADD 6u   /* CAPTURE */
+#define VCAP_MSG_RULE_REMOVE 7u /* CAPTURE */
+#define VCAP_MSG_RULE_DEFAULT 8u /* CAPTURE */
+#define VCAP_MSG_RULE_HITS 9u  /* CAPTURE */
+#define VCAP_MSG_FLOW_ADD 10u  /* CAPTURE */
+#define VCAP_MSG_FLOW_REMOVE 11u /* CAPTURE */
 
 /* ---- payloads ---------------------------------------------------------- */
 
@@ -140,6 +146,8 @@ struct vcap_msg_open {
 	uint32_t flags;      /* VCAP_OPENF_* */
 	uint16_t source_len; /* 1..VCAP_NAME_MAX */
 	uint16_t filter_len; /* 0..VCAP_FILTER_MAX */
+	uint32_t cluster_id; /* 0: none */
+	uint32_t cluster_mode; /* VCAP_CLUSTER_* of vcap.h */
 };
 
 #define VCAP_OPENF_FLOW_HASH 0x1u /* fill vcap_rec.hash */
@@ -187,6 +195,79 @@ struct vcap_msg_stats_reply {
 };
 
 /*
+ * A wildcard rule on the wire: the fields of struct vcap_rule (vcap.h),
+ * which vcapd validates.
+ */
+struct vcap_wire_rule {
+	uint32_t id;
+	uint32_t fields;
+	uint32_t action;
+	uint8_t smac[6];
+	uint8_t dmac[6];
+	uint16_t vlan;
+	uint16_t ethertype;
+	uint8_t proto;
+	uint8_t family;
+	uint8_t saddr_prefix;
+	uint8_t daddr_prefix;
+	uint8_t saddr[16];
+	uint8_t daddr[16];
+	uint16_t sport_lo, sport_hi;
+	uint16_t dport_lo, dport_hi;
+	uint8_t tcp_flags;
+	uint8_t tcp_flags_mask;
+	uint8_t pad[6];
+};
+
+/* A bidirectional 5-tuple on the wire: struct vcap_flow of vcap.h. */
+struct vcap_wire_flow {
+	uint8_t family;
+	uint8_t proto;
+	uint16_t port_a;
+	uint16_t port_b;
+	uint16_t pad;
+	uint8_t addr_a[16];
+	uint8_t addr_b[16];
+};
+
+/* RULE_ADD, C2D: add a wildcard rule to a ring.  Reply: empty, or -errno and why. */
+struct vcap_msg_rule_add {
+	uint32_t ring_id;
+	uint32_t pad;
+	struct vcap_wire_rule rule;
+};
+
+/*
+ * RULE_REMOVE, RULE_HITS, C2D: name a wildcard rule.  RULE_DEFAULT, C2D:
+ * `arg` is the action for packets no rule matches.  Replies: RULE_HITS
+ * carries struct vcap_msg_count_reply (hits); the others are empty.
+ */
+struct vcap_msg_rule_ref {
+	uint32_t ring_id;
+	uint32_t arg; /* rule id, or the default action */
+};
+
+/* FLOW_ADD, C2D.  Reply: struct vcap_msg_count_reply (applied_at, see vcap.h). */
+struct vcap_msg_flow_add {
+	uint32_t ring_id;
+	uint32_t action;
+	uint32_t idle_timeout_ms;
+	uint32_t pad;
+	struct vcap_wire_flow flow;
+};
+
+/* FLOW_REMOVE, C2D.  Reply: struct vcap_msg_count_reply (hits). */
+struct vcap_msg_flow_remove {
+	uint32_t ring_id;
+	uint32_t pad;
+	struct vcap_wire_flow flow;
+};
+
+struct vcap_msg_count_reply {
+	uint64_t count;
+};
+
+/*
  * STATUS, C2D: every source and ring vcapd has, for vcapctl.  Entries are
  * numbered sources first, then rings; the request names the first wanted
  * and the reply holds as many as fit, with `next` the first left out
@@ -216,6 +297,9 @@ struct vcap_status_source {
 	uint64_t received;         /* packets the source produced or captured */
 	uint64_t kernel_drops;     /* lost before vcapd saw them */
 	char error[64];            /* last problem (e.g. link down), NUL-padded */
+	char kernel_filter[128];   /* what the kernel filters for it ("" none), cut */
+	uint32_t kernel_drop_all;  /* the kernel drops everything: nobody listens */
+	uint32_t pad;
 };
 
 #define VCAP_SOURCE_IDLE 0u    /* no consumer: not producing */
@@ -237,6 +321,12 @@ struct vcap_status_ring {
 	uint64_t delivered;
 	uint64_t dropped;
 	uint64_t filtered;
+	uint32_t cluster_id;       /* 0: none */
+	uint32_t cluster_mode;
+	uint32_t rules;            /* wildcard rules */
+	uint32_t flows;            /* flow rules */
+	char policy[128];          /* the tenant's mandatory filter, cut */
+	char tenant[VCAP_NAME_MAX];
 };
 
 _Static_assert(sizeof(struct vcap_msg_hdr) == 16, "framework header");
@@ -246,7 +336,14 @@ _Static_assert(sizeof(struct vcap_msg_hdr) + sizeof(struct vcap_app_hdr) == VCAP
 _Static_assert(sizeof(struct vcap_msg_error) == 8, "error");
 _Static_assert(sizeof(struct vcap_msg_hello) == 16, "hello");
 _Static_assert(sizeof(struct vcap_msg_hello_reply) == 24, "hello reply");
-_Static_assert(sizeof(struct vcap_msg_open) == 24, "open");
+_Static_assert(sizeof(struct vcap_msg_open) == 32, "open");
+_Static_assert(sizeof(struct vcap_wire_rule) == 80, "wire rule");
+_Static_assert(sizeof(struct vcap_wire_flow) == 40, "wire flow");
+_Static_assert(sizeof(struct vcap_msg_rule_add) == 88, "rule add");
+_Static_assert(sizeof(struct vcap_msg_rule_ref) == 8, "rule ref");
+_Static_assert(sizeof(struct vcap_msg_flow_add) == 56, "flow add");
+_Static_assert(sizeof(struct vcap_msg_flow_remove) == 48, "flow remove");
+_Static_assert(sizeof(struct vcap_msg_count_reply) == 8, "count reply");
 _Static_assert(sizeof(struct vcap_msg_open_reply) == 40, "open reply");
 _Static_assert(sizeof(struct vcap_msg_close) == 8, "close");
 _Static_assert(sizeof(struct vcap_msg_set_filter) == 8, "set filter");
@@ -254,7 +351,7 @@ _Static_assert(sizeof(struct vcap_msg_stats) == 8, "stats");
 _Static_assert(sizeof(struct vcap_msg_stats_reply) == 40, "stats reply");
 _Static_assert(sizeof(struct vcap_msg_status) == 8, "status");
 _Static_assert(sizeof(struct vcap_msg_status_reply) == 16, "status reply");
-_Static_assert(sizeof(struct vcap_status_source) == 352, "status source entry");
-_Static_assert(sizeof(struct vcap_status_ring) == 440, "status ring entry");
+_Static_assert(sizeof(struct vcap_status_source) == 488, "status source entry");
+_Static_assert(sizeof(struct vcap_status_ring) == 648, "status ring entry");
 
 #endif /* VCAP_PROTO_H */

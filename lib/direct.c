@@ -117,6 +117,9 @@ int vcap_direct_open(struct vcap *h, const char *ifname, const struct vcap_open_
 	char err[256];
 	int rc;
 
+	if (VCAP_OPT(o, cluster_id, 0))
+		return vcap_set_err(-EOPNOTSUPP, "%s: clusters need a host: device (vcapd balances)",
+				    ifname);
 	rc = vcap_afp_open(&h->afp, ifname, &ao, err, sizeof(err));
 	if (rc)
 		return vcap_set_err(rc, "%s", err);

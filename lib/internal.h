@@ -19,7 +19,11 @@
 #include "ring.h"
 #include "vcap.h"
 
+struct vcap;
 struct vcap_msg;
+struct vcap_msg_hello_reply;
+struct vcap_msg_open_reply;
+struct vcap_ivshmem;
 
 /*
  * A control channel to vcapd: one request, one reply.  The channel does
@@ -35,6 +39,12 @@ struct vcap_ctl {
 	int (*call)(struct vcap_ctl *ctl, struct vcap_msg *req, struct vcap_msg *reply, int *fds,
 		    int *nfds);
 	void (*close)(struct vcap_ctl *ctl);
+	/*
+	 * Make h read the ring an OPEN reply on this channel describes, for
+	 * channels whose rings come without descriptors (a guest's region);
+	 * NULL: map the descriptors the reply carried.  @return 0 or -errno.
+	 */
+	int (*attach)(struct vcap_ctl *ctl, struct vcap *h, const struct vcap_msg_open_reply *r);
 	/* Readable (hang-up) once vcapd is gone; -1 if the channel cannot tell. */
 	int hup_fd;
 	uint32_t seq;
@@ -42,6 +52,47 @@ struct vcap_ctl {
 
 /* Connect to vcapd at path and say HELLO.  @return 0 or -errno (message set). */
 int vcap_ctl_unix_open(const char *path, struct vcap_ctl **out);
+
+/*
+ * ctl_shm.c: a channel through the control queues of the vcap region behind
+ * an open ivshmem device (a VM guest; include/vcap_shm.h).  Says HELLO as
+ * `client` (NULL: this program's name) and stores vcapd's answer in *hello
+ * (if not NULL).  The channel uses dev but does not own it; one channel per
+ * region at a time.  Not thread-safe.  @return 0 or -errno (message set).
+ */
+int vcap_ctl_shm_open(struct vcap_ivshmem *dev, const char *client, struct vcap_ctl **out,
+		      struct vcap_msg_hello_reply *hello);
+/*
+ * One request and its reply, like call() except that a reply with
+ * status < 0 is a success too: @return 0 once vcapd answered (*reply holds
+ * the answer, whatever its status), or -errno (message set) if it did not.
+ */
+int vcap_ctl_shm_exchange(struct vcap_ctl *ctl, struct vcap_msg *req, struct vcap_msg *reply);
+/* 0, or -EPIPE (message set) if vcapd has reset the region since the channel opened. */
+int vcap_ctl_shm_check(struct vcap_ctl *ctl);
+/*
+ * Where the ring of an OPEN reply lives in this guest's mapping of the
+ * region, checked against the region's layout.  @return 0 or -EPROTO.
+ */
+int vcap_ctl_shm_ring(struct vcap_ctl *ctl, const struct vcap_msg_open_reply *r, void **mem);
+
+/*
+ * guest.c: open a channel to vcapd through this VM's ivshmem device, for
+ * when no unix socket answers (no vcap-guestd).  The process opens the
+ * device once, however many handles use it.  @return 0; -ENODEV if this
+ * is not a guest with an ivshmem device (no message set: the caller keeps
+ * its own); other -errno with the message set.
+ */
+int vcap_guest_ctl_open(const char *socket_path, struct vcap_ctl **out);
+/*
+ * Take the guest's lock on its ivshmem device: one program at a time
+ * drives the region (guest.c in-process, or vcap-guestd for everyone).
+ * @return the descriptor holding it, or -EBUSY (someone has it) or another
+ * -errno, message set.
+ */
+#define VCAP_GUEST_LOCK_DIR "/run/vcap"
+#define VCAP_GUEST_LOCK VCAP_GUEST_LOCK_DIR "/ivshmem.lock"
+int vcap_guest_lock(void);
 
 struct vcap_ops {
 	int (*recv_burst)(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int flags);
@@ -67,8 +118,9 @@ struct vcap {
 	struct vcap_ring_reader rd;
 	void *map;
 	size_t map_size;
-	int wake_fd;
+	int wake_fd;   /* -1: no wake-ups, the ring is polled */
 	bool armed;
+	uint32_t poll_us; /* polled rings: the current sleep */
 
 	/* direct handles */
 	struct vcap_afp *afp;
@@ -76,6 +128,10 @@ struct vcap {
 
 /* Open "host:NAME" (NAME given) over vcapd's unix socket. */
 int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_opts *o);
+/* Read packets from the ring at mem (map_size bytes): a ring handle from now on. */
+int vcap_ring_attach_mem(struct vcap *h, void *mem, size_t map_size);
+extern const struct vcap_ops ring_ops;
+
 /* Open a local interface directly. */
 int vcap_direct_open(struct vcap *h, const char *ifname, const struct vcap_open_opts *o);
 

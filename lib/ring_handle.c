@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,14 +21,40 @@
 #include "codec.h"
 #include "unix_carrier.h"
 
-static const char *socket_path(const struct vcap_open_opts *o)
+/* vcapd's socket; *chosen tells whether the caller or the environment named it. */
+static const char *socket_path(const struct vcap_open_opts *o, bool *chosen)
 {
 	const char *env = getenv("VCAP_SOCKET");
 
+	*chosen = true;
 	if (o && o->sz >= offsetof(struct vcap_open_opts, socket_path) + sizeof(o->socket_path) &&
 	    o->socket_path)
 		return o->socket_path;
-	return env && *env ? env : VCAP_DEFAULT_SOCKET;
+	if (env && *env)
+		return env;
+	*chosen = false;
+	return VCAP_DEFAULT_SOCKET;
+}
+
+/*
+ * The control channel: vcapd's unix socket (vcap-guestd's, in a VM that
+ * runs it); else, in a VM, the ivshmem device itself (guest.c), but only
+ * when nobody named a socket: a named socket that does not answer is an
+ * error, not a reason to go looking for devices.
+ */
+static int ctl_open(const struct vcap_open_opts *o, struct vcap_ctl **out)
+{
+	bool chosen;
+	const char *path = socket_path(o, &chosen);
+	int rc = vcap_ctl_unix_open(path, out);
+
+	if (rc == -ECONNREFUSED && !chosen) {
+		int grc = vcap_guest_ctl_open(path, out);
+
+		if (grc != -ENODEV)
+			rc = grc;
+	}
+	return rc;
 }
 
 #define SPIN_NS 50000 /* poll this long before going to sleep */
@@ -62,7 +89,28 @@ static bool spin_for_data(struct vcap *h)
 	return false;
 }
 
-/* Empty the wake pipe: the token that woke us (or a stale one). */
+/*
+ * No wake-up descriptor (a guest whose device has no MSI-X): sleep a little
+ * longer each time nothing came, from 50 us up to 10 ms, as PF_RING's
+ * adaptive poll does.  Packets wake nobody; the ring is simply looked at.
+ */
+static int poll_wait(struct vcap *h)
+{
+	struct pollfd p = { .fd = h->break_fd, .events = POLLIN };
+	uint64_t v;
+
+	h->poll_us = h->poll_us ? h->poll_us * 2 : 50;
+	if (h->poll_us > 10000)
+		h->poll_us = 10000;
+	if (poll(&p, 1, (int)((h->poll_us + 999) / 1000)) > 0) {
+		(void)!read(h->break_fd, &v, sizeof(v));
+		if (atomic_exchange(&h->brk, 0))
+			return -EINTR;
+	}
+	return 0;
+}
+
+/* Empty the wake descriptor: the token that woke us (or a stale one). */
 static void drain(int fd)
 {
 	char buf[64];
@@ -84,8 +132,10 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 		}
 		vcap_ring_reader_release(&h->rd); /* R2: the previous burst, in one store */
 		got = vcap_ring_reader_peek(&h->rd, pkts, n);
-		if (got > 0)
+		if (got > 0) {
+			h->poll_us = 0;
 			return got;
+		}
 		if (got < 0)
 			return vcap_set_err(got, "%s: the ring holds a malformed record", h->device);
 
@@ -106,7 +156,7 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 		if (!(flags & VCAP_WAIT))
 			return 0;
 
-		rc = vcap_wait(h, h->wake_fd, h->ctl->hup_fd);
+		rc = h->wake_fd >= 0 ? vcap_wait(h, h->wake_fd, h->ctl->hup_fd) : poll_wait(h);
 		if (rc == -EINTR)
 			return vcap_set_err(-EINTR, "%s: interrupted", h->device);
 		if (rc == -EPIPE && !vcap_ring_reader_has_data(&h->rd))
@@ -155,12 +205,21 @@ static int ring_stats(struct vcap *h, struct vcap_stats *st)
 
 static int ring_fd(struct vcap *h)
 {
+	if (h->wake_fd < 0)
+		return vcap_set_err(-EOPNOTSUPP, "%s: this ring has no wake-up descriptor (polled)",
+				    h->device);
 	return h->wake_fd;
 }
 
+/*
+ * Each part releases what it owns: the mapping and the wake descriptor are
+ * the handle's (a guest ring in the device's mapping leaves h->map NULL),
+ * the ring itself is the channel's.  Over a unix socket hanging up is
+ * enough, vcapd frees the ring of a closed session; a guest's channel sends
+ * CLOSE (guest.c).
+ */
 static void ring_close(struct vcap *h)
 {
-	/* Hanging up is enough: vcapd frees the ring of a closed session. */
 	if (h->map)
 		munmap(h->map, h->map_size);
 	if (h->wake_fd >= 0)
@@ -168,7 +227,7 @@ static void ring_close(struct vcap *h)
 	h->ctl->close(h->ctl);
 }
 
-static const struct vcap_ops ring_ops = {
+const struct vcap_ops ring_ops = {
 	.recv_burst = ring_recv_burst,
 	.set_filter = ring_set_filter,
 	.stats = ring_stats,
@@ -176,30 +235,46 @@ static const struct vcap_ops ring_ops = {
 	.close = ring_close,
 };
 
-/* Map the ring vcapd sent (fds[0]) and keep its wake pipe (fds[1]). */
+/*
+ * Map the ring an OPEN reply describes: fds[0] is what to map (a memfd on
+ * the host; in a guest, the VFIO device or BAR2's sysfs resource file) at
+ * file offset region_off; fds[1], if sent, is the wake-up descriptor.  A
+ * ring without one (a guest without MSI-X) is polled.
+ */
 static int map_ring(struct vcap *h, const struct vcap_msg_open_reply *r, int *fds, int nfds)
 {
-	int rc;
+	long page = sysconf(_SC_PAGESIZE);
 
-	if (nfds != 2 || r->map_size != vcap_ring_map_size(r->ring_size)) {
+	if (nfds < 1 || nfds > 2 || r->map_size != vcap_ring_map_size(r->ring_size) ||
+	    r->region_off % (uint64_t)page) {
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);
-		return vcap_set_err(-EPROTO, "%s: vcapd sent %d descriptors for a ring of %llu bytes",
-				    h->device, nfds, (unsigned long long)r->map_size);
+		return vcap_set_err(-EPROTO,
+				    "%s: vcapd sent %d descriptors for a ring of %llu bytes at %llu",
+				    h->device, nfds, (unsigned long long)r->map_size,
+				    (unsigned long long)r->region_off);
 	}
 	h->map_size = r->map_size;
-	h->map = mmap(NULL, h->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	h->map = mmap(NULL, h->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0],
+		      (off_t)r->region_off);
 	close(fds[0]);
-	h->wake_fd = fds[1];
+	h->wake_fd = nfds == 2 ? fds[1] : -1;
 	if (h->map == MAP_FAILED) {
 		h->map = NULL;
 		return vcap_set_err(-errno, "%s: mmap of %zu bytes: %s", h->device, h->map_size,
 				    strerror(errno));
 	}
-	rc = vcap_ring_reader_attach(&h->rd, h->map, h->map_size);
+	return vcap_ring_attach_mem(h, h->map, h->map_size);
+}
+
+int vcap_ring_attach_mem(struct vcap *h, void *mem, size_t map_size)
+{
+	int rc = vcap_ring_reader_attach(&h->rd, mem, map_size);
+
 	if (rc)
 		return vcap_set_err(rc, "%s: vcapd sent a ring this libvcap does not understand",
 				    h->device);
+	h->ops = &ring_ops;
 	return 0;
 }
 
@@ -215,7 +290,7 @@ int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_op
 	if (strlen(filter) > VCAP_FILTER_MAX)
 		return vcap_set_err(-EINVAL, "%s: filter longer than %u bytes", h->device,
 				    VCAP_FILTER_MAX);
-	rc = vcap_ctl_unix_open(socket_path(o), &h->ctl);
+	rc = ctl_open(o, &h->ctl);
 	if (rc)
 		return rc;
 	req = malloc(sizeof(*req));
@@ -231,18 +306,20 @@ int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_op
 					      .timeout_ms = h->timeout_ms,
 					      .flags = VCAP_OPT(o, flags, 0) & VCAP_OPEN_FLOW_HASH
 							       ? VCAP_OPENF_FLOW_HASH
-							       : 0 };
+							       : 0,
+					      .cluster_id = VCAP_OPT(o, cluster_id, 0),
+					      .cluster_mode = VCAP_OPT(o, cluster_mode, 0) };
 	strcpy(req->name, source);
 	strcpy(req->text, filter);
 	rc = h->ctl->call(h->ctl, req, reply, fds, &nfds);
 	if (rc)
 		goto fail;
-	h->ops = &ring_ops;
 	h->info = (struct vcap_info){ .linktype = reply->u.open_reply.linktype,
 				      .snaplen = reply->u.open_reply.snaplen,
 				      .ring_size = reply->u.open_reply.ring_size,
 				      .ring_id = reply->u.open_reply.ring_id };
-	rc = map_ring(h, &reply->u.open_reply, fds, nfds);
+	rc = h->ctl->attach ? h->ctl->attach(h->ctl, h, &reply->u.open_reply)
+			    : map_ring(h, &reply->u.open_reply, fds, nfds);
 	if (rc) {
 		ring_close(h);
 		h->ctl = NULL;

@@ -53,6 +53,18 @@ static const struct msg_desc descs[] = {
 	DESC(CAPTURE, STATUS, false, "STATUS", vcap_msg_status, NO_STR, NO_STR, 0),
 	/* entries follow the fixed part; see status_entries_len() */
 	DESC(CAPTURE, STATUS, true, "STATUS", vcap_msg_status_reply, NO_STR, NO_STR, 0),
+	DESC(CAPTURE, RULE_ADD, false, "RULE_ADD", vcap_msg_rule_add, NO_STR, NO_STR, 0),
+	{ VCAP_APP_CAPTURE, VCAP_MSG_RULE_ADD, true, "RULE_ADD", 0, NO_STR, NO_STR, 0 },
+	DESC(CAPTURE, RULE_REMOVE, false, "RULE_REMOVE", vcap_msg_rule_ref, NO_STR, NO_STR, 0),
+	{ VCAP_APP_CAPTURE, VCAP_MSG_RULE_REMOVE, true, "RULE_REMOVE", 0, NO_STR, NO_STR, 0 },
+	DESC(CAPTURE, RULE_DEFAULT, false, "RULE_DEFAULT", vcap_msg_rule_ref, NO_STR, NO_STR, 0),
+	{ VCAP_APP_CAPTURE, VCAP_MSG_RULE_DEFAULT, true, "RULE_DEFAULT", 0, NO_STR, NO_STR, 0 },
+	DESC(CAPTURE, RULE_HITS, false, "RULE_HITS", vcap_msg_rule_ref, NO_STR, NO_STR, 0),
+	DESC(CAPTURE, RULE_HITS, true, "RULE_HITS", vcap_msg_count_reply, NO_STR, NO_STR, 0),
+	DESC(CAPTURE, FLOW_ADD, false, "FLOW_ADD", vcap_msg_flow_add, NO_STR, NO_STR, 0),
+	DESC(CAPTURE, FLOW_ADD, true, "FLOW_ADD", vcap_msg_count_reply, NO_STR, NO_STR, 0),
+	DESC(CAPTURE, FLOW_REMOVE, false, "FLOW_REMOVE", vcap_msg_flow_remove, NO_STR, NO_STR, 0),
+	DESC(CAPTURE, FLOW_REMOVE, true, "FLOW_REMOVE", vcap_msg_count_reply, NO_STR, NO_STR, 0),
 };
 
 /* Any failed reply: struct vcap_msg_error and its reason. */

@@ -37,6 +37,11 @@ struct vcap_msg {
 		struct vcap_msg_stats_reply stats_reply;
 		struct vcap_msg_status status;
 		struct vcap_msg_status_reply status_reply;
+		struct vcap_msg_rule_add rule_add;
+		struct vcap_msg_rule_ref rule_ref;
+		struct vcap_msg_flow_add flow_add;
+		struct vcap_msg_flow_remove flow_remove;
+		struct vcap_msg_count_reply count_reply;
 	} u;
 	/*
 	 * Strings that follow the fixed payload.  `name` is HELLO's client or

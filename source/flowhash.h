@@ -21,4 +21,13 @@
  */
 uint32_t vcap_flow_hash(const uint8_t *frame, uint32_t caplen, int tuple);
 
+struct vcap_parsed;
+
+/*
+ * The same hash of a frame vcap_parse() has already read: what
+ * vcap_flow_hash() returns for that frame.  For the capture thread, which
+ * parses once for hashing, clusters and rules alike.
+ */
+uint32_t vcap_flow_hash_parsed(const struct vcap_parsed *p, int tuple);
+
 #endif /* VCAP_SOURCE_FLOWHASH_H */

@@ -10,6 +10,8 @@
 #define VCAP_TESTS_HARNESS_H
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -56,7 +58,8 @@ static inline void harness_kill_vcapd(void)
  * Start vcapd --foreground with the given extra arguments (NULL-terminated)
  * and wait until it answers on its socket.  Sets VCAP_SOCKET for libvcap.
  */
-static inline void vcapd_start_argv(struct vcapd_proc *d, const char *const *args)
+static inline void vcapd_start_netns(struct vcapd_proc *d, const char *netns,
+				     const char *const *args)
 {
 	char bin[512];
 	const char *argv[64];
@@ -77,6 +80,18 @@ static inline void vcapd_start_argv(struct vcapd_proc *d, const char *const *arg
 	d->pid = fork();
 	CHECK(d->pid >= 0, "fork");
 	if (d->pid == 0) {
+		if (netns) {
+			char path[128];
+			int fd;
+
+			/* what `ip netns exec` does, minus the mount namespace */
+			snprintf(path, sizeof(path), "/run/netns/%s", netns);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+				perror(path);
+				_exit(127);
+			}
+		}
 		execv(bin, (char *const *)argv);
 		perror(bin);
 		_exit(127);
@@ -100,7 +115,10 @@ static inline void vcapd_start_argv(struct vcapd_proc *d, const char *const *arg
 	CHECK(0, "vcapd did not come up on %s", d->sock);
 }
 
-#define vcapd_start(d, ...) vcapd_start_argv(d, (const char *const[]){ __VA_ARGS__, NULL })
+#define vcapd_start(d, ...) vcapd_start_netns(d, NULL, (const char *const[]){ __VA_ARGS__, NULL })
+/* vcapd inside network namespace NS (its socket is a path: reachable from anywhere) */
+#define vcapd_start_in(d, ns, ...) \
+	vcapd_start_netns(d, ns, (const char *const[]){ __VA_ARGS__, NULL })
 
 /* SIGTERM, and require a clean exit. */
 static inline void vcapd_stop(struct vcapd_proc *d)
@@ -136,8 +154,11 @@ static inline int raw_session(const struct vcapd_proc *d)
 	return fd;
 }
 
-/* Ask vcapd's STATUS (first page): how many rings it holds now. */
-static inline unsigned status_rings(const struct vcapd_proc *d)
+/*
+ * Ask vcapd's STATUS (first page), as root on the main socket.  The reply
+ * and the entries it points to stay valid until the next call.
+ */
+static inline const struct vcap_msg *status_query(const struct vcapd_proc *d)
 {
 	static _Alignas(8) uint8_t buf[VCAP_MSG_MAX];
 	static struct vcap_msg m, r;
@@ -152,7 +173,26 @@ static inline unsigned status_rings(const struct vcapd_proc *d)
 	CHECK(n > 0 && vcap_msg_decode(buf, (size_t)n, &r, why, sizeof(why)) == 0, "status: %s",
 	      why);
 	close(fd);
-	return r.u.status_reply.n_rings;
+	return &r;
+}
+
+/* How many rings vcapd holds now. */
+static inline unsigned status_rings(const struct vcapd_proc *d)
+{
+	return status_query(d)->u.status_reply.n_rings;
+}
+
+/* Source `name` in vcapd's STATUS (a copy). */
+static inline struct vcap_status_source status_source(const struct vcapd_proc *d,
+						      const char *name)
+{
+	const struct vcap_msg *r = status_query(d);
+
+	for (uint32_t i = 0; i < r->u.status_reply.n_sources; i++)
+		if (!strncmp(r->sources[i].name, name, sizeof(r->sources[i].name)))
+			return r->sources[i];
+	CHECK(0, "no source %s in STATUS", name);
+	return r->sources[0];
 }
 
 /* Descriptors a process holds open, from /proc. */

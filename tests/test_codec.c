@@ -216,7 +216,7 @@ static void test_mutations(void)
 	for (int iter = 0; iter < 300000; iter++) {
 		ssize_t len;
 
-		vcap_msg_init(&m, VCAP_APP_CAPTURE, (uint16_t)(1 + iter % 5));
+		vcap_msg_init(&m, VCAP_APP_CAPTURE, (uint16_t)(1 + iter % VCAP_MSG_FLOW_REMOVE));
 		if (iter % 7 == 0)
 			m.flags = VCAP_MSGF_REPLY;
 		strcpy(m.name, "src");

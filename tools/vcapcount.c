@@ -3,7 +3,8 @@
  * vcapcount - count packets from any vcap device, like PF_RING's pfcount.
  *
  *   vcapcount -i DEVICE [-f BPF] [-n COUNT] [-d SECONDS] [-w WATERMARK]
- *             [-t TIMEOUT_MS] [-r RING_SIZE] [-s SNAPLEN] [-g CPU] [-q] [--json]
+ *             [-t TIMEOUT_MS] [-r RING_SIZE] [-s SNAPLEN] [-g CPU]
+ *             [-c CLUSTER [-m 5tuple|4tuple|2tuple|rr]] [-q] [--json]
  *
  * One line per second (packets, pps, Gbps, dropped, drop %), then a
  * summary.  Packets are only counted, never copied: the receive path is
@@ -48,7 +49,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vcapcount -i DEVICE [-f BPF] [-n COUNT] [-d SECONDS] [-w WATERMARK]\n"
-		"                 [-t TIMEOUT_MS] [-r RING_SIZE] [-s SNAPLEN] [-g CPU] [-q] [--json]\n"
+		"                 [-t TIMEOUT_MS] [-r RING_SIZE] [-s SNAPLEN] [-g CPU]\n"
+		"                 [-c CLUSTER [-m 5tuple|4tuple|2tuple|rr]] [-q] [--json]\n"
 		"\n"
 		"  -i DEVICE      host:NAME (a vcapd source) or a local interface\n"
 		"  -f BPF         filter in tcpdump syntax (applied before the ring)\n"
@@ -59,6 +61,8 @@ static void usage(FILE *out)
 		"  -r RING_SIZE   ring bytes, a power of two (default: vcapd's, 16 MiB)\n"
 		"  -s SNAPLEN     bytes kept per packet\n"
 		"  -g CPU         run on this CPU only\n"
+		"  -c CLUSTER     share the source with the other members of cluster CLUSTER\n"
+		"  -m MODE        how the cluster balances: 5tuple (default), 4tuple, 2tuple, rr\n"
 		"  -q             no per-second lines\n"
 		"  --json         print one JSON object at the end (per-second lines go to stderr)\n");
 }
@@ -116,7 +120,7 @@ int main(int argc, char **argv)
 	FILE *lines;
 	int opt, rc = 0;
 
-	while ((opt = getopt_long(argc, argv, "i:f:n:d:w:t:r:s:g:qh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:f:n:d:w:t:r:s:g:c:m:qh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			device = optarg;
@@ -150,6 +154,26 @@ int main(int argc, char **argv)
 			if (sched_setaffinity(0, sizeof(set), &set)) {
 				fprintf(stderr, "vcapcount: cpu %s: %s\n", optarg, strerror(errno));
 				return 1;
+			}
+			break;
+		}
+		case 'c':
+			opts.cluster_id = (uint32_t)number(optarg, "cluster");
+			break;
+		case 'm': {
+			static const char *const modes[] = { "5tuple", "4tuple", "2tuple", "rr" };
+			bool known = false;
+
+			for (uint32_t k = 0; k < 4; k++) {
+				if (!strcmp(optarg, modes[k])) {
+					opts.cluster_mode = k;
+					known = true;
+				}
+			}
+			if (!known) {
+				fprintf(stderr, "vcapcount: cluster mode \"%s\": expected 5tuple, "
+						"4tuple, 2tuple or rr\n", optarg);
+				return 2;
 			}
 			break;
 		}

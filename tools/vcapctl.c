@@ -70,6 +70,13 @@ static const char *state_name(uint32_t s)
 
 #define FIELD(f) (int)strnlen(f, sizeof(f)), f
 
+static const char *mode_name(uint32_t m)
+{
+	static const char *const names[] = { "5-tuple", "4-tuple", "2-tuple", "round-robin" };
+
+	return m < 4 ? names[m] : "?";
+}
+
 static void print_source(const struct vcap_status_source *e, bool json, bool first)
 {
 	if (!json) {
@@ -77,6 +84,10 @@ static void print_source(const struct vcap_status_source *e, bool json, bool fir
 		       state_name(e->state), e->n_rings, (unsigned long long)e->received,
 		       (unsigned long long)e->kernel_drops, FIELD(e->spec), e->error[0] ? "  ! " : "",
 		       FIELD(e->error));
+		if (e->kernel_drop_all)
+			printf("%-12s kernel filter: drop all (nobody listens)\n", "");
+		else if (e->kernel_filter[0])
+			printf("%-12s kernel filter: %.*s\n", "", FIELD(e->kernel_filter));
 		return;
 	}
 	printf("%s{\"name\":", first ? "" : ",");
@@ -88,18 +99,33 @@ static void print_source(const struct vcap_status_source *e, bool json, bool fir
 	printf(",\"received\":%llu,\"kernel_drops\":%llu,\"error\":",
 	       (unsigned long long)e->received, (unsigned long long)e->kernel_drops);
 	json_str(stdout, e->error, sizeof(e->error));
-	printf("}");
+	printf(",\"kernel_filter\":");
+	json_str(stdout, e->kernel_filter, sizeof(e->kernel_filter));
+	printf(",\"kernel_drop_all\":%s}", e->kernel_drop_all ? "true" : "false");
 }
 
 static void print_ring(const struct vcap_status_ring *e, bool json, bool first)
 {
 	if (!json) {
-		printf("%5u %-12.*s %-16.*s %7u %10u %4.0f%% %12llu %12llu %10llu %10llu  %.*s\n",
+		char extra[96] = "";
+
+		if (e->cluster_id)
+			snprintf(extra, sizeof(extra), " [cluster %u %s]", e->cluster_id,
+				 mode_name(e->cluster_mode));
+		if (e->rules || e->flows)
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+				 " [%u rules, %u flows]", e->rules, e->flows);
+		if (e->tenant[0])
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+				 " [tenant %.*s]", FIELD(e->tenant));
+		printf("%5u %-12.*s %-16.*s %7u %10u %4.0f%% %12llu %12llu %10llu %10llu  %.*s%s\n",
 		       e->ring_id, FIELD(e->source), FIELD(e->client), e->pid, e->ring_size,
 		       100.0 * e->used / (e->ring_size ? e->ring_size : 1),
 		       (unsigned long long)e->received, (unsigned long long)e->delivered,
 		       (unsigned long long)e->dropped, (unsigned long long)e->filtered,
-		       FIELD(e->filter));
+		       FIELD(e->filter), extra);
+		if (e->policy[0])
+			printf("%5s policy: %.*s\n", "", FIELD(e->policy));
 		return;
 	}
 	printf("%s{\"id\":%u,\"source\":", first ? "" : ",", e->ring_id);
@@ -113,7 +139,12 @@ static void print_ring(const struct vcap_status_ring *e, bool json, bool first)
 	       (unsigned long long)e->dropped, (unsigned long long)e->filtered);
 	printf(",\"filter\":");
 	json_str(stdout, e->filter, sizeof(e->filter));
-	printf("}");
+	printf(",\"policy\":");
+	json_str(stdout, e->policy, sizeof(e->policy));
+	printf(",\"tenant\":");
+	json_str(stdout, e->tenant, sizeof(e->tenant));
+	printf(",\"cluster\":%u,\"cluster_mode\":\"%s\",\"rules\":%u,\"flows\":%u}",
+	       e->cluster_id, mode_name(e->cluster_mode), e->rules, e->flows);
 }
 
 /*

@@ -1,0 +1,183 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# capture.sh - vcapd as a capture host, side by side with plain AF_PACKET,
+# on the same veth traffic (two private network namespaces):
+#
+#   1. one consumer: vcapd (if: source) + vcapcount host:v   vs  vcapcount veth0
+#      (a direct TPACKET_V3 socket), at 64..1500-byte frames: capture rate,
+#      loss, CPU per packet;
+#   2. N = 1, 2, 4 consumers of the same traffic: vcapd + N rings  vs  N
+#      independent TPACKET_V3 sockets: CPU per delivered packet and the
+#      rate the sender achieves;
+#   3. a filter passing 1 % of the traffic: the consumer's CPU with and
+#      without it (synth source), and vcapd's filtering cost per packet.
+#
+# The sender (vcapsend, flat out) runs on CPU 0, everything that captures on
+# CPU 1.  On veth the kernel delivers to packet sockets on the sender's CPU,
+# in its softirq: that work is the same for both sides when there is one
+# socket, and multiplies with N sockets.  CPU is counted two ways: the
+# capturing processes' own user+sys time (/proc/PID/stat), and the whole
+# machine's busy time (/proc/stat), which includes the kernel's delivery.
+#
+#   usage: bench/capture.sh [-d SECONDS] [-r ROUNDS] [-o OUTDIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+secs=3
+rounds=2
+out=docs/bench
+while getopts d:r:o: opt; do
+	case $opt in
+	d) secs=$OPTARG ;;
+	r) rounds=$OPTARG ;;
+	o) out=$OPTARG ;;
+	*) echo "usage: bench/capture.sh [-d SECONDS] [-r ROUNDS] [-o OUTDIR]" >&2; exit 2 ;;
+	esac
+done
+
+B=${VCAP_BUILD_DIR:-build}
+B=$(cd "$B" 2>/dev/null && pwd || echo "$PWD/$B")
+sh scripts/deps.sh bench
+[ -d "$B" ] || meson setup "$B" >/dev/null
+ninja -C "$B" >/dev/null
+mkdir -p "$out"
+raw="$out/capture.jsonl"
+: >"$raw"
+
+tag="vcb-$$"
+cap="$tag-cap"
+snd="$tag-snd"
+tmp=$(mktemp -d /tmp/vcap-cbench-XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	ip netns del "$cap" 2>/dev/null || true
+	ip netns del "$snd" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+ip netns add "$cap"
+ip netns add "$snd"
+ip link add veth0 netns "$cap" type veth peer name veth1 netns "$snd"
+for ns in "$cap" "$snd"; do
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+done
+ip -n "$cap" link set veth0 up
+ip -n "$snd" link set veth1 up
+
+busy() { # machine busy jiffies: user nice system irq softirq steal
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+pcpu() { # PID...: user+sys jiffies of these processes
+	local t=0 p
+	for p in "$@"; do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo $t
+}
+hz=$(getconf CLK_TCK)
+
+start_vcapd() { # SPEC
+	"$B/daemon/vcapd" --foreground --socket "$tmp/vcapd.sock" --source "v=$1" 2>"$tmp/vcapd.log" &
+	vcapd_pid=$!
+	pids+=("$vcapd_pid")
+	until [ -S "$tmp/vcapd.sock" ]; do
+		kill -0 "$vcapd_pid" 2>/dev/null || { cat "$tmp/vcapd.log" >&2; exit 1; }
+		sleep 0.02
+	done
+}
+stop_vcapd() {
+	kill "$vcapd_pid"
+	wait "$vcapd_pid" 2>/dev/null || true
+	rm -f "$tmp/vcapd.sock"
+}
+
+# run_capture MODE SIZE N [FILTER]: MODE vcap or direct; prints one JSON line
+run_capture() {
+	local mode=$1 size=$2 n=$3 filter=${4:-} i cpids=() b0 b1 p0 p1 sent
+	if [ "$mode" = vcap ]; then
+		start_vcapd "if:veth0,cpu=1"
+	fi
+	for i in $(seq 1 "$n"); do
+		if [ "$mode" = vcap ]; then
+			VCAP_SOCKET="$tmp/vcapd.sock" taskset -c 1 "$B/tools/vcapcount" -i host:v \
+				-d $((secs + 2)) -q --json ${filter:+-f "$filter"} >"$tmp/c$i.json" &
+		else
+			ip netns exec "$cap" taskset -c 1 "$B/tools/vcapcount" -i veth0 \
+				-d $((secs + 2)) -q --json ${filter:+-f "$filter"} >"$tmp/c$i.json" &
+		fi
+		cpids+=($!)
+		pids+=($!)
+	done
+	sleep 0.5
+	local watch=("${cpids[@]}")
+	[ "$mode" = vcap ] && watch+=("$vcapd_pid")
+	b0=$(busy)
+	p0=$(pcpu "${watch[@]}")
+	sent=$(ip netns exec "$snd" timeout -s INT "$secs" taskset -c 0 "$B/tools/vcapsend" \
+		-i veth1 -l "$size" --flows 1024 --proto mix -q --json || true)
+	sleep 0.2 # let the consumers drain
+	b1=$(busy)
+	p1=$(pcpu "${watch[@]}")
+	for p in "${cpids[@]}"; do wait "$p" || true; done
+	[ "$mode" = vcap ] && stop_vcapd
+	python3 - "$mode" "$size" "$n" "$filter" "$sent" "$(((b1 - b0)))" "$(((p1 - p0)))" "$hz" \
+		"$tmp"/c*.json <<'EOF'
+import json, sys
+mode, size, n, flt, sent, busy, proc, hz = sys.argv[1:9]
+cons = [json.load(open(f)) for f in sys.argv[9:]]
+s = json.loads(sent) if sent.strip() else {"sent": 0, "pps": 0}
+delivered = sum(c["packets"] for c in cons)
+lost = sum(c["dropped"] + c["kernel_drops"] for c in cons)
+print(json.dumps({"mode": mode, "size": int(size), "consumers": int(n), "filter": flt,
+                  "sent": s["sent"], "sender_pps": s["pps"], "delivered": delivered,
+                  "lost": lost, "machine_cpu_s": int(busy) / int(hz),
+                  "capture_cpu_s": int(proc) / int(hz)}))
+EOF
+	rm -f "$tmp"/c*.json
+}
+
+echo "capture.sh: $rounds rounds, $secs s per point; raw results in $raw" >&2
+for round in $(seq 1 "$rounds"); do
+	for size in 64 128 256 512 1024 1500; do
+		for mode in vcap direct; do
+			r=$(run_capture "$mode" "$size" 1)
+			echo "{\"round\":$round,\"experiment\":1,\"r\":$r}" | tee -a "$raw" >&2
+		done
+	done
+	for n in 1 2 4; do
+		for mode in vcap direct; do
+			r=$(run_capture "$mode" 64 "$n")
+			echo "{\"round\":$round,\"experiment\":2,\"r\":$r}" | tee -a "$raw" >&2
+		done
+	done
+done
+
+# 3. a 1 % filter: synth source paced at 1 Mpps, 100 flows, one of them wanted
+for round in $(seq 1 "$rounds"); do
+	for filter in "" "host 10.1.0.7"; do
+		start_vcapd "synth:size=64,pps=1M,flows=100,cpu=0"
+		VCAP_SOCKET="$tmp/vcapd.sock" taskset -c 1 "$B/tools/vcapcount" -i host:v \
+			-d "$secs" -q --json ${filter:+-f "$filter"} >"$tmp/f.json" &
+		cp=$!
+		sleep 0.5
+		p0=$(pcpu "$cp")
+		v0=$(pcpu "$vcapd_pid")
+		sleep $((secs - 1))
+		p1=$(pcpu "$cp")
+		v1=$(pcpu "$vcapd_pid")
+		wait "$cp" || true
+		stop_vcapd
+		echo "{\"round\":$round,\"experiment\":3,\"r\":{\"filter\":\"$filter\",\"consumer_cpu_s\":$(awk "BEGIN { print ($p1 - $p0) / $hz }"),\"vcapd_cpu_s\":$(awk "BEGIN { print ($v1 - $v0) / $hz }"),\"seconds\":$((secs - 1)),\"result\":$(cat "$tmp/f.json")}}" |
+			tee -a "$raw" >&2
+	done
+done
+"$B/bench/filter_cost" | while read -r line; do
+	echo "{\"round\":1,\"experiment\":4,\"r\":$line}" | tee -a "$raw" >&2
+done
+
+python3 bench/report_capture.py "$raw" "$out" "bench/capture.sh -d $secs -r $rounds"

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * deliver.c - the per-packet work of a capture thread: for one batch, parse
+ * and hash each packet once (only if some consumer needs it), pick each
+ * cluster's member, then for every consumer judge its packets (policy,
+ * filter, rules) and copy the ones that pass into its ring.
+ *
+ * A packet nobody wants is never copied; a full ring costs its own
+ * consumer a drop and nobody else anything.
+ */
+#include "vcapd.h"
+
+#include <pcap/dlt.h>
+
+#include "flowhash.h"
+
+static const int cluster_tuple[] = {
+	[VCAP_CLUSTER_5TUPLE] = VCAP_HASH_5TUPLE,
+	[VCAP_CLUSTER_4TUPLE] = VCAP_HASH_4TUPLE,
+	[VCAP_CLUSTER_2TUPLE] = VCAP_HASH_2TUPLE,
+};
+
+/* Which member of cl gets each packet of the batch. */
+static void pick_members(struct cluster *cl, const struct vcap_parsed *parsed, bool ethernet,
+			 const struct vcap_pkt_meta *meta, unsigned n)
+{
+	if (cl->mode == VCAP_CLUSTER_ROUND_ROBIN || !ethernet) {
+		/* without headers to hash, balance packet by packet */
+		for (unsigned i = 0; i < n; i++)
+			cl->pick[i] = (uint16_t)(cl->rr++ % cl->n);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t h = cl->mode == VCAP_CLUSTER_5TUPLE && meta[i].hash
+				     ? meta[i].hash
+				     : vcap_flow_hash_parsed(&parsed[i], cluster_tuple[cl->mode]);
+
+		cl->pick[i] = (uint16_t)(h % cl->n);
+	}
+}
+
+/* Does consumer c want this packet?  Policy first: rules cannot undo it. */
+static bool wanted(struct consumer *c, const struct vcap_pkt_meta *m, const uint8_t *data,
+		   const struct vcap_parsed *p, uint64_t now)
+{
+	if (c->policy && !filter_match(c->policy, m, data))
+		return false;
+	if (c->filter && !filter_match(c->filter, m, data))
+		return false;
+	return c->rules_trivial || rules_pass(c->rules, p, now);
+}
+
+static void deliver_one(struct consumer *c, const struct vcap_pkt_meta *meta,
+			const uint8_t **data, const struct vcap_parsed *parsed, unsigned n,
+			uint64_t now)
+{
+	struct vcap_ring_writer *w = &c->w;
+	const uint16_t *pick = c->cluster ? c->cluster->pick : NULL;
+	uint16_t me = c->member;
+	unsigned offered = 0;
+
+	if (!pick && !c->policy && !c->filter && c->rules_trivial) {
+		/* the common case: everything, no questions */
+		for (unsigned i = 0; i < n; i++)
+			vcap_ring_writer_put(w, &meta[i], data[i]);
+		vcap_ring_writer_offer(w, n);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (pick && pick[i] != me)
+			continue; /* another member's */
+		offered++;
+		if (wanted(c, &meta[i], data[i], &parsed[i], now))
+			vcap_ring_writer_put(w, &meta[i], data[i]);
+		else
+			vcap_ring_writer_filtered(w, 1);
+	}
+	vcap_ring_writer_offer(w, offered);
+}
+
+void deliver(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data, unsigned n,
+	     uint64_t now)
+{
+	static _Thread_local struct vcap_parsed parsed[BATCH];
+	bool ethernet = s->linktype == DLT_EN10MB;
+
+	if (ethernet && (s->n_want_hash || s->n_with_rules || s->n_clusters)) {
+		for (unsigned i = 0; i < n; i++)
+			vcap_parse(data[i], meta[i].caplen, &parsed[i]);
+		if (s->n_want_hash)
+			for (unsigned i = 0; i < n; i++)
+				meta[i].hash = vcap_flow_hash_parsed(&parsed[i], VCAP_HASH_5TUPLE);
+	} else if (s->n_with_rules) {
+		/* rules on a non-Ethernet link see no header fields: not IP, no VLAN */
+		for (unsigned i = 0; i < n; i++)
+			vcap_parse(NULL, 0, &parsed[i]);
+	}
+	for (unsigned k = 0; k < s->n_clusters; k++)
+		pick_members(s->clusters[k], parsed, ethernet, meta, n);
+	for (unsigned k = 0; k < s->n_active; k++)
+		deliver_one(s->active[k], meta, data, parsed, n, now);
+}
+
+void expire_rules(struct source *s, uint64_t now)
+{
+	for (unsigned k = 0; k < s->n_active; k++) {
+		struct consumer *c = s->active[k];
+
+		if (c->rules_trivial || !atomic_load_explicit(&c->flow_count, memory_order_relaxed))
+			continue;
+		rules_expire(c->rules, now);
+		if (rules_flow_count(c->rules) != atomic_load(&c->flow_count)) {
+			bool was = c->rules_trivial;
+
+			roster_rules_changed(c);
+			s->n_with_rules += (unsigned)was - (unsigned)c->rules_trivial;
+		}
+	}
+}

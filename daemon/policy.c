@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * policy.c - apply the tenants of the configuration (see policy.h).
+ */
+#include "policy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vcapd.h"
+
+void policy_classify(struct vcapd *d, struct session *ss, struct tenant *via_socket)
+{
+	ss->tenant = via_socket;
+	ss->admin = false;
+	if (via_socket)
+		return;
+	for (struct tenant *t = d->tenants; t; t = t->next) {
+		if (t->uid >= 0 && (uid_t)t->uid == ss->cred.uid) {
+			ss->tenant = t;
+			return;
+		}
+	}
+	ss->admin = ss->cred.uid == 0;
+}
+
+static bool allowed(const struct tenant *t, const char *source)
+{
+	for (unsigned i = 0; i < t->n_allow; i++)
+		if (!strcmp(t->allow[i], "*") || !strcmp(t->allow[i], source))
+			return true;
+	return false;
+}
+
+int policy_may_open(const struct vcapd *d, const struct session *ss, const struct source *s,
+		    char *why, size_t why_len)
+{
+	if (ss->admin || (ss->vm && !ss->tenant))
+		return 0; /* the operator attached this VM: it may open what it likes */
+	if (!ss->tenant) {
+		if (d->tenants)
+			snprintf(why, why_len, "host:%s: uid %u is not a tenant of vcapd (see %s)",
+				 s->name, ss->cred.uid, d->config_path);
+		else
+			snprintf(why, why_len,
+				 "host:%s: uid %u may not open sources (no policy is configured: "
+				 "only root may)",
+				 s->name, ss->cred.uid);
+		return -EACCES;
+	}
+	if (!allowed(ss->tenant, s->name)) {
+		snprintf(why, why_len, "host:%s: tenant %s may not open this source", s->name,
+			 ss->tenant->name);
+		return -EACCES;
+	}
+	return 0;
+}
+
+const char *policy_filter(const struct session *ss)
+{
+	return ss->tenant ? ss->tenant->filter : "";
+}
+
+uint32_t policy_max_rings(const struct vcapd *d, const struct session *ss)
+{
+	if (ss->tenant && ss->tenant->max_rings)
+		return ss->tenant->max_rings;
+	return d->limits.max_rings;
+}
+
+bool policy_sees_all(const struct session *ss)
+{
+	return ss->admin;
+}

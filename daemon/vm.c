@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vm.c - VM guests: the region, the ivshmem server, the control queues and
+ * the guest's session (see vm.h).
+ *
+ * Everything in the region is the guest's to scribble on.  vcapd keeps the
+ * layout, the queue positions, where every ring is and which vectors are
+ * taken in this struct, writes the region's header only when it resets the
+ * region, and reads only the g2h queue (through shm_queue.c, which
+ * validates) and each ring's consumer line (through the ring writer, which
+ * clamps).
+ */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ivshmem_server.h"
+#include "options.h"
+#include "policy.h"
+#include "region.h"
+#include "shm_queue.h"
+#include "vcap_shm.h"
+
+#define VM_SIZE_MIN (1ull << 20)
+#define VM_SIZE_MAX (1ull << 30) /* a guest pays BAR2/512 of its RAM in page tables */
+#define VM_VECTORS_DEFAULT 16
+#define BATCH_MSGS 64 /* requests handled per doorbell before others get a turn */
+#define PAGE 4096ull
+
+struct vm {
+	char name[VCAP_NAME_MAX + 1];
+	char socket[108];
+	uint64_t size;
+	unsigned vectors;
+
+	int memfd;
+	uint8_t *map;
+	struct vcap_shm_hdr *hdr;
+	uint64_t g2h_off, h2g_off, rings_off; /* vcapd's copy of the layout */
+	struct shm_queue g2h; /* vcapd consumes */
+	struct shm_queue h2g; /* vcapd produces */
+	struct region rings;
+	uint64_t vectors_used; /* bit v: vector v is a ring's (bit 0: control) */
+	uint32_t generation;
+
+	struct ivshmem_server *server;
+	int peer;                /* the connected guest, -1: none */
+	struct session *session; /* while a guest is connected */
+	struct tenant *tenant;
+	struct vcapd *d;         /* for the server's callback */
+	struct ep_tag server_tag;
+	struct ep_tag bell_tag;
+	struct vm *next;
+};
+
+static _Alignas(8) uint8_t rx_buf[VCAP_MSG_MAX];
+
+static uint64_t page_up(uint64_t v)
+{
+	return (v + PAGE - 1) & ~(PAGE - 1);
+}
+
+/* Lay the region out afresh: header, empty queues, every ring slot free. */
+static void reset_region(struct vm *vm)
+{
+	struct vcap_shm_hdr *h = vm->hdr;
+
+	region_fini(&vm->rings);
+	region_init(&vm->rings, vm->rings_off, vm->size);
+	vm->vectors_used = 1; /* vector 0: control */
+	shm_queue_attach(&vm->g2h, vm->map + vm->g2h_off, VCAP_SHM_QUEUE_SIZE);
+	shm_queue_attach(&vm->h2g, vm->map + vm->h2g_off, VCAP_SHM_QUEUE_SIZE);
+	shm_queue_reset(&vm->g2h);
+	shm_queue_reset(&vm->h2g);
+
+	memset(h, 0, VCAP_SHM_HDR_SIZE);
+	h->magic = VCAP_SHM_MAGIC;
+	h->version = VCAP_SHM_VERSION;
+	h->hdr_size = VCAP_SHM_HDR_SIZE;
+	h->region_size = vm->size;
+	h->host_peer = vm->server ? ivshmem_server_self_id(vm->server) : IVSHMEM_SERVER_SELF_ID;
+	h->vectors = vm->vectors;
+	h->g2h_off = vm->g2h_off;
+	h->h2g_off = vm->h2g_off;
+	h->queue_size = VCAP_SHM_QUEUE_SIZE;
+	h->rings_off = vm->rings_off;
+	memcpy(h->vm_name, vm->name, strnlen(vm->name, sizeof(h->vm_name)));
+	/* last, so a guest that sees the new generation sees the rest */
+	atomic_thread_fence(memory_order_release);
+	h->generation = ++vm->generation;
+}
+
+int vm_create(const char *spec, struct vm **out, char *err, size_t err_len)
+{
+	const char *eq = strchr(spec, '='), *p;
+	struct vm *vm;
+	struct kv kv;
+	uint64_t v;
+	size_t len;
+	int rc = 0;
+
+	if (!eq || eq == spec || (size_t)(eq - spec) > VCAP_NAME_MAX) {
+		snprintf(err, err_len, "vm \"%s\": expected NAME=SOCKET,size=SIZE[,vectors=N]", spec);
+		return -EINVAL;
+	}
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->memfd = -1;
+	vm->peer = -1;
+	vm->map = MAP_FAILED;
+	vm->vectors = VM_VECTORS_DEFAULT;
+	memcpy(vm->name, spec, (size_t)(eq - spec));
+	p = eq + 1;
+	len = strcspn(p, ",");
+	if (len == 0 || len >= sizeof(vm->socket) || *p != '/') {
+		snprintf(err, err_len, "vm %s: the socket must be an absolute path under %zu bytes",
+			 vm->name, sizeof(vm->socket));
+		rc = -EINVAL;
+		goto fail;
+	}
+	memcpy(vm->socket, p, len);
+	p += len;
+	while ((rc = kv_next(&p, &kv, err, err_len)) > 0) {
+		if (!strcmp(kv.key, "size")) {
+			rc = kv_u64(&kv, VM_SIZE_MIN, VM_SIZE_MAX, &vm->size, err, err_len);
+			if (!rc && (vm->size & (vm->size - 1))) {
+				snprintf(err, err_len, "size=%s: QEMU needs a power of two", kv.val);
+				rc = -EINVAL;
+			}
+		} else if (!strcmp(kv.key, "vectors")) {
+			rc = kv_u64(&kv, 2, 64, &v, err, err_len);
+			vm->vectors = (unsigned)v;
+		} else {
+			snprintf(err, err_len, "unknown option \"%s\" (size, vectors)", kv.key);
+			rc = -EINVAL;
+		}
+		if (rc)
+			break;
+	}
+	if (!rc && !vm->size) {
+		snprintf(err, err_len, "size=SIZE is required (a power of two, 1Mi..1Gi)");
+		rc = -EINVAL;
+	}
+	if (rc) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, err_len, "vm %s: %s", vm->name, why);
+		goto fail;
+	}
+
+	vm->g2h_off = VCAP_SHM_HDR_SIZE;
+	vm->h2g_off = vm->g2h_off + page_up(VCAP_SHM_QUEUE_SIZE);
+	vm->rings_off = vm->h2g_off + page_up(VCAP_SHM_QUEUE_SIZE);
+	if (vm->rings_off + (256u << 10) > vm->size) {
+		snprintf(err, err_len, "vm %s: size leaves no room for rings", vm->name);
+		rc = -EINVAL;
+		goto fail;
+	}
+	vm->memfd = memfd_create(vm->name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (vm->memfd < 0 || ftruncate(vm->memfd, (off_t)vm->size) ||
+	    fcntl(vm->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW)) {
+		rc = -errno;
+		snprintf(err, err_len, "vm %s: region of %llu bytes: %s", vm->name,
+			 (unsigned long long)vm->size, strerror(errno));
+		goto fail;
+	}
+	vm->map = mmap(NULL, vm->size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->memfd, 0);
+	if (vm->map == MAP_FAILED) {
+		rc = -errno;
+		snprintf(err, err_len, "vm %s: mmap: %s", vm->name, strerror(errno));
+		goto fail;
+	}
+	vm->hdr = (struct vcap_shm_hdr *)vm->map;
+	reset_region(vm);
+	*out = vm;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return rc < 0 ? rc : -EINVAL;
+}
+
+static void on_peer(void *arg, const struct ivshmem_server_event *ev)
+{
+	struct vm *vm = arg;
+
+	switch (ev->type) {
+	case IVSHMEM_PEER_JOINED:
+		if (vm->session)
+			vm_disconnect(vm->d, vm, "replaced");
+		vm->peer = ev->peer;
+		reset_region(vm);
+		vm->session = session_new_vm(vm->d, vm, ev->pid);
+		vlog(LOG_NOTICE, "vm %s: guest connected (peer %d, QEMU pid %d)", vm->name, ev->peer,
+		     (int)ev->pid);
+		break;
+	case IVSHMEM_PEER_LEFT:
+		if (ev->peer == vm->peer)
+			vm_disconnect(vm->d, vm, ev->why ? ev->why : "left");
+		break;
+	case IVSHMEM_PEER_REFUSED:
+		vlog(LOG_WARNING, "vm %s: refused a connection: %s", vm->name,
+		     ev->why ? ev->why : "limits");
+		break;
+	}
+}
+
+int vm_start(struct vm *vm, char *err, size_t err_len)
+{
+	struct ivshmem_server_cfg cfg = {
+		.path = vm->socket,
+		.shm_fd = vm->memfd,
+		.vectors = vm->vectors,
+		.max_peers = 1, /* one VM per socket: a stable peer id */
+		.mode = 0600,   /* whoever connects gets the region: root's QEMU only */
+		.cb = on_peer,
+		.cb_arg = vm,
+	};
+	char why[256];
+	int rc = ivshmem_server_open(&vm->server, &cfg, why, sizeof(why));
+
+	if (rc) {
+		snprintf(err, err_len, "vm %s: %s", vm->name, why);
+		return rc;
+	}
+	reset_region(vm); /* now host_peer is the server's id */
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->server)
+		ivshmem_server_close(vm->server);
+	region_fini(&vm->rings);
+	if (vm->map != MAP_FAILED)
+		munmap(vm->map, vm->size);
+	if (vm->memfd >= 0)
+		close(vm->memfd);
+	free(vm);
+}
+
+const char *vm_name(const struct vm *vm)
+{
+	return vm->name;
+}
+
+struct vm *vm_next(const struct vm *vm)
+{
+	return vm->next;
+}
+
+void vm_set_next(struct vm *vm, struct vm *next)
+{
+	vm->next = next;
+}
+
+struct vm *vm_find(struct vm *list, const char *name)
+{
+	for (; list; list = list->next)
+		if (!strcmp(list->name, name))
+			return list;
+	return NULL;
+}
+
+struct tenant *vm_tenant(const struct vm *vm)
+{
+	return vm->tenant;
+}
+
+void vm_set_tenant(struct vm *vm, struct tenant *t)
+{
+	vm->tenant = t;
+}
+
+void vm_watch(struct vm *vm, int epoll_fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	vm->server_tag = (struct ep_tag){ TAG_VM_SERVER, vm };
+	vm->bell_tag = (struct ep_tag){ TAG_VM_DOORBELL, vm };
+	ev.data.ptr = &vm->server_tag;
+	epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ivshmem_server_fd(vm->server), &ev);
+	ev.data.ptr = &vm->bell_tag;
+	epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ivshmem_server_self_fd(vm->server, 0), &ev);
+}
+
+void vm_server_event(struct vcapd *d, struct vm *vm)
+{
+	vm->d = d;
+	if (ivshmem_server_dispatch(vm->server))
+		vlog(LOG_ERR, "vm %s: the ivshmem server failed", vm->name);
+}
+
+void vm_disconnect(struct vcapd *d, struct vm *vm, const char *why)
+{
+	if (vm->session) {
+		session_end(d, vm->session, why);
+		vm->session = NULL;
+	}
+	if (why)
+		vlog(LOG_NOTICE, "vm %s: guest gone (%s); its region is reset", vm->name, why);
+	vm->peer = -1;
+	reset_region(vm);
+}
+
+/*
+ * The guest broke its control channel: it loses its rings and starts over
+ * with a reset region (its library sees the generation change), but its
+ * QEMU stays connected.
+ */
+static void restart_session(struct vcapd *d, struct vm *vm, const char *why)
+{
+	pid_t pid = vm->session ? vm->session->cred.pid : 0;
+
+	vlog(LOG_WARNING, "vm %s: %s; its rings are freed and its region reset", vm->name, why);
+	if (vm->session)
+		session_end(d, vm->session, why);
+	reset_region(vm);
+	vm->session = session_new_vm(d, vm, pid);
+}
+
+void vm_doorbell(struct vcapd *d, struct vm *vm)
+{
+	char why[160];
+	int handled = 0;
+
+	ivshmem_server_self_drain(vm->server, 0);
+	if (!vm->session)
+		return; /* nobody connected: nothing to read */
+	while (handled < BATCH_MSGS) {
+		ssize_t n = shm_queue_recv(&vm->g2h, rx_buf, sizeof(rx_buf), why, sizeof(why));
+
+		if (n == 0)
+			return;
+		if (n < 0) {
+			restart_session(d, vm, why);
+			return;
+		}
+		if (session_message(d, vm->session, rx_buf, (size_t)n)) {
+			restart_session(d, vm, "malformed request or no room for the reply");
+			return;
+		}
+		handled++;
+	}
+	/* more may be queued: ring our own bell so others get a turn first */
+	(void)!write(ivshmem_server_self_fd(vm->server, 0), &(uint64_t){ 1 }, sizeof(uint64_t));
+}
+
+int vm_send(struct vm *vm, const void *msg, size_t len)
+{
+	int rc;
+
+	if (vm->peer < 0)
+		return -ENOTCONN;
+	rc = shm_queue_send(&vm->h2g, msg, len);
+	if (rc)
+		return rc;
+	return ivshmem_server_notify(vm->server, (unsigned)vm->peer, VCAP_SHM_VECTOR_CTRL);
+}
+
+int vm_ring_alloc(struct vm *vm, size_t map_size, uint64_t *off, void **mem, uint32_t *vector,
+		  int *wake_fd, char *err, size_t err_len)
+{
+	unsigned v;
+	int fd;
+
+	for (v = 1; v < vm->vectors; v++)
+		if (!(vm->vectors_used & (1ull << v)))
+			break;
+	if (v == vm->vectors) {
+		snprintf(err, err_len,
+			 "vm %s has no free interrupt vector: %u vectors allow %u rings at once",
+			 vm->name, vm->vectors, vm->vectors - 1);
+		return -ENOSPC;
+	}
+	if (region_alloc(&vm->rings, map_size, off)) {
+		snprintf(err, err_len,
+			 "a ring of %zu bytes does not fit in vm %s's region (largest free: %llu of "
+			 "%llu bytes)",
+			 map_size, vm->name, (unsigned long long)region_largest(&vm->rings),
+			 (unsigned long long)vm->size);
+		return -ENOSPC;
+	}
+	fd = vm->peer >= 0 ? ivshmem_server_peer_fd(vm->server, (unsigned)vm->peer, v) : -ENOTCONN;
+	if (fd >= 0)
+		fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		region_free(&vm->rings, *off, map_size);
+		snprintf(err, err_len, "vm %s: no interrupt descriptor for vector %u", vm->name, v);
+		return -EIO;
+	}
+	vm->vectors_used |= 1ull << v;
+	*vector = v;
+	*wake_fd = fd;
+	*mem = vm->map + *off;
+	return 0;
+}
+
+void vm_ring_free(struct vm *vm, uint64_t off, size_t map_size, uint32_t vector)
+{
+	region_free(&vm->rings, off, map_size);
+	vm->vectors_used &= ~(1ull << vector);
+}

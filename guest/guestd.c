@@ -1,0 +1,743 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vcap-guestd - inside a VM, own the ivshmem device that leads to vcapd and
+ * serve vcapd's unix-socket protocol to the guest's programs, so that any
+ * number of them capture at once and libvcap takes its ordinary path.
+ *
+ *   vcap-guestd [--socket PATH] [--device PCI_ADDR] [--no-vfio] [--foreground]
+ *               [--log-stderr]
+ *
+ * Why a relay: VFIO admits one opener of a device group, and a region has
+ * one pair of control queues.  Without vcap-guestd one program at a time
+ * can capture (libvcap's in-process guest mode, lib/guest.c).
+ *
+ * What it does with each request of a client (a SOCK_SEQPACKET session on
+ * PATH, default VCAP_DEFAULT_SOCKET):
+ *   HELLO       answered here, with the limits vcapd gave our own HELLO;
+ *   OPEN        relayed; the reply gets two descriptors, as from vcapd on a
+ *               host: [0] something to mmap the ring from (the VFIO device,
+ *               or BAR2's sysfs resource2 in polling mode), with region_off
+ *               rewritten to the ring's offset in that file, and [1] the
+ *               ring's MSI-X eventfd (left out when polled: the client then
+ *               polls the ring);
+ *   CLOSE, SET_FILTER, STATS, RULE_*, FLOW_*
+ *               relayed if the ring is the client's own, else refused as
+ *               vcapd refuses another session's rings;
+ *   STATUS      relayed; rings of our clients show the client's pid, uid
+ *               and name instead of ours.
+ * Requests go to vcapd one at a time under our own seq numbers
+ * (lib/ctl_shm.c), each answered within a few hundred microseconds.
+ *
+ * Lifetimes: vcapd knows one session, ours; we know which client holds
+ * which ring.  A client that hangs up or dies gets its rings CLOSEd.  If
+ * vcapd resets the region (it dropped this guest), every ring is gone: all
+ * clients are hung up, so their receives end with -EPIPE, and we attach to
+ * the region again as soon as it is valid.
+ *
+ * Trust: a client is decoded exactly as vcapd decodes it (malformed: an
+ * error reply, then hang-up) and never blocks us (non-blocking sockets; a
+ * client that does not read its replies is dropped).  It does get the whole
+ * of BAR2 (and with VFIO the device) to map its ring: ivshmem has one BAR,
+ * so the socket is root's only (mode 0600).
+ *
+ * Without --foreground it returns once it serves (status 0) or has failed
+ * (1), so `vcap-guestd && program` needs no waiting.  Logs go to stderr
+ * with --foreground or --log-stderr, else to syslog.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "internal.h"
+#include "ivshmem_guest.h"
+#include "unix_carrier.h"
+#include "vcap_shm.h"
+
+#define MAX_CLIENTS 1024
+#define TICK_S 1 /* look for a reset region, or retry attaching, this often */
+#define STATUS_RINGS_MAX (VCAP_MSG_MAX / sizeof(struct vcap_status_ring) + 1)
+
+struct client {
+	struct client *next;
+	int fd;
+	struct ucred cred;
+	bool hello;
+	char name[VCAP_NAME_MAX + 1];
+};
+
+/* A ring vcapd opened for one of our clients. */
+struct owned_ring {
+	uint32_t id;
+	struct client *owner;
+};
+
+struct guestd {
+	const char *sock_path;
+	const char *pci_addr;
+	bool foreground;
+	bool no_vfio;
+	bool keep_stderr;
+
+	struct vcap_ivshmem *dev;
+	struct vcap_ctl *ctl; /* NULL while the region is unusable */
+	struct vcap_msg_hello_reply limits;
+	int shm_file;         /* what clients mmap rings from */
+	uint64_t shm_file_off; /* where BAR2 starts in it */
+	char lost_why[256];   /* why ctl is NULL */
+
+	int lock_fd;          /* VCAP_GUEST_LOCK, held for good */
+	int listen_fd, ep, sig_fd, tick_fd;
+	struct client *clients;
+	unsigned n_clients;
+	struct owned_ring *rings;
+	unsigned n_rings, cap_rings;
+};
+
+/* Big and used one request at a time: a client's, and our own (CLOSE). */
+static struct vcap_msg req_msg, reply_msg, own_req, own_reply;
+static _Alignas(8) uint8_t io_buf[VCAP_MSG_MAX];
+static struct vcap_status_ring status_rings[STATUS_RINGS_MAX];
+static bool log_stderr = true;
+
+static void glog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void glog(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (log_stderr) {
+		fprintf(stderr, "vcap-guestd: ");
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	} else {
+		vsyslog(prio, fmt, ap);
+	}
+	va_end(ap);
+}
+
+/* ---- rings and their owners --------------------------------------------- */
+
+static struct owned_ring *ring_find(struct guestd *g, uint32_t id)
+{
+	for (unsigned i = 0; i < g->n_rings; i++)
+		if (g->rings[i].id == id)
+			return &g->rings[i];
+	return NULL;
+}
+
+static int ring_add(struct guestd *g, uint32_t id, struct client *cl)
+{
+	if (g->n_rings == g->cap_rings) {
+		unsigned cap = g->cap_rings ? g->cap_rings * 2 : 16;
+		struct owned_ring *r = realloc(g->rings, cap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		g->rings = r;
+		g->cap_rings = cap;
+	}
+	g->rings[g->n_rings++] = (struct owned_ring){ .id = id, .owner = cl };
+	return 0;
+}
+
+static void ring_forget(struct guestd *g, struct owned_ring *r)
+{
+	*r = g->rings[--g->n_rings];
+}
+
+/* The ring a request names, for the requests that name one. */
+static bool ring_of_request(const struct vcap_msg *m, uint32_t *id)
+{
+	switch (m->type) {
+	case VCAP_MSG_CLOSE: *id = m->u.close.ring_id; return true;
+	case VCAP_MSG_SET_FILTER: *id = m->u.set_filter.ring_id; return true;
+	case VCAP_MSG_STATS: *id = m->u.stats.ring_id; return true;
+	case VCAP_MSG_RULE_ADD: *id = m->u.rule_add.ring_id; return true;
+	case VCAP_MSG_RULE_REMOVE:
+	case VCAP_MSG_RULE_DEFAULT:
+	case VCAP_MSG_RULE_HITS: *id = m->u.rule_ref.ring_id; return true;
+	case VCAP_MSG_FLOW_ADD: *id = m->u.flow_add.ring_id; return true;
+	case VCAP_MSG_FLOW_REMOVE: *id = m->u.flow_remove.ring_id; return true;
+	default: return false;
+	}
+}
+
+/* ---- the region ----------------------------------------------------------- */
+
+static int attach_region(struct guestd *g)
+{
+	int rc = vcap_ctl_shm_open(g->dev, "vcap-guestd", &g->ctl, &g->limits);
+
+	if (rc) {
+		g->ctl = NULL;
+		snprintf(g->lost_why, sizeof(g->lost_why), "%s", vcap_errmsg());
+		return rc;
+	}
+	g->lost_why[0] = '\0';
+	return 0;
+}
+
+/* Tell vcapd a ring is no longer wanted; it may already be gone. */
+static void close_ring_in_vcapd(struct guestd *g, uint32_t id)
+{
+	int rc;
+
+	if (!g->ctl)
+		return;
+	vcap_msg_init(&own_req, VCAP_APP_CAPTURE, VCAP_MSG_CLOSE);
+	own_req.u.close.ring_id = id;
+	rc = vcap_ctl_shm_exchange(g->ctl, &own_req, &own_reply);
+	if (rc || own_reply.status)
+		glog(LOG_WARNING, "ring %u: CLOSE: %s", id, rc ? vcap_errmsg() : own_reply.text);
+}
+
+static void client_drop(struct guestd *g, struct client *cl, const char *why, bool close_rings);
+
+/*
+ * vcapd reset the region: our session and every ring in it are gone.  Hang
+ * up every client (their rings died with it) and attach again.
+ */
+static void region_lost(struct guestd *g, const char *why)
+{
+	glog(LOG_ERR, "%s; hanging up %u client(s)", why, g->n_clients);
+	snprintf(g->lost_why, sizeof(g->lost_why), "%s", why);
+	while (g->clients)
+		client_drop(g, g->clients, "its rings went with the region", false);
+	g->n_rings = 0;
+	g->ctl->close(g->ctl);
+	g->ctl = NULL;
+	if (attach_region(g) == 0)
+		glog(LOG_INFO, "attached to the new region (vcapd's limits: %u rings, %u..%u bytes)",
+		     g->limits.max_rings, g->limits.ring_size_min, g->limits.ring_size_max);
+}
+
+static void tick(struct guestd *g)
+{
+	uint64_t n;
+
+	(void)!read(g->tick_fd, &n, sizeof(n));
+	if (g->ctl) {
+		if (vcap_ctl_shm_check(g->ctl))
+			region_lost(g, vcap_errmsg());
+		return;
+	}
+	if (attach_region(g) == 0)
+		glog(LOG_INFO, "attached to the region again");
+}
+
+/* ---- clients ---------------------------------------------------------------- */
+
+static void client_drop(struct guestd *g, struct client *cl, const char *why, bool close_rings)
+{
+	unsigned closed = 0;
+
+	for (unsigned i = 0; i < g->n_rings;) {
+		struct owned_ring *r = &g->rings[i];
+
+		if (r->owner != cl) {
+			i++;
+			continue;
+		}
+		if (close_rings)
+			close_ring_in_vcapd(g, r->id);
+		ring_forget(g, r);
+		closed++;
+	}
+	if (closed || why)
+		glog(LOG_INFO, "client %s (pid %d) %s; %u ring(s) %s", cl->name, (int)cl->cred.pid,
+		     why ? why : "hung up", closed, close_rings ? "closed" : "lost");
+	for (struct client **pp = &g->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == cl) {
+			*pp = cl->next;
+			break;
+		}
+	}
+	close(cl->fd); /* also leaves the epoll set */
+	g->n_clients--;
+	free(cl);
+}
+
+static void client_accept(struct guestd *g)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	socklen_t len = sizeof(struct ucred);
+	struct client *cl;
+	int fd;
+
+	while ((fd = accept4(g->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (g->n_clients >= MAX_CLIENTS || !(cl = calloc(1, sizeof(*cl)))) {
+			glog(LOG_WARNING, "refusing a client: %u clients", g->n_clients);
+			close(fd);
+			continue;
+		}
+		cl->fd = fd;
+		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->cred, &len);
+		snprintf(cl->name, sizeof(cl->name), "pid %d", (int)cl->cred.pid);
+		ev.data.ptr = cl;
+		if (epoll_ctl(g->ep, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			free(cl);
+			continue;
+		}
+		cl->next = g->clients;
+		g->clients = cl;
+		g->n_clients++;
+	}
+}
+
+static void do_hello(struct guestd *g, struct client *cl, const struct vcap_msg *m)
+{
+	const struct vcap_msg_hello *h = &m->u.hello;
+	struct vcap_msg_hello_reply *r = &reply_msg.u.hello_reply;
+
+	if (h->version_min > VCAP_PROTO_VERSION || h->version_max < VCAP_PROTO_VERSION) {
+		vcap_msg_error(&reply_msg, m, -EPROTO,
+			       "client speaks protocol versions %u..%u, vcap-guestd speaks %u",
+			       h->version_min, h->version_max, VCAP_PROTO_VERSION);
+		return;
+	}
+	cl->hello = true;
+	if (m->name[0])
+		snprintf(cl->name, sizeof(cl->name), "%s", m->name);
+	vcap_msg_reply(&reply_msg, m);
+	*r = g->limits;
+	r->version = VCAP_PROTO_VERSION;
+}
+
+/*
+ * Send m to vcapd under our seq and leave its answer in reply_msg under
+ * the client's seq; a failure to get one becomes an error reply.
+ * @return 0, or -EPIPE if the region was reset (the caller must not use
+ * the client afterwards: region_lost has hung it up).
+ */
+static int relay(struct guestd *g, struct vcap_msg *m)
+{
+	uint32_t seq = m->seq;
+	int rc;
+
+	if (!g->ctl) {
+		vcap_msg_error(&reply_msg, m, -ECONNREFUSED, "vcapd does not serve this VM now: %s",
+			       g->lost_why);
+		return 0;
+	}
+	rc = vcap_ctl_shm_exchange(g->ctl, m, &reply_msg);
+	m->seq = seq;
+	if (rc == -EPIPE) {
+		region_lost(g, vcap_errmsg());
+		return -EPIPE;
+	}
+	if (rc)
+		vcap_msg_error(&reply_msg, m, rc, "%s", vcap_errmsg());
+	reply_msg.seq = seq;
+	return 0;
+}
+
+/* Our clients' rings carry their pid, uid and name rather than ours. */
+static void rewrite_status(struct guestd *g)
+{
+	uint32_t n = reply_msg.u.status_reply.n_rings;
+
+	if (reply_msg.status < 0 || !n || n > STATUS_RINGS_MAX)
+		return;
+	memcpy(status_rings, reply_msg.rings, n * sizeof(status_rings[0]));
+	for (uint32_t i = 0; i < n; i++) {
+		struct vcap_status_ring *e = &status_rings[i];
+		struct owned_ring *r = ring_find(g, e->ring_id);
+
+		if (!r)
+			continue;
+		e->pid = (uint32_t)r->owner->cred.pid;
+		e->uid = r->owner->cred.uid;
+		memset(e->client, 0, sizeof(e->client));
+		memcpy(e->client, r->owner->name, strnlen(r->owner->name, sizeof(e->client)));
+	}
+	reply_msg.rings = status_rings;
+}
+
+/*
+ * Hand the client the ring vcapd opened: descriptors to map it from and to
+ * sleep on.  @return the number of descriptors, or -1 (reply_msg turned
+ * into an error, the ring closed again).
+ */
+static int grant_ring(struct guestd *g, struct client *cl, const struct vcap_msg *m, int *fds)
+{
+	struct vcap_msg_open_reply *r = &reply_msg.u.open_reply;
+	uint32_t id = r->ring_id;
+	void *mem;
+	int nfds = 0, vfd;
+
+	int rc = vcap_ctl_shm_ring(g->ctl, r, &mem);
+
+	if (!rc && ring_add(g, id, cl))
+		rc = vcap_set_err(-ENOMEM, "vcap-guestd is out of memory");
+	if (rc) {
+		char why[VCAP_REASON_MAX];
+
+		snprintf(why, sizeof(why), "%s", vcap_errmsg());
+		glog(LOG_ERR, "ring %u: %s", id, why);
+		close_ring_in_vcapd(g, id);
+		vcap_msg_error(&reply_msg, m, rc, "%s", why);
+		return -1;
+	}
+	fds[nfds++] = g->shm_file;
+	vfd = r->vector ? vcap_ivshmem_vector_fd(g->dev, r->vector) : -1;
+	if (vfd >= 0)
+		fds[nfds++] = vfd;
+	r->region_off += g->shm_file_off;
+	glog(LOG_INFO, "ring %u: %s (pid %d) opened %s, %u bytes%s%s, %s", id, cl->name,
+	     (int)cl->cred.pid, m->name, r->ring_size, m->text[0] ? ", filter " : "", m->text,
+	     vfd >= 0 ? "interrupts" : "polled");
+	return nfds;
+}
+
+/* Answer one request into reply_msg.  @return descriptors to send, or -EPIPE. */
+static int handle(struct guestd *g, struct client *cl, struct vcap_msg *m, int *fds)
+{
+	struct owned_ring *r;
+	uint32_t id = 0;
+	int rc;
+
+	if (m->flags & VCAP_MSGF_REPLY) {
+		vcap_msg_error(&reply_msg, m, -EPROTO, "vcap-guestd takes requests, not replies");
+		return 0;
+	}
+	if (m->app == VCAP_APP_FRAMEWORK && m->type == VCAP_MSG_HELLO) {
+		do_hello(g, cl, m);
+		return 0;
+	}
+	if (!cl->hello) {
+		vcap_msg_error(&reply_msg, m, -EPROTO, "%s before HELLO",
+			       vcap_msg_name(m->app, m->type));
+		return 0;
+	}
+	if (ring_of_request(m, &id)) {
+		r = ring_find(g, id);
+		if (!r || r->owner != cl) {
+			vcap_msg_error(&reply_msg, m, -ENOENT, "ring %u is not open in this session",
+				       id);
+			return 0;
+		}
+	}
+	rc = relay(g, m);
+	if (rc)
+		return rc;
+	if (reply_msg.status < 0)
+		return 0;
+	if (m->type == VCAP_MSG_OPEN) {
+		rc = grant_ring(g, cl, m, fds);
+		return rc < 0 ? 0 : rc;
+	}
+	if (m->type == VCAP_MSG_CLOSE && (r = ring_find(g, id)) != NULL) {
+		glog(LOG_INFO, "ring %u: closed", id);
+		ring_forget(g, r);
+	}
+	if (m->type == VCAP_MSG_STATUS)
+		rewrite_status(g);
+	return 0;
+}
+
+static void send_reply(struct guestd *g, struct client *cl, const int *fds, int nfds)
+{
+	ssize_t len = vcap_msg_encode(&reply_msg, io_buf, sizeof(io_buf));
+	int rc = len < 0 ? (int)len : vcap_unix_send(cl->fd, io_buf, (size_t)len, fds, nfds);
+
+	if (rc) {
+		/* A full socket: the client sends requests without reading replies. */
+		char why[96];
+
+		snprintf(why, sizeof(why), "could not take a reply (%s)", strerror(-rc));
+		client_drop(g, cl, why, true);
+	}
+}
+
+static void client_readable(struct guestd *g, struct client *cl)
+{
+	int fds[2] = { -1, -1 }, nfds;
+	char why[160];
+	ssize_t n;
+
+	n = vcap_unix_recv(cl->fd, io_buf, sizeof(io_buf), NULL, NULL);
+	if (n == -EAGAIN)
+		return;
+	if (n <= 0) {
+		client_drop(g, cl, n == 0 ? NULL : "receive failed", true);
+		return;
+	}
+	if (vcap_msg_decode(io_buf, (size_t)n, &req_msg, why, sizeof(why))) {
+		/* Malformed: say why (echoing the seq if there was one), then hang up. */
+		struct vcap_msg_hdr h = { 0 };
+		struct vcap_app_hdr a = { 0 };
+
+		if ((size_t)n >= VCAP_MSG_MIN) {
+			memcpy(&h, io_buf, sizeof(h));
+			memcpy(&a, io_buf + sizeof(h), sizeof(a));
+		}
+		vcap_msg_init(&req_msg, h.app, a.type);
+		req_msg.seq = h.seq;
+		vcap_msg_error(&reply_msg, &req_msg, -EBADMSG, "malformed message: %s", why);
+		n = vcap_msg_encode(&reply_msg, io_buf, sizeof(io_buf));
+		if (n > 0)
+			vcap_unix_send(cl->fd, io_buf, (size_t)n, NULL, 0);
+		glog(LOG_WARNING, "client %s (pid %d): malformed message: %s", cl->name,
+		     (int)cl->cred.pid, why);
+		client_drop(g, cl, "sent a malformed message", true);
+		return;
+	}
+	nfds = handle(g, cl, &req_msg, fds);
+	if (nfds < 0)
+		return; /* the region was reset: every client is gone */
+	send_reply(g, cl, fds, nfds);
+}
+
+/* ---- start-up and the loop --------------------------------------------- */
+
+static int run(struct guestd *g)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, evs[32];
+	static int listen_tag, sig_tag, tick_tag;
+
+	ev.data.ptr = &listen_tag;
+	epoll_ctl(g->ep, EPOLL_CTL_ADD, g->listen_fd, &ev);
+	ev.data.ptr = &sig_tag;
+	epoll_ctl(g->ep, EPOLL_CTL_ADD, g->sig_fd, &ev);
+	ev.data.ptr = &tick_tag;
+	epoll_ctl(g->ep, EPOLL_CTL_ADD, g->tick_fd, &ev);
+	for (;;) {
+		int n = epoll_wait(g->ep, evs, 32, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+
+			if (tag == &sig_tag)
+				return 0;
+			if (tag == &listen_tag) {
+				client_accept(g);
+			} else if (tag == &tick_tag) {
+				tick(g);
+				break; /* it may have dropped clients the other events name */
+			} else {
+				struct client *cl = tag;
+
+				/* Read before looking at HUP: the last request still gets an answer. */
+				if (evs[i].events & EPOLLIN)
+					client_readable(g, cl);
+				else
+					client_drop(g, cl, NULL, true);
+				break; /* a reset may have freed clients named further on */
+			}
+		}
+	}
+}
+
+/*
+ * Without --foreground: fork, and let the parent exit once the child is
+ * serving (status 0) or has failed (its message went to stderr, status 1),
+ * so that `vcap-guestd && program` never races the socket.
+ */
+static int daemonize(int *ready_fd)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) == 1 && c == 0)
+			_exit(0);
+		_exit(1);
+	}
+	close(p[0]);
+	setsid();
+	*ready_fd = p[1];
+	return 0;
+}
+
+static void detach_stdio(bool keep_stderr)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	if (!keep_stderr)
+		dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+	if (keep_stderr)
+		return;
+	log_stderr = false;
+	openlog("vcap-guestd", LOG_PID, LOG_DAEMON);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vcap-guestd [--socket PATH] [--device PCI_ADDR] [--no-vfio] [--foreground]\n"
+		"                   [--log-stderr]\n"
+		"\n"
+		"Inside a VM: serve vcapd's protocol on PATH to the guest's programs, through\n"
+		"the VM's ivshmem device.\n"
+		"\n"
+		"  --socket PATH      where to listen (default $VCAP_SOCKET or %s)\n"
+		"  --device PCI_ADDR  the ivshmem device (default: the first one)\n"
+		"  --no-vfio          no interrupts: poll the region and the rings\n"
+		"  --foreground       stay in the foreground and log to stderr\n"
+		"  --log-stderr       log to stderr in the background too (not syslog)\n",
+		VCAP_DEFAULT_SOCKET);
+}
+
+static int setup(struct guestd *g)
+{
+	struct itimerspec its = { .it_interval = { TICK_S, 0 }, .it_value = { TICK_S, 0 } };
+	char err[320];
+	sigset_t mask;
+	mode_t old;
+	int rc;
+
+	/* The region's queues are one program's: no libvcap may drive them in-process. */
+	g->lock_fd = vcap_guest_lock();
+	if (g->lock_fd < 0) {
+		glog(LOG_ERR, "%s", vcap_errmsg());
+		return g->lock_fd;
+	}
+	rc = vcap_ivshmem_open(&g->dev, g->pci_addr, 0, g->no_vfio ? VCAP_IVSHMEM_NO_VFIO : 0,
+			       err, sizeof(err));
+	if (rc) {
+		glog(LOG_ERR, "%s", err);
+		return rc;
+	}
+	if (*vcap_ivshmem_why(g->dev))
+		glog(LOG_INFO, "ivshmem device %s: no interrupts, polling (%s)",
+		     vcap_ivshmem_pci_addr(g->dev), vcap_ivshmem_why(g->dev));
+	else
+		glog(LOG_INFO, "ivshmem device %s: %s, %u interrupt vectors",
+		     vcap_ivshmem_pci_addr(g->dev), vcap_ivshmem_mode(g->dev),
+		     vcap_ivshmem_vectors(g->dev));
+	rc = attach_region(g);
+	if (rc) {
+		glog(LOG_ERR, "%s", g->lost_why);
+		return rc;
+	}
+	glog(LOG_INFO, "vcapd answered: up to %u rings of %u..%u bytes", g->limits.max_rings,
+	     g->limits.ring_size_min, g->limits.ring_size_max);
+	g->shm_file = vcap_ivshmem_shm_file(g->dev, &g->shm_file_off);
+
+	/* Clients get the whole BAR to map their ring from: root only. */
+	old = umask(077);
+	g->listen_fd = vcap_unix_listen(g->sock_path);
+	umask(old);
+	if (g->listen_fd < 0) {
+		glog(LOG_ERR, "%s: %s%s", g->sock_path, strerror(-g->listen_fd),
+		     g->listen_fd == -EADDRINUSE ? " (another vcap-guestd or vcapd serves it)" : "");
+		return g->listen_fd;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	g->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	g->ep = epoll_create1(EPOLL_CLOEXEC);
+	g->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (g->sig_fd < 0 || g->ep < 0 || g->tick_fd < 0 ||
+	    timerfd_settime(g->tick_fd, 0, &its, NULL)) {
+		glog(LOG_ERR, "signalfd/epoll/timerfd: %s", strerror(errno));
+		return -errno;
+	}
+	glog(LOG_INFO, "serving %s", g->sock_path);
+	return 0;
+}
+
+static void shutdown_all(struct guestd *g)
+{
+	while (g->clients)
+		client_drop(g, g->clients, "vcap-guestd is stopping", true);
+	if (g->listen_fd >= 0) {
+		unlink(g->sock_path);
+		close(g->listen_fd);
+	}
+	if (g->ctl)
+		g->ctl->close(g->ctl);
+	vcap_ivshmem_close(g->dev);
+	if (g->lock_fd >= 0)
+		close(g->lock_fd);
+	free(g->rings);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "no-vfio", no_argument, NULL, 'n' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log-stderr", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct guestd g = { .lock_fd = -1, .listen_fd = -1, .ep = -1, .sig_fd = -1, .tick_fd = -1 };
+	const char *env = getenv("VCAP_SOCKET");
+	int opt, ready = -1, rc;
+
+	g.sock_path = env && *env ? env : VCAP_DEFAULT_SOCKET;
+	while ((opt = getopt_long(argc, argv, "s:d:nflh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': g.sock_path = optarg; break;
+		case 'd': g.pci_addr = optarg; break;
+		case 'n': g.no_vfio = true; break;
+		case 'f': g.foreground = true; break;
+		case 'l': g.keep_stderr = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!g.foreground && daemonize(&ready)) {
+		perror("vcap-guestd: fork");
+		return 1;
+	}
+	rc = setup(&g);
+	if (ready >= 0) {
+		char c = rc ? 1 : 0;
+
+		(void)!write(ready, &c, 1);
+		close(ready);
+		if (!rc)
+			detach_stdio(g.keep_stderr);
+	}
+	if (rc) {
+		shutdown_all(&g);
+		return 1;
+	}
+	rc = run(&g);
+	glog(LOG_INFO, "stopping: %u client(s), %u ring(s)", g.n_clients, g.n_rings);
+	shutdown_all(&g);
+	return rc ? 1 : 0;
+}
