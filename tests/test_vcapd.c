@@ -201,7 +201,8 @@ static void slow_consumer(void)
 		CHECK_EQ(p[0].hash, 0); /* nobody asked for hashes: none computed */
 	}
 	CHECK_EQ(n, (unsigned long long)-ENODATA);
-	while ((n = vcap_recv_burst(slow, p, 256, 0)) > 0)
+	/* wait: the end of the source reaches the rings one after another */
+	while ((n = vcap_recv_burst(slow, p, 256, VCAP_WAIT)) > 0)
 		slow_got += (uint64_t)n;
 	CHECK_EQ(n, (unsigned long long)-ENODATA);
 	vcap_stats(fast, &fs);
