@@ -45,6 +45,7 @@ static int synth_open(struct source *s, const char *args, char *err, size_t err_
 	if (!g)
 		return -ENOMEM;
 	while ((rc = kv_next(&args, &kv, err, err_len)) > 0) {
+		rc = 0;
 		if (!strcmp(kv.key, "size")) {
 			rc = kv_u64(&kv, 60, VCAP_SYNTH_SIZE_MAX, &v, err, err_len);
 			cfg.size = (uint32_t)v;

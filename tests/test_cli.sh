@@ -37,6 +37,7 @@ expect 1 'unknown kind "bogus"' $vcapd --source x=bogus:1
 expect 1 'expected NAME=KIND:OPTIONS' $vcapd --source nonsense
 expect 1 'source x: size=10 is out of range [60, 9000]' $vcapd --source x=synth:size=10
 expect 1 'unknown option "colour"' $vcapd --source x=synth:colour=red
+expect 1 'proto=icmp: expected udp, tcp or mix' $vcapd --source x=synth:proto=icmp
 expect 1 'pps="fast" is not a number' $vcapd --source x=synth:pps=fast
 expect 1 'source x: if:vcapnosuch0: no such interface' $vcapd --source x=if:vcapnosuch0
 expect 1 'source x: pcap: /nonexistent.pcap: No such file or directory' $vcapd --source x=pcap:/nonexistent.pcap
