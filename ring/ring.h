@@ -102,7 +102,7 @@ bool vcap_ring_writer_publish(struct vcap_ring_writer *w, uint64_t now_ns);
 /* Mark the ring ended (VCAP_RING_STATE_EOF or _DEAD) and publish. */
 void vcap_ring_writer_set_state(struct vcap_ring_writer *w, uint32_t state);
 
-/* Bytes in use as of the consumer's last release, clamped; for status. */
+/* Bytes in use as of the last publish and release, clamped; for status, any thread. */
 uint32_t vcap_ring_writer_used(const struct vcap_ring_writer *w);
 
 struct vcap_ring_reader {

@@ -186,7 +186,12 @@ void vcap_ring_writer_set_state(struct vcap_ring_writer *w, uint32_t state)
 
 uint32_t vcap_ring_writer_used(const struct vcap_ring_writer *w)
 {
-	uint32_t used = w->prod - atomic_load_explicit(&w->r->c.cons, memory_order_relaxed);
+	/*
+	 * From the published indices, not w->prod: other threads (STATUS) call
+	 * this while the capture thread writes.  Informational, clamped.
+	 */
+	uint32_t used = atomic_load_explicit(&w->r->p.prod, memory_order_relaxed) -
+			atomic_load_explicit(&w->r->c.cons, memory_order_relaxed);
 
 	return used > w->size ? w->size : used;
 }
