@@ -74,12 +74,10 @@ int vcap_ctl_shm_check(struct vcap_ctl *ctl)
 	struct ctl_shm *c = (struct ctl_shm *)ctl;
 
 	if (generation(c) != c->at_open.generation ||
-	    __atomic_load_n(&c->hdr->magic, __ATOMIC_RELAXED) != VCAP_SHM_MAGIC) {
-		fprintf(stderr, "DEBUG gen %u at_open %u magic %x\n", generation(c), c->at_open.generation, c->hdr->magic);
+	    __atomic_load_n(&c->hdr->magic, __ATOMIC_RELAXED) != VCAP_SHM_MAGIC)
 		return vcap_set_err(-EPIPE,
 				    "vcapd reset this VM's region (vcapd restarted or dropped this "
 				    "guest): restart the capture");
-	}
 	if (c->broken)
 		return vcap_set_err(-EPIPE, "the control queue of %s is broken: restart the capture",
 				    c->addr);

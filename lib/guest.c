@@ -226,6 +226,18 @@ static int guest_attach(struct vcap_ctl *ctl, struct vcap *h, const struct vcap_
 	return vcap_ring_attach_mem(h, mem, r->map_size);
 }
 
+/* A region reset took our ring with it: say so instead of waiting forever. */
+static int guest_alive(struct vcap_ctl *ctl)
+{
+	struct guest_ctl *g = (struct guest_ctl *)ctl;
+	int rc;
+
+	pthread_mutex_lock(&link_lock);
+	rc = vcap_ctl_shm_check(g->link->ctl);
+	pthread_mutex_unlock(&link_lock);
+	return rc;
+}
+
 static void guest_close(struct vcap_ctl *ctl)
 {
 	struct guest_ctl *g = (struct guest_ctl *)ctl;
@@ -261,6 +273,7 @@ int vcap_guest_ctl_open(const char *socket_path, struct vcap_ctl **out)
 	g->ctl.call = guest_call;
 	g->ctl.close = guest_close;
 	g->ctl.attach = guest_attach;
+	g->ctl.alive = guest_alive;
 	g->ctl.hup_fd = -1;
 	*out = &g->ctl;
 	return 0;

@@ -45,6 +45,12 @@ struct vcap_ctl {
 	 * NULL: map the descriptors the reply carried.  @return 0 or -errno.
 	 */
 	int (*attach)(struct vcap_ctl *ctl, struct vcap *h, const struct vcap_msg_open_reply *r);
+	/*
+	 * For channels without a hang-up (hup_fd -1) that can tell otherwise:
+	 * 0 while vcapd still serves our rings, else -EPIPE (message set).
+	 * Asked when a ring runs empty, so it must cost next to nothing.
+	 */
+	int (*alive)(struct vcap_ctl *ctl);
 	/* Readable (hang-up) once vcapd is gone; -1 if the channel cannot tell. */
 	int hup_fd;
 	uint32_t seq;

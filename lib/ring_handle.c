@@ -96,17 +96,23 @@ static bool spin_for_data(struct vcap *h)
  */
 static int poll_wait(struct vcap *h)
 {
-	struct pollfd p = { .fd = h->break_fd, .events = POLLIN };
+	/* The hang-up too: vcap-guestd gone means this ring is gone. */
+	struct pollfd p[2] = { { .fd = h->break_fd, .events = POLLIN },
+			       { .fd = h->ctl->hup_fd, .events = POLLRDHUP } };
 	uint64_t v;
 
 	h->poll_us = h->poll_us ? h->poll_us * 2 : 50;
 	if (h->poll_us > 10000)
 		h->poll_us = 10000;
-	if (poll(&p, 1, (int)((h->poll_us + 999) / 1000)) > 0) {
+	if (poll(p, h->ctl->hup_fd >= 0 ? 2 : 1, (int)((h->poll_us + 999) / 1000)) <= 0)
+		return 0;
+	if (p[0].revents & POLLIN) {
 		(void)!read(h->break_fd, &v, sizeof(v));
 		if (atomic_exchange(&h->brk, 0))
 			return -EINTR;
 	}
+	if (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR))
+		return -EPIPE;
 	return 0;
 }
 
@@ -148,6 +154,8 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 		}
 		if (atomic_exchange(&h->brk, 0))
 			return vcap_set_err(-EINTR, "%s: interrupted", h->device);
+		if (h->ctl->alive && (rc = h->ctl->alive(h->ctl)) != 0)
+			return rc;
 		if ((flags & VCAP_WAIT) && state == VCAP_RING_STATE_LIVE && spin_for_data(h))
 			continue;
 		if (!vcap_ring_reader_arm(&h->rd, h->watermark, h->timeout_ms))
@@ -194,7 +202,9 @@ static int ring_stats(struct vcap *h, struct vcap_stats *st)
 {
 	struct vcap_ring_counters c;
 
-	vcap_ring_reader_counters(&h->rd, &c);
+	if (!vcap_ring_reader_counters(&h->rd, &c))
+		return vcap_set_err(-EAGAIN, "%s: the counters are stuck mid-update (vcapd died?)",
+				    h->device);
 	*st = (struct vcap_stats){ .received = c.received,
 				   .delivered = c.delivered,
 				   .dropped = c.dropped,

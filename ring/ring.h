@@ -154,10 +154,14 @@ bool vcap_ring_reader_disarm(struct vcap_ring_reader *rd);
 /* The producer's state word (VCAP_RING_STATE_*). */
 uint32_t vcap_ring_reader_state(const struct vcap_ring_reader *rd);
 
-/* A consistent snapshot of a counter line (seqlock read). */
-void vcap_ring_stats_read(const struct vcap_ring_stats *s, struct vcap_ring_counters *c);
+/*
+ * A consistent snapshot of a counter line (seqlock read).
+ * @return false if none could be had within about a second (the writer
+ * stopped in the middle of an update: vcapd died); *c is then unreliable.
+ */
+bool vcap_ring_stats_read(const struct vcap_ring_stats *s, struct vcap_ring_counters *c);
 
-/* A consistent snapshot of the ring's counters. */
-void vcap_ring_reader_counters(const struct vcap_ring_reader *rd, struct vcap_ring_counters *c);
+/* A consistent snapshot of the ring's counters; false as above. */
+bool vcap_ring_reader_counters(const struct vcap_ring_reader *rd, struct vcap_ring_counters *c);
 
 #endif /* VCAP_RING_RING_H */

@@ -7,6 +7,7 @@
 #include "ring.h"
 
 #include <errno.h>
+#include <sched.h>
 
 int vcap_ring_reader_attach(struct vcap_ring_reader *rd, void *mem, size_t map_size)
 {
@@ -117,13 +118,17 @@ uint32_t vcap_ring_reader_state(const struct vcap_ring_reader *rd)
 	return atomic_load_explicit(&rd->r->p.state, memory_order_acquire);
 }
 
-void vcap_ring_stats_read(const struct vcap_ring_stats *s, struct vcap_ring_counters *out)
+bool vcap_ring_stats_read(const struct vcap_ring_stats *s, struct vcap_ring_counters *out)
 {
 	uint32_t s1, s2;
-	int tries = 0;
 
-	/* seqlock read; a producer that died mid-update must not hang us */
-	do {
+	/*
+	 * seqlock read.  A writer preempted mid-update keeps seq odd for as long
+	 * as it is off the CPU, so yield rather than spin; give up only after
+	 * about a second, when the writer is as good as dead, and then say so
+	 * instead of handing out a torn snapshot.
+	 */
+	for (unsigned tries = 0; tries < (1u << 20); tries++) {
 		s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
 		out->received = atomic_load_explicit(&s->received, memory_order_relaxed);
 		out->delivered = atomic_load_explicit(&s->delivered, memory_order_relaxed);
@@ -132,10 +137,15 @@ void vcap_ring_stats_read(const struct vcap_ring_stats *s, struct vcap_ring_coun
 		out->kernel_drops = atomic_load_explicit(&s->kernel_drops, memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		s2 = atomic_load_explicit(&s->seq, memory_order_relaxed);
-	} while ((s1 != s2 || (s1 & 1)) && ++tries < 100000);
+		if (s1 == s2 && !(s1 & 1))
+			return true;
+		if (tries % 64 == 63)
+			sched_yield();
+	}
+	return false;
 }
 
-void vcap_ring_reader_counters(const struct vcap_ring_reader *rd, struct vcap_ring_counters *out)
+bool vcap_ring_reader_counters(const struct vcap_ring_reader *rd, struct vcap_ring_counters *out)
 {
-	vcap_ring_stats_read(&rd->r->s, out);
+	return vcap_ring_stats_read(&rd->r->s, out);
 }
