@@ -72,6 +72,9 @@ static void free_ring(struct vcapd *d, struct session *ss, struct consumer *c)
 		}
 	}
 	roster_detach(c);
+	/* a consumer still there (a guest after a reset) wakes up to a clear end */
+	vcap_ring_writer_set_state(&c->w, VCAP_RING_STATE_DEAD);
+	consumer_signal(c);
 	unlink_global(d, c);
 	c->src->n_consumers--;
 	ss->n_rings--;
@@ -94,14 +97,24 @@ static void do_hello(struct vcapd *d, struct session *ss, const struct vcap_msg 
 		return;
 	}
 	ss->hello = true;
-	snprintf(ss->client, sizeof(ss->client), "%s", m->name);
+	if (ss->vm) /* the guest program, and whose guest it is */
+		snprintf(ss->client, sizeof(ss->client), "%s/%s", vm_name(ss->vm), m->name);
+	else
+		snprintf(ss->client, sizeof(ss->client), "%s", m->name);
 	vcap_msg_reply(&ans.reply, m);
 	r->version = VCAP_PROTO_VERSION;
 	r->daemon_pid = (uint32_t)getpid();
-	r->max_rings = d->limits.max_rings;
+	r->max_rings = policy_max_rings(d, ss);
 	r->ring_size_min = d->limits.ring_size_min;
 	r->ring_size_max = d->limits.ring_size_max;
 	r->filter_max = VCAP_FILTER_MAX;
+	if (ss->vm) {
+		/* a VM is bounded by its vectors and its region, too */
+		if (r->max_rings > vm_max_rings(ss->vm))
+			r->max_rings = vm_max_rings(ss->vm);
+		if (r->ring_size_max > vm_ring_size_max(ss->vm))
+			r->ring_size_max = vm_ring_size_max(ss->vm);
+	}
 }
 
 /* "synth, eth0" for error messages: the sources the session may open. */

@@ -185,6 +185,11 @@ void source_destroy(struct source *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s->active);
+	for (unsigned i = 0; i < s->n_clusters; i++) {
+		free(s->clusters[i]->members);
+		free(s->clusters[i]);
+	}
+	free(s->clusters);
 	free(s);
 }
 

@@ -26,6 +26,7 @@
 #include "policy.h"
 #include "region.h"
 #include "shm_queue.h"
+#include "vcap_ring.h"
 #include "vcap_shm.h"
 
 #define VM_SIZE_MIN (1ull << 20)
@@ -57,6 +58,9 @@ struct vm {
 	struct vcapd *d;         /* for the server's callback */
 	struct ep_tag server_tag;
 	struct ep_tag bell_tag;
+	uint64_t restarts;        /* control channel resets since the guest connected */
+	uint64_t restarts_logged; /* ... of which the log has heard */
+	uint64_t last_log_ns;
 	struct vm *next;
 };
 
@@ -197,6 +201,7 @@ static void on_peer(void *arg, const struct ivshmem_server_event *ev)
 		if (vm->session)
 			vm_disconnect(vm->d, vm, "replaced");
 		vm->peer = ev->peer;
+		vm->restarts = vm->restarts_logged = 0;
 		reset_region(vm);
 		vm->session = session_new_vm(vm->d, vm, ev->pid);
 		vlog(LOG_NOTICE, "vm %s: guest connected (peer %d, QEMU pid %d)", vm->name, ev->peer,
@@ -308,7 +313,8 @@ void vm_disconnect(struct vcapd *d, struct vm *vm, const char *why)
 		vm->session = NULL;
 	}
 	if (why)
-		vlog(LOG_NOTICE, "vm %s: guest gone (%s); its region is reset", vm->name, why);
+		vlog(LOG_NOTICE, "vm %s: guest gone (%s); its region is reset%s", vm->name, why,
+		     vm->restarts ? " (it broke its control channel before)" : "");
 	vm->peer = -1;
 	reset_region(vm);
 }
@@ -321,10 +327,18 @@ void vm_disconnect(struct vcapd *d, struct vm *vm, const char *why)
 static void restart_session(struct vcapd *d, struct vm *vm, const char *why)
 {
 	pid_t pid = vm->session ? vm->session->cred.pid : 0;
+	uint64_t now = mono_ns();
 
-	vlog(LOG_WARNING, "vm %s: %s; its rings are freed and its region reset", vm->name, why);
+	/* a guest that does this in a loop must not flood the log: once a second */
+	vm->restarts++;
+	if (now - vm->last_log_ns >= 1000000000ull) {
+		vlog(LOG_WARNING, "vm %s: %s; its rings are freed and its region reset (%llu times "
+		     "so far)", vm->name, why, (unsigned long long)vm->restarts);
+		vm->last_log_ns = now;
+		vm->restarts_logged = vm->restarts;
+	}
 	if (vm->session)
-		session_end(d, vm->session, why);
+		session_end(d, vm->session, NULL);
 	reset_region(vm);
 	vm->session = session_new_vm(d, vm, pid);
 }
@@ -410,4 +424,18 @@ void vm_ring_free(struct vm *vm, uint64_t off, size_t map_size, uint32_t vector)
 {
 	region_free(&vm->rings, off, map_size);
 	vm->vectors_used &= ~(1ull << vector);
+}
+
+uint32_t vm_max_rings(const struct vm *vm)
+{
+	return vm->vectors - 1;
+}
+
+uint32_t vm_ring_size_max(const struct vm *vm)
+{
+	uint64_t room = vm->size - vm->rings_off - VCAP_RING_HDR_SIZE, p = VCAP_RING_DATA_MAX;
+
+	while (p > room)
+		p >>= 1;
+	return (uint32_t)p;
 }

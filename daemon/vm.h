@@ -60,4 +60,9 @@ int vm_ring_alloc(struct vm *vm, size_t map_size, uint64_t *off, void **mem, uin
 		  int *wake_fd, char *err, size_t err_len);
 void vm_ring_free(struct vm *vm, uint64_t off, size_t map_size, uint32_t vector);
 
+/* Rings the guest may hold at once: one per vector but vector 0. */
+uint32_t vm_max_rings(const struct vm *vm);
+/* The largest ring (bytes of records, a power of two) an empty region takes. */
+uint32_t vm_ring_size_max(const struct vm *vm);
+
 #endif /* VCAP_DAEMON_VM_H */

@@ -178,11 +178,19 @@ static bool ring_of_request(const struct vcap_msg *m, uint32_t *id)
 
 /* ---- the region ----------------------------------------------------------- */
 
+/* Open the channel, and close what programs before us left in vcapd. */
 static int attach_region(struct guestd *g)
 {
 	int rc = vcap_ctl_shm_open(g->dev, "vcap-guestd", &g->ctl, &g->limits);
 
-	if (rc) {
+	if (!rc) {
+		rc = vcap_ctl_shm_reclaim(g->ctl);
+		if (rc > 0)
+			glog(LOG_INFO, "closed %d ring(s) left in vcapd by earlier programs", rc);
+		if (rc < 0)
+			g->ctl->close(g->ctl);
+	}
+	if (rc < 0) {
 		g->ctl = NULL;
 		snprintf(g->lost_why, sizeof(g->lost_why), "%s", vcap_errmsg());
 		return rc;
@@ -221,12 +229,16 @@ static void region_lost(struct guestd *g, const char *why)
 	g->ctl->close(g->ctl);
 	g->ctl = NULL;
 	if (attach_region(g) == 0)
-		glog(LOG_INFO, "attached to the new region (vcapd's limits: %u rings, %u..%u bytes)",
-		     g->limits.max_rings, g->limits.ring_size_min, g->limits.ring_size_max);
+		glog(LOG_INFO, "attached to the new region (vcapd's limits: %u rings, %u..%u "
+		     "bytes)", g->limits.max_rings, g->limits.ring_size_min,
+		     g->limits.ring_size_max);
+	else
+		glog(LOG_ERR, "%s; trying again every %d s", g->lost_why, TICK_S);
 }
 
 static void tick(struct guestd *g)
 {
+	char prev[sizeof(g->lost_why)];
 	uint64_t n;
 
 	(void)!read(g->tick_fd, &n, sizeof(n));
@@ -235,8 +247,11 @@ static void tick(struct guestd *g)
 			region_lost(g, vcap_errmsg());
 		return;
 	}
+	snprintf(prev, sizeof(prev), "%s", g->lost_why);
 	if (attach_region(g) == 0)
 		glog(LOG_INFO, "attached to the region again");
+	else if (strcmp(prev, g->lost_why))
+		glog(LOG_ERR, "%s; trying again every %d s", g->lost_why, TICK_S);
 }
 
 /* ---- clients ---------------------------------------------------------------- */
@@ -377,11 +392,10 @@ static int grant_ring(struct guestd *g, struct client *cl, const struct vcap_msg
 {
 	struct vcap_msg_open_reply *r = &reply_msg.u.open_reply;
 	uint32_t id = r->ring_id;
+	int nfds = 0, vfd, rc;
 	void *mem;
-	int nfds = 0, vfd;
 
-	int rc = vcap_ctl_shm_ring(g->ctl, r, &mem);
-
+	rc = vcap_ctl_shm_ring(g->ctl, r, &mem);
 	if (!rc && ring_add(g, id, cl))
 		rc = vcap_set_err(-ENOMEM, "vcap-guestd is out of memory");
 	if (rc) {
@@ -427,8 +441,8 @@ static int handle(struct guestd *g, struct client *cl, struct vcap_msg *m, int *
 	if (ring_of_request(m, &id)) {
 		r = ring_find(g, id);
 		if (!r || r->owner != cl) {
-			vcap_msg_error(&reply_msg, m, -ENOENT, "ring %u is not open in this session",
-				       id);
+			vcap_msg_error(&reply_msg, m, -ENOENT,
+				       "ring %u is not open in this session", id);
 			return 0;
 		}
 	}
@@ -536,7 +550,7 @@ static int run(struct guestd *g)
 			} else {
 				struct client *cl = tag;
 
-				/* Read before looking at HUP: the last request still gets an answer. */
+				/* Read before HUP: the last request still gets an answer. */
 				if (evs[i].events & EPOLLIN)
 					client_readable(g, cl);
 				else
@@ -596,8 +610,8 @@ static void detach_stdio(bool keep_stderr)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: vcap-guestd [--socket PATH] [--device PCI_ADDR] [--no-vfio] [--foreground]\n"
-		"                   [--log-stderr]\n"
+		"usage: vcap-guestd [--socket PATH] [--device PCI_ADDR] [--no-vfio]\n"
+		"                   [--foreground] [--log-stderr]\n"
 		"\n"
 		"Inside a VM: serve vcapd's protocol on PATH to the guest's programs, through\n"
 		"the VM's ivshmem device.\n"
@@ -608,6 +622,18 @@ static void usage(FILE *out)
 		"  --foreground       stay in the foreground and log to stderr\n"
 		"  --log-stderr       log to stderr in the background too (not syslog)\n",
 		VCAP_DEFAULT_SOCKET);
+}
+
+/* QEMU's vectors= and vcapd's differ: say so once, rather than poll silently. */
+static void warn_vectors(struct guestd *g)
+{
+	const struct vcap_shm_hdr *h = vcap_ivshmem_shm(g->dev, NULL);
+	unsigned have = vcap_ivshmem_vectors(g->dev);
+
+	if (have && have < h->vectors)
+		glog(LOG_WARNING, "the device has %u interrupt vectors, vcapd uses %u: rings "
+		     "on the others are polled (QEMU's ivshmem-doorbell vectors= should be %u)",
+		     have, h->vectors, h->vectors);
 }
 
 static int setup(struct guestd *g)
@@ -644,6 +670,7 @@ static int setup(struct guestd *g)
 	}
 	glog(LOG_INFO, "vcapd answered: up to %u rings of %u..%u bytes", g->limits.max_rings,
 	     g->limits.ring_size_min, g->limits.ring_size_max);
+	warn_vectors(g);
 	g->shm_file = vcap_ivshmem_shm_file(g->dev, &g->shm_file_off);
 
 	/* Clients get the whole BAR to map their ring from: root only. */
@@ -652,7 +679,8 @@ static int setup(struct guestd *g)
 	umask(old);
 	if (g->listen_fd < 0) {
 		glog(LOG_ERR, "%s: %s%s", g->sock_path, strerror(-g->listen_fd),
-		     g->listen_fd == -EADDRINUSE ? " (another vcap-guestd or vcapd serves it)" : "");
+		     g->listen_fd == -EADDRINUSE ? " (another vcap-guestd or vcapd serves it)"
+						 : "");
 		return g->listen_fd;
 	}
 	sigemptyset(&mask);

@@ -11,9 +11,15 @@
 #   -s  the ivshmem server's unix socket (required; the server must listen
 #       before QEMU starts: QEMU reads the setup messages while it creates
 #       the device, before the guest runs)
-#   -i  image directory (default guest/out)   -n  MSI-X vectors (default 4)
+#   -i  image directory (default guest/out)
+#   -n  MSI-X vectors (default 16, vcapd's default): must equal the
+#       server's (vcapd --vm ...,vectors=N); QEMU drops the eventfds of
+#       vectors it does not have ("Too many eventfd received") and the rings
+#       on them fall back to polling
 #   -c  serial console log (default IMAGEDIR/console.log)
-#   -a  extra kernel arguments, e.g. 'vcap.run="/bin/ivshmem_probe --expect vfio"'
+#   -a  extra kernel arguments, e.g. 'vcap.run="/bin/ivshmem_probe --expect vfio"',
+#       'vcap.guestd=1 vcap.run="vcapcount -i host:synth -n 1000"' (see
+#       make-image.sh for vcap.guestd, vcap.guestd_args, vcap.novfio, vcap.hold)
 #   -r  chardev reconnect=SECONDS: hangs QEMU 7.2 at start-up (see "Server
 #       restart" below); kept for experiments with a hot-plugged device
 #   -k  KVM instead of TCG              -p  print the command, do not run it
@@ -24,7 +30,7 @@
 #   qemu-system-x86_64 -nodefaults -machine q35 -accel tcg -cpu max -smp 1 -m 256M \
 #     -device intel-iommu,intremap=on \
 #     -chardev socket,path=SOCK,id=ivs \
-#     -device ivshmem-doorbell,chardev=ivs,vectors=4 \
+#     -device ivshmem-doorbell,chardev=ivs,vectors=16 \
 #     -kernel IMAGEDIR/vmlinuz -initrd IMAGEDIR/initramfs.cpio \
 #     -append 'console=ttyS0 intel_iommu=on panic=-1 quiet vcap.run="..."' \
 #     -nographic -monitor none -serial file:CONSOLE_LOG -no-reboot
@@ -35,7 +41,7 @@
 #     -smp 1 -m 256M \
 #     -device intel-iommu,intremap=on \
 #     -chardev socket,path=SOCK,id=ivs \
-#     -device ivshmem-doorbell,chardev=ivs,vectors=4,ioeventfd=on \
+#     -device ivshmem-doorbell,chardev=ivs,vectors=16,ioeventfd=on \
 #     (the rest as for TCG)
 #
 # Why each piece:
@@ -101,7 +107,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 img="$here/out"
 sock=""
-vectors=4
+vectors=16
 console=""
 mem=256M
 append=""

@@ -79,9 +79,28 @@ int vcap_ctl_shm_check(struct vcap_ctl *ctl)
 				    "vcapd reset this VM's region (vcapd restarted or dropped this "
 				    "guest): restart the capture");
 	if (c->broken)
-		return vcap_set_err(-EPIPE, "the control queue of %s is broken: restart the capture",
-				    c->addr);
+		return vcap_set_err(-EPIPE, "the control queue of %s is broken: restart the "
+				    "capture", c->addr);
 	return 0;
+}
+
+/*
+ * Copy the header, between two reads of the generation: vcapd rewrites
+ * the whole page when it resets the region (magic and generation are 0 for
+ * a moment), so a copy taken across a reset is taken again.
+ */
+static void snapshot_header(struct ctl_shm *c)
+{
+	for (int tries = 0; tries < 10; tries++) {
+		uint32_t gen = generation(c);
+
+		memcpy(&c->at_open, c->shm, sizeof(c->at_open));
+		atomic_thread_fence(memory_order_acquire);
+		c->at_open.generation = gen;
+		if (gen && generation(c) == gen && c->at_open.magic == VCAP_SHM_MAGIC)
+			return;
+		sleep_us(1000);
+	}
 }
 
 /* A queue of queue_size bytes at off lies inside the region, past page 0, aligned. */
@@ -102,8 +121,9 @@ static int check_header(struct ctl_shm *c)
 		return vcap_set_err(-ENODEV, "ivshmem device %s: BAR2 of %zu bytes cannot hold a "
 				    "vcapd region", c->addr, c->shm_size);
 	if (h->magic != VCAP_SHM_MAGIC)
-		return vcap_set_err(-ENODEV, "no vcapd region on ivshmem device %s (magic 0x%08x, "
-				    "expected 0x%08x): is vcapd serving this VM?",
+		return vcap_set_err(-ECONNREFUSED,
+				    "no vcapd region on ivshmem device %s (magic 0x%08x, expected "
+				    "0x%08x): is vcapd serving this VM?",
 				    c->addr, h->magic, VCAP_SHM_MAGIC);
 	if (h->version != VCAP_SHM_VERSION)
 		return vcap_set_err(-EPROTO, "the vcapd region on %s has version %u, this libvcap "
@@ -114,17 +134,18 @@ static int check_header(struct ctl_shm *c)
 	    (g2h < h2g ? g2h + h->queue_size > h2g : h2g + h->queue_size > g2h) ||
 	    h->rings_off > h->region_size || h->rings_off % (uint64_t)page)
 		return vcap_set_err(-EPROTO,
-				    "the vcapd region on %s is inconsistent (region %llu bytes, BAR2 "
-				    "%zu; queues at %llu and %llu of %u bytes; rings from %llu; "
-				    "%u vectors, vcapd is peer %u)",
+				    "the vcapd region on %s is inconsistent (region %llu bytes, "
+				    "BAR2 %zu; queues at %llu and %llu of %u bytes; rings from "
+				    "%llu; %u vectors, vcapd is peer %u)",
 				    c->addr, (unsigned long long)h->region_size, c->shm_size,
 				    (unsigned long long)g2h, (unsigned long long)h2g, h->queue_size,
 				    (unsigned long long)h->rings_off, h->vectors, h->host_peer);
 	if (shm_queue_attach(&c->g2h, c->shm + g2h, h->queue_size) ||
 	    shm_queue_attach(&c->h2g, c->shm + h2g, h->queue_size) ||
 	    c->g2h.size / 2 < VCAP_MSG_MAX)
-		return vcap_set_err(-EPROTO, "the vcapd region on %s has control queues of %u bytes, "
-				    "which cannot carry every message", c->addr, h->queue_size);
+		return vcap_set_err(-EPROTO, "the vcapd region on %s has control queues of %u "
+				    "bytes, which cannot carry every message", c->addr,
+				    h->queue_size);
 	return 0;
 }
 
@@ -186,7 +207,9 @@ static void wait_reply(struct ctl_shm *c, uint64_t deadline, uint32_t *us)
 	seq = atomic_load_explicit(&c->h2g.q->wait_seq, memory_order_relaxed) | 1;
 	atomic_store_explicit(&c->h2g.q->wait_seq, seq, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!reply_waiting(c) && poll(&p, 1, (int)(left < WAKE_SLICE_MS ? left : WAKE_SLICE_MS)) > 0)
+	if (left > WAKE_SLICE_MS)
+		left = WAKE_SLICE_MS;
+	if (!reply_waiting(c) && poll(&p, 1, (int)left) > 0)
 		(void)!read(c->bell_fd, &v, sizeof(v));
 	atomic_store_explicit(&c->h2g.q->wait_seq, seq + 1, memory_order_relaxed);
 }
@@ -222,8 +245,8 @@ int vcap_ctl_shm_exchange(struct vcap_ctl *ctl, struct vcap_msg *req, struct vca
 		len = shm_queue_recv(&c->h2g, c->buf, sizeof(c->buf), why, sizeof(why));
 		if (len < 0) {
 			c->broken = true;
-			return vcap_set_err(-EPROTO, "vcapd's reply queue on %s is broken: %s", c->addr,
-					    why);
+			return vcap_set_err(-EPROTO, "vcapd's reply queue on %s is broken: %s",
+					    c->addr, why);
 		}
 		if (len > 0) {
 			if (vcap_msg_decode(c->buf, (size_t)len, reply, why, sizeof(why)))
@@ -241,7 +264,8 @@ int vcap_ctl_shm_exchange(struct vcap_ctl *ctl, struct vcap_msg *req, struct vca
 			return vcap_set_err(-ETIMEDOUT,
 					    "vcapd did not answer through the ivshmem region of %s "
 					    "(%s request, %u ms)",
-					    c->addr, vcap_msg_name(req->app, req->type), REPLY_TIMEOUT_MS);
+					    c->addr, vcap_msg_name(req->app, req->type),
+					    REPLY_TIMEOUT_MS);
 		wait_reply(c, deadline, &us);
 	}
 }
@@ -269,13 +293,60 @@ int vcap_ctl_shm_ring(struct vcap_ctl *ctl, const struct vcap_msg_open_reply *r,
 	    r->region_off > h->region_size || r->map_size > h->region_size - r->region_off ||
 	    r->vector >= h->vectors)
 		return vcap_set_err(-EPROTO,
-				    "vcapd described a ring outside its region on %s (%llu bytes at "
-				    "%llu of %llu, vector %u of %u)",
+				    "vcapd described a ring outside its region on %s (%llu bytes "
+				    "at %llu of %llu, vector %u of %u)",
 				    c->addr, (unsigned long long)r->map_size,
 				    (unsigned long long)r->region_off,
 				    (unsigned long long)h->region_size, r->vector, h->vectors);
 	*mem = c->shm + r->region_off;
 	return 0;
+}
+
+/*
+ * vcapd keeps one session per VM, and it outlives the guest programs that
+ * used it: a program killed before it could CLOSE leaves its rings there.
+ * The one program that drives the region now (the guest lock says so) owns
+ * everything in the session, so whatever it finds at the start is left over:
+ * close it.  A VM's session sees its own rings only, so STATUS lists exactly
+ * those.
+ */
+int vcap_ctl_shm_reclaim(struct vcap_ctl *ctl)
+{
+	struct vcap_msg *req = malloc(sizeof(*req)), *reply = malloc(sizeof(*reply));
+	uint32_t ids[64];
+	int closed = 0, rc = 0;
+
+	if (!req || !reply) {
+		rc = vcap_set_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		int before = closed;
+		unsigned n = 0;
+
+		vcap_msg_init(req, VCAP_APP_CAPTURE, VCAP_MSG_STATUS);
+		rc = shm_call(ctl, req, reply, NULL, NULL);
+		if (rc)
+			goto out;
+		for (uint32_t i = 0; i < reply->u.status_reply.n_rings && n < 64; i++)
+			ids[n++] = reply->rings[i].ring_id;
+		if (!n)
+			break;
+		for (unsigned i = 0; i < n; i++) {
+			vcap_msg_init(req, VCAP_APP_CAPTURE, VCAP_MSG_CLOSE);
+			req->u.close.ring_id = ids[i];
+			rc = vcap_ctl_shm_exchange(ctl, req, reply);
+			if (rc)
+				goto out;
+			closed += reply->status == 0;
+		}
+		if (closed == before)
+			break; /* listed but not ours to close: leave them */
+	}
+out:
+	free(req);
+	free(reply);
+	return rc ? rc : closed;
 }
 
 static void shm_close(struct vcap_ctl *ctl)
@@ -309,13 +380,8 @@ int vcap_ctl_shm_open(struct vcap_ivshmem *dev, const char *client, struct vcap_
 	c->shm = vcap_ivshmem_shm(dev, &c->shm_size);
 	c->hdr = (struct vcap_shm_hdr *)c->shm;
 	snprintf(c->addr, sizeof(c->addr), "%s", vcap_ivshmem_pci_addr(dev));
-	if (c->shm_size >= VCAP_SHM_HDR_SIZE) {
-		/* The generation first: a reset that starts meanwhile then shows as a change. */
-		uint32_t gen = generation(c);
-
-		memcpy(&c->at_open, c->shm, sizeof(c->at_open));
-		c->at_open.generation = gen;
-	}
+	if (c->shm_size >= VCAP_SHM_HDR_SIZE)
+		snapshot_header(c);
 	rc = check_header(c);
 	if (rc)
 		goto fail;

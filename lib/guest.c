@@ -15,9 +15,9 @@
  *
  * What the unix socket did for free has to be done by hand here: nothing
  * hangs up when a handle goes away, so closing it sends CLOSE for its ring.
- * A process that dies without closing leaves its ring in vcapd until vcapd
- * resets the region (vcap-guestd does not have this problem: it notices
- * its clients hanging up).
+ * A process that dies without closing leaves its ring in vcapd's session
+ * for the VM; the next program to take the device closes it
+ * (vcap_ctl_shm_reclaim).  vcap-guestd notices its clients hanging up.
  */
 #include "internal.h"
 
@@ -72,7 +72,8 @@ static bool have_ivshmem(void)
 		for (int i = 0; i < 2; i++) {
 			FILE *f;
 
-			snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", e->d_name, attr[i]);
+			snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", e->d_name,
+				 attr[i]);
 			f = fopen(path, "re");
 			if (f && fgets(buf, sizeof(buf), f))
 				id[i] = strtoul(buf, NULL, 16);
@@ -100,8 +101,9 @@ int vcap_guest_lock(void)
 		close(fd);
 		if (err == EWOULDBLOCK)
 			return vcap_set_err(-EBUSY,
-					    "another program drives this VM's ivshmem device (it holds "
-					    VCAP_GUEST_LOCK "); run vcap-guestd to let programs share it");
+					    "another program drives this VM's ivshmem device (it "
+					    "holds " VCAP_GUEST_LOCK "); run vcap-guestd to let "
+					    "programs share it");
 		return vcap_set_err(-err, VCAP_GUEST_LOCK ": flock: %s", strerror(err));
 	}
 	return fd;
@@ -168,6 +170,13 @@ static int link_get(const char *socket_path, struct guest_link **out)
 		goto out;
 	}
 	rc = vcap_ctl_shm_open(l->dev, NULL, &l->ctl, NULL);
+	if (!rc) {
+		rc = vcap_ctl_shm_reclaim(l->ctl);
+		if (rc > 0)
+			rc = 0;
+		if (rc)
+			l->ctl->close(l->ctl);
+	}
 	if (rc) {
 		vcap_ivshmem_close(l->dev);
 		close(l->lock_fd);
@@ -211,8 +220,9 @@ static int guest_attach(struct vcap_ctl *ctl, struct vcap *h, const struct vcap_
 	h->wake_fd = -1;
 	pthread_mutex_lock(&link_lock);
 	rc = vcap_ctl_shm_ring(g->link->ctl, r, &mem);
-	fd = rc || r->vector == VCAP_SHM_VECTOR_CTRL ? -1
-						     : vcap_ivshmem_vector_fd(g->link->dev, r->vector);
+	fd = -1;
+	if (!rc && r->vector != VCAP_SHM_VECTOR_CTRL)
+		fd = vcap_ivshmem_vector_fd(g->link->dev, r->vector);
 	pthread_mutex_unlock(&link_lock);
 	if (rc)
 		return rc;

@@ -77,6 +77,13 @@ int vcap_ctl_shm_exchange(struct vcap_ctl *ctl, struct vcap_msg *req, struct vca
 /* 0, or -EPIPE (message set) if vcapd has reset the region since the channel opened. */
 int vcap_ctl_shm_check(struct vcap_ctl *ctl);
 /*
+ * Close every ring vcapd holds for this VM: the rings of guest programs
+ * that ended without closing them.  Only for the program that holds the
+ * guest lock (vcap_guest_lock), just after opening the channel.
+ * @return how many were closed, or -errno (message set).
+ */
+int vcap_ctl_shm_reclaim(struct vcap_ctl *ctl);
+/*
  * Where the ring of an OPEN reply lives in this guest's mapping of the
  * region, checked against the region's layout.  @return 0 or -EPROTO.
  */

@@ -766,6 +766,7 @@ static void kernel_filter(void)
 	CHECK_EQ(st.received, want);
 	CHECK_EQ(st.filtered, 0);
 	CHECK_EQ(status_source(&d, "v").received, want);
+	pcap_freecode(&prog);
 	vcap_close(a);
 	vcap_close(b);
 	src = status_source(&d, "v");
