@@ -16,6 +16,9 @@
 #              serves the next guest in the same region
 #   hostile    a guest scribbles its whole region and rings doorbells at
 #              random; vcapd stays up and the other VM gets every packet
+#   tcpdump    Debian's tcpdump in the guest, through vcap-pcap, writes
+#              exactly the packets the host's tcpdump writes from the same
+#              source, and its filter runs in vcapd
 set -eu
 
 scenario=${1:?usage: test_vm.sh SCENARIO}
@@ -40,8 +43,14 @@ fail() {
 	exit 1
 }
 
+extra=""
+if [ "$scenario" = tcpdump ]; then
+	img="$B/vm-test-image-tcpdump" # its own: images are cached by content
+	extra="$(command -v tcpdump) $S/tests/guest/pcap_check.sh"
+fi
 set +e
-sh "$S/guest/make-image.sh" -b "$B" -o "$img" >"$dir/image.out" 2>&1
+# shellcheck disable=SC2086
+sh "$S/guest/make-image.sh" -b "$B" -o "$img" $extra >"$dir/image.out" 2>&1
 rc=$?
 set -e
 [ $rc -eq 77 ] && { echo "SKIP: guest image packages missing"; exit 77; }
@@ -205,6 +214,28 @@ hostile)
 	kill -0 "$vcapd_pid" || fail "vcapd died"
 	echo "hostile: $(grep -a 'VCAP-SCRIBBLE: writes' "$dir/vm1.log" | sed 's/.*VCAP-SCRIBBLE: //'); vcapd: $(grep "region reset (" "$dir/vcapd.log" | tail -n 1 | sed 's/.*reset (//')"
 	[ "$(grep -c "region reset (" "$dir/vcapd.log")" -le 20 ] || fail "a hostile guest floods vcapd's log"
+	;;
+tcpdump)
+	# shellcheck disable=SC2046
+	start_vcapd $(vm vm1) --source s=synth:size=128,count=4000,flows=64,pps=1000 \
+		--source r=synth:size=128,count=4000,flows=64
+	boot vm1 "pcap_check.sh host:s 1000 udp"
+	# while it runs, vcapd shows the guest's filter on the guest's ring
+	i=0
+	until "$B/tools/vcapctl" status --json | grep -q '"client":"vm1/tcpdump".*"filter":"udp"'; do
+		i=$((i + 1))
+		[ $i -lt 600 ] || fail "vcapctl never showed tcpdump's filter on the guest's ring"
+		sleep 0.1
+	done
+	finish vm1
+	line=$(grep -a "VCAP-PCAP:" "$dir/vm1.log" | tail -n 1)
+	echo "guest: $line"
+	echo "$line" | grep -q "rc=0 packets=1000 outside=0 " || fail "guest tcpdump: $line"
+	# the host's tcpdump, through the same wrapper, on an identical source
+	"$B/pcap/vcap-pcap" tcpdump -i host:r -c 1000 -w "$dir/ref.pcap" udp 2>"$dir/ref.err" ||
+		fail "host tcpdump: $(cat "$dir/ref.err")"
+	ref=$(tcpdump -nn -r "$dir/ref.pcap" -t -x 2>/dev/null | md5sum | cut -d' ' -f1)
+	echo "$line" | grep -q "md5=$ref " || fail "the guest's packets differ from the host's ($ref)"
 	;;
 *)
 	fail "unknown scenario $scenario"
