@@ -3,7 +3,7 @@
 #
 # test.sh - build vcap three times and run the tests: the whole suite in an
 # optimised build and in an ASan+UBSan build, and the suites that exercise
-# vcapd's threads (unit, daemon, hostile) under ThreadSanitizer.  Ends with
+# vcapd's threads (suite "threads") under ThreadSanitizer.  Ends with
 # the line "N passed, N failed" and exits non-zero if anything failed.
 # Needs root: tests create network namespaces, veth pairs and QEMU guests.
 set -eu
@@ -36,7 +36,7 @@ fi
 status=0
 for dir in build build-asan build-tsan; do
 	suites=""
-	[ "$dir" = build-tsan ] && suites="--suite unit --suite daemon --suite hostile"
+	[ "$dir" = build-tsan ] && suites="--suite threads"
 	echo "== meson test in $dir $suites"
 	# halt_on_error: any sanitizer report fails the test that triggered it
 	# shellcheck disable=SC2086
