@@ -4,11 +4,17 @@
 # make-image.sh - build the small test guest that runs vcap's guest programs
 # inside QEMU (see guest/run-vm.sh for the command lines).
 #
-#   guest/make-image.sh [-o OUTDIR] [-k KERNEL_VERSION] [-b BUILD_DIR] [PROGRAM...]
+#   guest/make-image.sh [-o OUTDIR] [-k KERNEL_VERSION] [-b BUILD_DIR] [-m 'MODULE...'] [PROGRAM...]
 #
 #   -b  add vcap's guest programs from BUILD_DIR: guest/ivshmem_probe,
 #       guest/vcap-guestd and guest/image/* (vcapcount, vcapctl, vcapdump,
 #       built unsanitized in every build dir, with an unsanitized libvcap.so)
+#   -m  extra kernel modules to load at boot, after the VFIO ones, with
+#       their dependencies; names as modprobe takes them, space-separated.
+#       E.g. -m 'virtio_pci virtio_net' for a virtio-net NIC (bench/vm.sh):
+#       both are modules in Debian 12's cloud kernel, not built in.  A name
+#       already built in (modules.builtin) is skipped; an unknown one is an
+#       error.  Part of the cache key.
 #
 # Exit status 77: packages are missing and this is not root.
 #
@@ -63,11 +69,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 out="$here/out"
 kver=""
 build=""
-while getopts o:k:b:h opt; do
+extra_mods=""
+while getopts o:k:b:m:h opt; do
 	case $opt in
 	o) out=$OPTARG ;;
 	k) kver=$OPTARG ;;
 	b) build=$OPTARG ;;
+	m) extra_mods="$extra_mods $OPTARG" ;;
 	*) sed -n '7p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -148,6 +156,7 @@ flock 9
 key=$(
 	{
 		sha256sum "$0" "$busybox" "/boot/vmlinuz-$kver" "$moddir/modules.dep"
+		[ -z "$extra_mods" ] || echo "modules$extra_mods"
 		for prog in "$@"; do
 			echo "program $(basename "$prog") $(sha256sum < "$prog")"
 			libs_of "$prog" | while read -r src dst; do
@@ -193,6 +202,17 @@ mod_deps() {
 	awk -F: -v p="$1" '$1 == p { n = split($2, d, " "); for (i = n; i >= 1; i--) print d[i]; exit }' \
 		"$moddir/modules.dep"
 }
+
+# -m: extra modules; built-in ones need no loading.
+for m in $extra_mods; do
+	n=$(echo "$m" | tr - _)
+	if [ -r "$moddir/modules.builtin" ] && tr - _ < "$moddir/modules.builtin" |
+		grep -q "/$n\.ko\(\.[a-z]*\)\?\$"; then
+		say "module $m is built into $kver"
+		continue
+	fi
+	want_mods="$want_mods $m"
+done
 
 order=""
 for m in $want_mods; do
