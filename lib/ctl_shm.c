@@ -354,18 +354,6 @@ static void shm_close(struct vcap_ctl *ctl)
 	free(ctl);
 }
 
-/* Our name for vcapctl status: the program, as the kernel knows it. */
-static void program_name(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/self/comm", "re");
-
-	if (!f || !fgets(buf, (int)len, f))
-		snprintf(buf, len, "libvcap");
-	buf[strcspn(buf, "\n")] = '\0';
-	if (f)
-		fclose(f);
-}
-
 int vcap_ctl_shm_open(struct vcap_ivshmem *dev, const char *client, struct vcap_ctl **out,
 		      struct vcap_msg_hello_reply *hello)
 {
@@ -410,7 +398,7 @@ int vcap_ctl_shm_open(struct vcap_ivshmem *dev, const char *client, struct vcap_
 	if (client)
 		snprintf(req->name, sizeof(req->name), "%s", client);
 	else
-		program_name(req->name, sizeof(req->name));
+		vcap_program_name(req->name, sizeof(req->name));
 	rc = shm_call(&c->ctl, req, reply, NULL, NULL);
 	if (rc)
 		goto fail;

@@ -73,18 +73,6 @@ static void unix_close(struct vcap_ctl *ctl)
 	free(u);
 }
 
-/* Our name for vcapctl status: the program, as the kernel knows it. */
-static void client_name(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/self/comm", "re");
-
-	if (!f || !fgets(buf, (int)len, f))
-		snprintf(buf, len, "libvcap");
-	buf[strcspn(buf, "\n")] = '\0';
-	if (f)
-		fclose(f);
-}
-
 int vcap_ctl_unix_open(const char *path, struct vcap_ctl **out)
 {
 	struct ctl_unix *u = calloc(1, sizeof(*u));
@@ -119,7 +107,7 @@ int vcap_ctl_unix_open(const char *path, struct vcap_ctl **out)
 	req->u.hello.version_min = VCAP_PROTO_VERSION;
 	req->u.hello.version_max = VCAP_PROTO_VERSION;
 	req->u.hello.pid = (uint32_t)getpid();
-	client_name(req->name, sizeof(req->name));
+	vcap_program_name(req->name, sizeof(req->name));
 	rc = unix_call(&u->ctl, req, reply, NULL, NULL);
 	if (rc)
 		goto fail;

@@ -155,6 +155,9 @@ int vcap_direct_open(struct vcap *h, const char *ifname, const struct vcap_open_
 		 ? (o)->field                                                            \
 		 : (def))
 
+/* Our name in vcapd's status (HELLO): the program, as the kernel knows it. */
+void vcap_program_name(char *buf, size_t len);
+
 /* Remember a message for vcap_errmsg().  @return err (a negative errno). */
 int vcap_set_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

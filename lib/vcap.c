@@ -28,6 +28,17 @@ int vcap_set_err(int err, const char *fmt, ...)
 	return err;
 }
 
+void vcap_program_name(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/comm", "re");
+
+	if (!f || !fgets(buf, (int)len, f))
+		snprintf(buf, len, "libvcap");
+	buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
 VCAP_API const char *vcap_errmsg(void)
 {
 	return errmsg;

@@ -246,4 +246,32 @@ static inline int count_ring_maps(pid_t pid)
 	return n;
 }
 
+/* One scenario of a scenario test: `test_X NAME` runs the one named. */
+struct scenario {
+	const char *name;
+	void (*fn)(void);
+};
+
+/*
+ * main() of a scenario test: skip unless root (vcapd serves only root
+ * without a policy; several scenarios make namespaces), run argv[1].
+ */
+static inline int run_scenario(int argc, char **argv, const struct scenario *list, size_t n)
+{
+	if (geteuid() != 0)
+		SKIP("needs root: vcapd serves only root without a policy, and namespaces");
+	for (size_t i = 0; argc == 2 && i < n; i++) {
+		if (!strcmp(argv[1], list[i].name)) {
+			list[i].fn();
+			fprintf(stderr, "%s: passed\n", argv[1]);
+			return 0;
+		}
+	}
+	fprintf(stderr, "usage: %s SCENARIO\n", argv[0]);
+	return 2;
+}
+
+#define RUN_SCENARIOS(argc, argv, list) \
+	run_scenario(argc, argv, list, sizeof(list) / sizeof((list)[0]))
+
 #endif /* VCAP_TESTS_HARNESS_H */

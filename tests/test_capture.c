@@ -774,10 +774,7 @@ static void kernel_filter(void)
 	vcapd_stop(&d);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} scenarios[] = {
+static const struct scenario scenarios[] = {
 	{ "filters", filters },
 	{ "cluster", cluster },
 	{ "cluster-leave", cluster_leave },
@@ -791,15 +788,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	if (geteuid() != 0)
-		SKIP("needs root for namespaces and vcapd");
-	for (size_t i = 0; argc == 2 && i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		if (!strcmp(argv[1], scenarios[i].name)) {
-			scenarios[i].fn();
-			fprintf(stderr, "%s: passed\n", argv[1]);
-			return 0;
-		}
-	}
-	fprintf(stderr, "usage: test_capture SCENARIO\n");
-	return 2;
+	return RUN_SCENARIOS(argc, argv, scenarios);
 }

@@ -412,10 +412,7 @@ static void soak(void)
 	vcapd_stop(&d);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} scenarios[] = {
+static const struct scenario scenarios[] = {
 	{ "scribble", scribble },
 	{ "limits", limits },
 	{ "kill-vcapd", kill_vcapd },
@@ -424,15 +421,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	if (geteuid() != 0)
-		SKIP("vcapd serves root only when no policy is configured");
-	for (size_t i = 0; argc == 2 && i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		if (!strcmp(argv[1], scenarios[i].name)) {
-			scenarios[i].fn();
-			fprintf(stderr, "%s: passed\n", argv[1]);
-			return 0;
-		}
-	}
-	fprintf(stderr, "usage: test_hostile SCENARIO\n");
-	return 2;
+	return RUN_SCENARIOS(argc, argv, scenarios);
 }

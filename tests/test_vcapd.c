@@ -554,10 +554,7 @@ static void pcap_replay(void)
 	pcap_close(dead);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} scenarios[] = {
+static const struct scenario scenarios[] = {
 	{ "exact", exact },
 	{ "filters", filters },
 	{ "slow-consumer", slow_consumer },
@@ -569,15 +566,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	if (geteuid() != 0)
-		SKIP("vcapd serves root only when no policy is configured");
-	for (size_t i = 0; argc == 2 && i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		if (!strcmp(argv[1], scenarios[i].name)) {
-			scenarios[i].fn();
-			fprintf(stderr, "%s: passed\n", argv[1]);
-			return 0;
-		}
-	}
-	fprintf(stderr, "usage: test_vcapd SCENARIO\n");
-	return 2;
+	return RUN_SCENARIOS(argc, argv, scenarios);
 }

@@ -20,6 +20,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "cli.h"
 #include "json.h"
 #include "vcap.h"
 
@@ -67,20 +68,6 @@ static void usage(FILE *out)
 		"  --json         print one JSON object at the end (per-second lines go to stderr)\n");
 }
 
-static unsigned long long number(const char *s, const char *what)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || *s == '-') {
-		fprintf(stderr, "vcapcount: %s \"%s\" is not a number\n", what, s);
-		exit(2);
-	}
-	return v;
-}
-
 struct totals {
 	unsigned long long packets, bytes;
 };
@@ -120,6 +107,7 @@ int main(int argc, char **argv)
 	FILE *lines;
 	int opt, rc = 0;
 
+	cli_prog = "vcapcount";
 	while ((opt = getopt_long(argc, argv, "i:f:n:d:w:t:r:s:g:c:m:qh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
@@ -129,36 +117,28 @@ int main(int argc, char **argv)
 			opts.filter = optarg;
 			break;
 		case 'n':
-			count = number(optarg, "count");
+			count = cli_number(optarg, "count");
 			break;
 		case 'd':
-			seconds = (double)number(optarg, "seconds");
+			seconds = (double)cli_number(optarg, "seconds");
 			break;
 		case 'w':
-			opts.watermark = (uint32_t)number(optarg, "watermark");
+			opts.watermark = (uint32_t)cli_number(optarg, "watermark");
 			break;
 		case 't':
-			opts.timeout_ms = (uint32_t)number(optarg, "timeout");
+			opts.timeout_ms = (uint32_t)cli_number(optarg, "timeout");
 			break;
 		case 'r':
-			opts.ring_size = (uint32_t)number(optarg, "ring size");
+			opts.ring_size = (uint32_t)cli_number(optarg, "ring size");
 			break;
 		case 's':
-			opts.snaplen = (uint32_t)number(optarg, "snaplen");
+			opts.snaplen = (uint32_t)cli_number(optarg, "snaplen");
 			break;
-		case 'g': {
-			cpu_set_t set;
-
-			CPU_ZERO(&set);
-			CPU_SET((int)number(optarg, "cpu"), &set);
-			if (sched_setaffinity(0, sizeof(set), &set)) {
-				fprintf(stderr, "vcapcount: cpu %s: %s\n", optarg, strerror(errno));
-				return 1;
-			}
+		case 'g':
+			cli_pin(optarg);
 			break;
-		}
 		case 'c':
-			opts.cluster_id = (uint32_t)number(optarg, "cluster");
+			opts.cluster_id = (uint32_t)cli_number(optarg, "cluster");
 			break;
 		case 'm': {
 			static const char *const modes[] = { "5tuple", "4tuple", "2tuple", "rr" };

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "vcap.h"
 
 #define BURST 256
@@ -49,20 +50,6 @@ static void usage(FILE *out)
 		"  -r RING_SIZE   ring bytes, a power of two (default: vcapd's)\n"
 		"  --nano         nanosecond time stamps (default: microseconds)\n"
 		"  -q             no summary on stderr\n");
-}
-
-static unsigned long long number(const char *s, const char *what)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || *s == '-') {
-		fprintf(stderr, "vcapdump: %s \"%s\" is not a number\n", what, s);
-		exit(2);
-	}
-	return v;
 }
 
 static void to_pcap_hdr(const struct vcap_pkt *p, bool nano, struct pcap_pkthdr *h)
@@ -95,6 +82,7 @@ int main(int argc, char **argv)
 	pcap_dumper_t *dumper;
 	int opt, rc = 0;
 
+	cli_prog = "vcapdump";
 	while ((opt = getopt_long(argc, argv, "i:w:f:c:s:r:qh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
@@ -107,13 +95,13 @@ int main(int argc, char **argv)
 			opts.filter = optarg;
 			break;
 		case 'c':
-			count = number(optarg, "count");
+			count = cli_number(optarg, "count");
 			break;
 		case 's':
-			opts.snaplen = (uint32_t)number(optarg, "snaplen");
+			opts.snaplen = (uint32_t)cli_number(optarg, "snaplen");
 			break;
 		case 'r':
-			opts.ring_size = (uint32_t)number(optarg, "ring size");
+			opts.ring_size = (uint32_t)cli_number(optarg, "ring size");
 			break;
 		case 'N':
 			nano = true;
