@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "vcap_shm.h"
 #include "vm.h"
 #include "policy.h"
 #include "wire.h"
@@ -579,9 +580,14 @@ int control_run(struct vcapd *d, int listen_fd)
 	for (struct vm *vm = d->vms; vm; vm = vm_next(vm))
 		vm_watch(vm, ep);
 
-	for (;;) {
-		int n = epoll_wait(ep, evs, 64, -1);
+	for (uint64_t beat = mono_ns();;) {
+		int n = epoll_wait(ep, evs, 64, d->vms ? (int)VCAP_SHM_HEARTBEAT_MS : -1);
 
+		if (d->vms && mono_ns() - beat >= VCAP_SHM_HEARTBEAT_MS * 1000000ull) {
+			for (struct vm *vm = d->vms; vm; vm = vm_next(vm))
+				vm_heartbeat(vm);
+			beat = mono_ns();
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

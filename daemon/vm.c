@@ -370,6 +370,11 @@ void vm_doorbell(struct vcapd *d, struct vm *vm)
 	(void)!write(ivshmem_server_self_fd(vm->server, 0), &(uint64_t){ 1 }, sizeof(uint64_t));
 }
 
+void vm_heartbeat(struct vm *vm)
+{
+	atomic_fetch_add_explicit(&vm->hdr->heartbeat, 1, memory_order_relaxed);
+}
+
 int vm_send(struct vm *vm, const void *msg, size_t len)
 {
 	int rc;

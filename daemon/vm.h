@@ -48,6 +48,9 @@ void vm_doorbell(struct vcapd *d, struct vm *vm);
 /* End the guest's session and reset the region (why: NULL on shutdown). */
 void vm_disconnect(struct vcapd *d, struct vm *vm, const char *why);
 
+/* Count the region's heartbeat up (the control thread, every VCAP_SHM_HEARTBEAT_MS). */
+void vm_heartbeat(struct vm *vm);
+
 /* Post a reply into h2g and raise the guest's vector 0.  @return 0 or -errno. */
 int vm_send(struct vm *vm, const void *msg, size_t len);
 

@@ -90,8 +90,17 @@ struct vcap_shm_hdr {
 	uint32_t generation;   /* bumped each time vcapd resets the region */
 	uint64_t rings_off;    /* first byte rings may occupy */
 	char vm_name[VCAP_NAME_MAX]; /* vcapd's name for this VM, NUL-padded */
-	uint64_t reserved[16];
+	/*
+	 * Counted up by vcapd every VCAP_SHM_HEARTBEAT_MS while it runs.  Nothing
+	 * hangs up on a guest when vcapd dies; a guest that sees this stand
+	 * still for VCAP_SHM_HEARTBEAT_DEAD_MS knows vcapd is gone.
+	 */
+	_Atomic uint64_t heartbeat;
+	uint64_t reserved[15];
 };
+
+#define VCAP_SHM_HEARTBEAT_MS 500u
+#define VCAP_SHM_HEARTBEAT_DEAD_MS 3000u
 
 _Static_assert(sizeof(struct vcap_shm_queue) == VCAP_SHM_QUEUE_HDR, "queue header");
 _Static_assert(offsetof(struct vcap_shm_queue, tail) == 64, "tail on its own line");

@@ -45,6 +45,8 @@ struct ctl_shm {
 	struct shm_queue g2h, h2g;
 	int bell_fd;                  /* MSI-X vector 0, -1: polled */
 	bool broken;                  /* the reply queue broke its framing */
+	uint64_t beat;                /* vcapd's heartbeat when last seen moving */
+	uint64_t beat_ms;             /* ... and when that was */
 	char addr[32];
 	_Alignas(8) uint8_t buf[VCAP_MSG_MAX];
 };
@@ -81,6 +83,19 @@ int vcap_ctl_shm_check(struct vcap_ctl *ctl)
 	if (c->broken)
 		return vcap_set_err(-EPIPE, "the control queue of %s is broken: restart the "
 				    "capture", c->addr);
+	{
+		uint64_t beat = atomic_load_explicit(&c->hdr->heartbeat, memory_order_relaxed);
+		uint64_t now = mono_ms();
+
+		if (beat != c->beat || !c->beat_ms) {
+			c->beat = beat;
+			c->beat_ms = now;
+		} else if (now - c->beat_ms > VCAP_SHM_HEARTBEAT_DEAD_MS) {
+			return vcap_set_err(-EPIPE, "vcapd went away (its heartbeat in the region of "
+					    "%s stopped): restart it, and this VM",
+					    c->addr);
+		}
+	}
 	return 0;
 }
 

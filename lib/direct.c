@@ -41,7 +41,7 @@ static int direct_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, 
 			return vcap_set_err(-EINTR, "%s: interrupted", h->device);
 		if (!(flags & VCAP_WAIT))
 			return 0;
-		rc = vcap_wait(h, vcap_afp_fd(h->afp), -1);
+		rc = vcap_wait(h, vcap_afp_fd(h->afp), -1, -1);
 		if (rc)
 			return vcap_set_err(rc, "%s: %s", h->device,
 					    rc == -EINTR ? "interrupted" : strerror(-rc));

@@ -161,7 +161,10 @@ void vcap_program_name(char *buf, size_t len);
 /* Remember a message for vcap_errmsg().  @return err (a negative errno). */
 int vcap_set_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Wait for fd (and the handle's break and hang-up fds).  @return 0 or -EINTR/-EPIPE. */
-int vcap_wait(struct vcap *h, int fd, int hup_fd);
+/*
+ * Wait for fd (and the handle's break and hang-up fds) for at most
+ * timeout_ms (-1: no limit).  @return 0 (ready or timed out), -EINTR, -EPIPE.
+ */
+int vcap_wait(struct vcap *h, int fd, int hup_fd, int timeout_ms);
 
 #endif /* VCAP_LIB_INTERNAL_H */

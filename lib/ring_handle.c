@@ -164,7 +164,13 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 		if (!(flags & VCAP_WAIT))
 			return 0;
 
-		rc = h->wake_fd >= 0 ? vcap_wait(h, h->wake_fd, h->ctl->hup_fd) : poll_wait(h);
+		/*
+		 * A channel that cannot hang up (a VM's region) is asked whether
+		 * vcapd lives at least once a second, at the top of the loop.
+		 */
+		rc = h->wake_fd >= 0 ? vcap_wait(h, h->wake_fd, h->ctl->hup_fd,
+						 h->ctl->alive ? 1000 : -1)
+				     : poll_wait(h);
 		if (rc == -EINTR)
 			return vcap_set_err(-EINTR, "%s: interrupted", h->device);
 		if (rc == -EPIPE && !vcap_ring_reader_has_data(&h->rd))

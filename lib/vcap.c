@@ -172,7 +172,7 @@ VCAP_API void vcap_close(struct vcap *h)
 	free(h);
 }
 
-int vcap_wait(struct vcap *h, int fd, int hup_fd)
+int vcap_wait(struct vcap *h, int fd, int hup_fd, int timeout_ms)
 {
 	struct pollfd p[3] = { { .fd = fd, .events = POLLIN },
 			       { .fd = h->break_fd, .events = POLLIN },
@@ -181,7 +181,7 @@ int vcap_wait(struct vcap *h, int fd, int hup_fd)
 
 	if (atomic_exchange(&h->brk, 0))
 		return -EINTR;
-	if (poll(p, hup_fd >= 0 ? 3 : 2, -1) < 0)
+	if (poll(p, hup_fd >= 0 ? 3 : 2, timeout_ms) < 0)
 		return errno == EINTR ? -EINTR : -errno;
 	if (p[1].revents & POLLIN) {
 		(void)!read(h->break_fd, &v, sizeof(v));

@@ -774,6 +774,37 @@ static void kernel_filter(void)
 	vcapd_stop(&d);
 }
 
+/* Two interfaces captured at once, each consumer exactly its own. */
+static void two_ifaces(void)
+{
+	struct vcap_synth g1, g2;
+	struct vcap *a, *b;
+
+	wire_up(&w);
+	CHECK(sh("ip link add veth2 netns %s type veth peer name veth3 netns %s && "
+		 "ip -n %s link set veth2 up && ip -n %s link set veth3 up",
+		 w.cap, w.snd, w.cap, w.snd) == 0,
+	      "second veth pair");
+	vcapd_start_in(&d, w.cap, "--source", "one=if:veth0", "--source", "two=if:veth2");
+	synth_of(&g1, 128, 64, VCAP_SYNTH_MIX);
+	synth_of(&g2, 256, 7, VCAP_SYNTH_UDP);
+	a = open_with("host:one", NULL);
+	b = open_with("host:two", NULL);
+	CHECK(sh("ip netns exec %s %s/tools/vcapsend -i veth1 -q -l 128 --flows 64 --proto mix "
+		 "-n 20000 -r 50k >/dev/null & "
+		 "ip netns exec %s %s/tools/vcapsend -i veth3 -q -l 256 --flows 7 --proto udp "
+		 "-n 15000 -r 50k >/dev/null; wait",
+		 w.snd, getenv("VCAP_BUILD_DIR"), w.snd, getenv("VCAP_BUILD_DIR")) == 0,
+	      "two senders");
+	CHECK_EQ(drain(a, &g1, 20000, NULL, NULL, NULL), 20000);
+	CHECK_EQ(drain(b, &g2, 15000, NULL, NULL, NULL), 15000);
+	expect_stats(a, 20000, 20000, "veth0");
+	expect_stats(b, 15000, 15000, "veth2");
+	vcap_close(a);
+	vcap_close(b);
+	vcapd_stop(&d);
+}
+
 static const struct scenario scenarios[] = {
 	{ "filters", filters },
 	{ "cluster", cluster },
@@ -784,6 +815,7 @@ static const struct scenario scenarios[] = {
 	{ "kernel-drops", kernel_drops },
 	{ "link-down", link_down },
 	{ "kernel-filter", kernel_filter },
+	{ "two-ifaces", two_ifaces },
 };
 
 int main(int argc, char **argv)

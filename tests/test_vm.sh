@@ -14,6 +14,8 @@
 #   wakeup     a guest asleep in recv is woken by MSI-X when traffic starts
 #   killed     QEMU killed with SIGKILL: vcapd frees the guest's rings and
 #              serves the next guest in the same region
+#   vcapd-dies vcapd killed with SIGKILL under a guest asleep in recv: the
+#              guest notices (the region's heartbeat stops) and says so
 #   hostile    a guest scribbles its whole region and rings doorbells at
 #              random; vcapd stays up and the other VM gets every packet
 #   tcpdump    Debian's tcpdump in the guest, through vcap-pcap, writes
@@ -80,7 +82,8 @@ boot() {
 	qemus="$qemus $!"
 }
 
-# finish NAME [SECONDS]: wait for the guest to power off; its result rc
+# finish NAME [SECONDS] [any]: wait for the guest to power off; its command
+# must have succeeded unless "any"
 finish() {
 	eval "q=\$qemu_$1"
 	i=0
@@ -89,7 +92,8 @@ finish() {
 		[ $i -lt $((${2:-90} * 10)) ] || fail "guest $1 did not finish"
 		sleep 0.1
 	done
-	grep -q "VCAP-GUEST-RESULT: rc=0" "$dir/$1.log" || fail "guest $1: $(grep -a VCAP "$dir/$1.log" | tail -n 3)"
+	[ "${3:-}" = any ] || grep -q "VCAP-GUEST-RESULT: rc=0" "$dir/$1.log" ||
+		fail "guest $1: $(grep -a VCAP "$dir/$1.log" | tail -n 3)"
 }
 
 # check NAME KEY: the value of KEY in the guest's VCAP-CHECK: line
@@ -200,6 +204,27 @@ killed)
 	boot vm1 "vcap-check -i host:s -n 1000"
 	finish vm1
 	expect_check vm1 ok 1
+	;;
+vcapd-dies)
+	# shellcheck disable=SC2046
+	start_vcapd $(vm vm1) --source s=synth:size=64,pps=1000
+	boot vm1 "vcapcount -i host:s -d 300 -q"
+	i=0
+	until [ "$(status_rings)" = 1 ]; do
+		i=$((i + 1))
+		[ $i -lt 900 ] || fail "the guest never opened its ring"
+		sleep 0.1
+	done
+	sleep 1 # packets flow; once vcapd is gone the guest waits in recv
+	kill -9 "$vcapd_pid"
+	wait "$vcapd_pid" 2>/dev/null || true
+	vcapd_pid=
+	t0=$(date +%s)
+	finish vm1 30 any
+	grep -aq "vcapd went away" "$dir/vm1.log" || fail "the guest did not notice vcapd die: $(grep -a 'vcap' "$dir/vm1.log" | tail -n 4)"
+	echo "vcapd-dies: the guest said \"$(grep -a 'vcapd went away' "$dir/vm1.log" | tail -n 1 | sed 's/.*vcapcount: //')\" $(($(date +%s) - t0)) s after"
+	echo "vm $scenario: passed"
+	exit 0
 	;;
 hostile)
 	# shellcheck disable=SC2046
