@@ -239,13 +239,15 @@ static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct sourc
 			snprintf(err, err_len, "source line too long");
 			return -EINVAL;
 		}
-		if (source_find(d->sources, a)) {
-			snprintf(err, err_len, "source %s is defined twice", a);
-			return -EINVAL;
-		}
 		rc = source_create(spec, &s, err, err_len);
 		if (rc)
 			return rc;
+		/* by the name the source got: in "source a=pcap:/y z" that is "a", not the word */
+		if (source_find(d->sources, s->name)) {
+			snprintf(err, err_len, "source %s is defined twice", s->name);
+			source_destroy(s);
+			return -EINVAL;
+		}
 		**tail = s;
 		*tail = &s->next;
 		return 0;
@@ -317,7 +319,10 @@ int config_load(struct vcapd *d, const char *path, char *err, size_t err_len)
 			rc = -EINVAL;
 			break;
 		}
+		why[0] = '\0';
 		rc = parse_line(d, line, lineno, &tail, why, sizeof(why));
+		if (rc && !why[0]) /* -ENOMEM paths write no reason */
+			snprintf(why, sizeof(why), "%s", strerror(-rc));
 		if (rc) {
 			snprintf(err, err_len, "%s:%u: %s", path, lineno, why);
 			break;

@@ -83,7 +83,7 @@ int parse_u64(const char *s, const char *what, uint64_t min, uint64_t max, uint6
 		if (whole > max / m)
 			goto range;
 		v = whole * m + frac * m / frac_div;
-		if (v < min || v > max)
+		if (v < whole * m || v < min || v > max) /* v < whole * m: it wrapped */
 			goto range;
 		*out = v;
 		return 0;

@@ -12,6 +12,7 @@
 #include "vcapd.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "options.h"
 
 #define ARENA_SIZE (8u << 20) /* packet bytes copied out per batch */
+#define PCAP_TS_SEC_MAX 0xffffffffu /* 2106: a classic file's unsigned reading */
 
 struct pcap_src {
 	char path[PATH_MAX];
@@ -35,6 +37,7 @@ struct pcap_src {
 	uint64_t ts0, t0;
 	uint8_t *arena;
 	size_t used;
+	bool failed; /* a read error ended the replay: never read that handle again */
 };
 
 static int reopen_file(struct pcap_src *f, char *err, size_t err_len)
@@ -112,10 +115,21 @@ static int pcap_src_open(struct source *s, const char *args, char *err, size_t e
 	return 0;
 }
 
-static uint64_t ts_of(const struct pcap_pkthdr *h)
+/*
+ * A packet's time in ns since the epoch.  Opened with nanosecond precision,
+ * tv_usec holds nanoseconds.  libpcap hands both fields on signed and
+ * unchecked (a classic file stores them as signed 32-bit; pcapng may say
+ * anything), so a corrupt or pre-1970 stamp is clamped: seconds to
+ * [0, PCAP_TS_SEC_MAX], the fraction to [0, 1e9).  Every difference of two
+ * stamps then fits in 63 bits, and pacing arithmetic cannot overflow.
+ */
+static uint64_t pcap_ts_ns(const struct pcap_pkthdr *h)
 {
-	/* opened with nanosecond precision: tv_usec holds nanoseconds */
-	return (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+	int64_t sec = h->ts.tv_sec, ns = h->ts.tv_usec;
+
+	sec = sec < 0 ? 0 : sec > (int64_t)PCAP_TS_SEC_MAX ? (int64_t)PCAP_TS_SEC_MAX : sec;
+	ns = ns < 0 ? 0 : ns > 999999999 ? 999999999 : ns;
+	return (uint64_t)sec * 1000000000ull + (uint64_t)ns;
 }
 
 /* Make f->hdr the next packet of the file, looping as asked.  @return 1, 0 at the end, -errno. */
@@ -123,6 +137,8 @@ static int peek_packet(struct source *s, struct pcap_src *f)
 {
 	char err[128];
 
+	if (f->failed)
+		return 0;
 	while (!f->hdr) {
 		int rc = pcap_next_ex(f->p, &f->hdr, &f->bytes);
 
@@ -131,6 +147,7 @@ static int peek_packet(struct source *s, struct pcap_src *f)
 		f->hdr = NULL;
 		if (rc == PCAP_ERROR) {
 			/* a truncated or corrupt file ends the replay, loudly */
+			f->failed = true;
 			snprintf(err, sizeof(err), "%s", pcap_geterr(f->p));
 			source_set_error(s, err);
 			vlog(LOG_ERR, "source %s: pcap:%s: %s", s->name, f->path, err);
@@ -159,7 +176,7 @@ static int pcap_src_next(struct source *s, struct vcap_pkt_meta *meta, const uin
 
 		if (peek_packet(s, f) <= 0)
 			return n ? (int)n : -ENODATA;
-		ts = ts_of(f->hdr);
+		ts = pcap_ts_ns(f->hdr);
 		if (f->speed > 0) {
 			if (!f->t0) {
 				f->t0 = now;
@@ -191,13 +208,18 @@ static void pcap_src_release(struct source *s)
 static void pcap_src_wait(struct source *s, int wake_fd, uint64_t max_ns)
 {
 	struct pcap_src *f = s->priv;
-	uint64_t now = mono_ns(), at;
+	uint64_t now = mono_ns(), ts;
+	double left;
 
 	if (f->speed == 0 || !f->hdr || !f->t0)
 		return;
-	at = f->t0 + (uint64_t)((double)(ts_of(f->hdr) - f->ts0) / f->speed);
-	if (at > now)
-		wait_readable(wake_fd, -1, at - now < max_ns ? at - now : max_ns);
+	ts = pcap_ts_ns(f->hdr);
+	if (ts <= f->ts0)
+		return;
+	/* in double until clamped: a gap of years over speed must not overflow */
+	left = (double)(ts - f->ts0) / f->speed - (double)(now - f->t0);
+	if (left > 0)
+		wait_readable(wake_fd, -1, left < (double)max_ns ? (uint64_t)left : max_ns);
 }
 
 static int pcap_src_reopen(struct source *s, char *err, size_t err_len)

@@ -174,9 +174,13 @@ static void encode_input(const uint8_t *data, size_t size)
 	uint8_t *out, *again;
 	size_t cap;
 	ssize_t n, n2;
+	uint16_t app, type;
 	uint8_t shape;
 
-	vcap_msg_init(&m, fuzz_u16(&in), fuzz_u16(&in));
+	/* one read per statement: the order of arguments' evaluation is unspecified */
+	app = fuzz_u16(&in);
+	type = fuzz_u16(&in);
+	vcap_msg_init(&m, app, type);
 	shape = fuzz_u8(&in);
 	m.seq = fuzz_u32(&in);
 	/* headers as vcap_msg_init(), vcap_msg_reply() and vcap_msg_error() make them */

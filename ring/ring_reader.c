@@ -23,6 +23,14 @@ int vcap_ring_reader_attach(struct vcap_ring_reader *rd, void *mem, size_t map_s
 	    vcap_ring_map_size(size) > map_size)
 		return -EPROTO;
 
+	/*
+	 * The consumer line is the consumer's to write, and in a VM region
+	 * anything in the guest can: a cons off the record grid would make
+	 * peek read headers unaligned and up to 3 bytes past the data area.
+	 */
+	if (atomic_load_explicit(&r->c.cons, memory_order_relaxed) & (VCAP_REC_ALIGN - 1))
+		return -EPROTO;
+
 	rd->r = r;
 	rd->data = r->data;
 	rd->size = size;

@@ -23,7 +23,8 @@ int vcap_ring_writer_init(struct vcap_ring_writer *w, void *mem, uint32_t data_s
 
 	if (!is_pow2(data_size) || data_size < VCAP_RING_DATA_MIN || data_size > VCAP_RING_DATA_MAX)
 		return -EINVAL;
-	if (snaplen == 0 || vcap_rec_size(snaplen) > data_size / 4)
+	/* in 64 bits: vcap_rec_size() wraps for a snaplen near 2^32 (data_size / 4 is 8-aligned) */
+	if (snaplen == 0 || (uint64_t)snaplen + sizeof(struct vcap_rec) > data_size / 4)
 		return -EINVAL;
 
 	memset(r, 0, VCAP_RING_HDR_SIZE);
