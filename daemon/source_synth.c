@@ -3,7 +3,13 @@
  * source_synth.c - `synth:` sources: the packet generator (source/synth.h)
  * flat out or paced, for demos, tests and benchmarks.
  *
- *   synth:size=64,pps=0,count=0,flows=1024,proto=mix,ipv6=0,vlan=0,consumers=1
+ *   synth:size=64,pps=0,count=0,flows=1024,proto=mix,ipv6=0,vlan=0,consumers=1,coalesce=50
+ *
+ * Paced, it releases packets the way a NIC with interrupt moderation hands
+ * them to its driver: when COALESCE_BATCH are due or `coalesce` us after
+ * the last release, whichever comes first (coalesce=0: each as it falls
+ * due).  Without that, a consumer behind a paced generator could never
+ * sleep, and CPU figures would measure spinning.
  *
  * A generator only runs while someone listens, and starts once `consumers`
  * consumers are attached, so that a test can attach all of its consumers
@@ -23,6 +29,7 @@
 #define SLOTS 256            /* frames handed out per batch; >= capture.c's BATCH */
 #define SPIN_NS 50000ull     /* shorter waits are spun, longer ones slept */
 #define BACKLOG_NS 100000000ull /* fell further behind than this: stop catching up */
+#define COALESCE_BATCH 64         /* this many due packets go out without waiting */
 
 struct synth_src {
 	struct vcap_synth gen;
@@ -30,6 +37,8 @@ struct synth_src {
 	uint64_t count;  /* 0: forever */
 	uint64_t n;      /* number of the next packet */
 	uint64_t t0, n0; /* pacing: packet n0 was due at monotonic time t0 */
+	uint64_t coalesce_ns;
+	uint64_t released_at; /* monotonic time of the last release */
 	uint32_t stride; /* bytes between slots */
 	uint8_t *slots;
 };
@@ -44,6 +53,7 @@ static int synth_open(struct source *s, const char *args, char *err, size_t err_
 
 	if (!g)
 		return -ENOMEM;
+	g->coalesce_ns = 50000; /* a typical NIC's rx-usecs */
 	while ((rc = kv_next(&args, &kv, err, err_len)) > 0) {
 		rc = 0;
 		if (!strcmp(kv.key, "size")) {
@@ -62,6 +72,9 @@ static int synth_open(struct source *s, const char *args, char *err, size_t err_
 		} else if (!strcmp(kv.key, "vlan")) {
 			rc = kv_u64(&kv, 0, 4094, &v, err, err_len);
 			cfg.vlan = (uint16_t)v;
+		} else if (!strcmp(kv.key, "coalesce")) {
+			rc = kv_u64(&kv, 0, 100000, &v, err, err_len);
+			g->coalesce_ns = v * 1000;
 		} else if (!strcmp(kv.key, "consumers")) {
 			rc = kv_u64(&kv, 1, 4096, &v, err, err_len);
 			s->start_after = (uint32_t)v;
@@ -77,7 +90,7 @@ static int synth_open(struct source *s, const char *args, char *err, size_t err_
 		} else {
 			snprintf(err, err_len,
 				 "unknown option \"%s\" (size, pps, count, flows, proto, ipv6, vlan, "
-				 "consumers)",
+				 "consumers, coalesce)",
 				 kv.key);
 			rc = -EINVAL;
 		}
@@ -122,9 +135,25 @@ static uint64_t due(struct synth_src *g, uint64_t now, uint64_t max)
 		/* We were idle or could not keep up: restart rather than burst. */
 		g->t0 = now;
 		g->n0 = g->n;
+		g->released_at = now;
 		return 1;
 	}
+	if (owed - g->n < COALESCE_BATCH && now - g->released_at < g->coalesce_ns)
+		return 0; /* moderate: not enough due, not waited long enough */
+	g->released_at = now;
 	return owed - g->n < max ? owed - g->n : max;
+}
+
+/* When the next release is due (monotonic ns), by due()'s rules. */
+static uint64_t next_release(const struct synth_src *g)
+{
+	double per = 1e9 / (double)g->pps;
+	uint64_t first = g->t0 + (uint64_t)((double)(g->n + 1 - g->n0) * per);
+	uint64_t batch = g->t0 + (uint64_t)((double)(g->n + COALESCE_BATCH - g->n0) * per);
+	uint64_t moderated = g->released_at + g->coalesce_ns;
+	uint64_t at = batch < moderated ? batch : moderated;
+
+	return at > first ? at : first;
 }
 
 static int synth_next(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data,
@@ -171,7 +200,7 @@ static void synth_wait(struct source *s, int wake_fd, uint64_t max_ns)
 	if (!g->pps)
 		return;
 	now = mono_ns();
-	next_at = g->t0 + (uint64_t)((double)(g->n + 1 - g->n0) * 1e9 / (double)g->pps);
+	next_at = next_release(g);
 	if (next_at <= now)
 		return;
 	wait = next_at - now;

@@ -134,6 +134,7 @@ struct vcap {
 	int wake_fd;   /* -1: no wake-ups, the ring is polled */
 	bool armed;
 	uint32_t poll_us; /* polled rings: the current sleep */
+	uint64_t spin_ns; /* how long to poll before sleeping (adapts) */
 
 	/* direct handles */
 	struct vcap_afp *afp;

@@ -57,7 +57,7 @@ static int ctl_open(const struct vcap_open_opts *o, struct vcap_ctl **out)
 	return rc;
 }
 
-#define SPIN_NS 50000 /* poll this long before going to sleep */
+#define SPIN_NS 50000 /* the longest a consumer polls before going to sleep */
 
 static uint64_t mono_ns(void)
 {
@@ -68,14 +68,18 @@ static uint64_t mono_ns(void)
 }
 
 /*
- * PF_RING's adaptive wait, in short: a consumer that keeps up with the
- * producer finds the ring empty between batches; sleeping there would
- * cost a wake-up (a system call on each side) per batch.  Polling for a
- * few tens of microseconds first catches the next batch without either.
+ * PF_RING's adaptive wait, in short: a consumer that keeps up with a fast
+ * producer finds the ring empty between batches; sleeping there would cost
+ * a wake-up (a system call on each side) per batch, and polling a few tens
+ * of microseconds catches the next batch without either.  But behind a
+ * slow or bursty producer polling only burns the CPU.  So the poll adapts:
+ * each poll that comes up empty halves the next one (down to none), and
+ * each sleep that turns out shorter than a poll would have been doubles it
+ * (up to SPIN_NS).
  */
 static bool spin_for_data(struct vcap *h)
 {
-	uint64_t until = mono_ns() + SPIN_NS;
+	uint64_t until = mono_ns() + h->spin_ns;
 
 	do {
 		for (int i = 0; i < 64; i++) {
@@ -128,6 +132,7 @@ static void drain(int fd)
 static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int flags)
 {
 	for (;;) {
+		uint64_t slept;
 		uint32_t state;
 		int got, rc;
 
@@ -156,8 +161,11 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 			return vcap_set_err(-EINTR, "%s: interrupted", h->device);
 		if (h->ctl->alive && (rc = h->ctl->alive(h->ctl)) != 0)
 			return rc;
-		if ((flags & VCAP_WAIT) && state == VCAP_RING_STATE_LIVE && spin_for_data(h))
-			continue;
+		if ((flags & VCAP_WAIT) && state == VCAP_RING_STATE_LIVE && h->spin_ns) {
+			if (spin_for_data(h))
+				continue;
+			h->spin_ns /= 2;
+		}
 		if (!vcap_ring_reader_arm(&h->rd, h->watermark, h->timeout_ms))
 			continue; /* packets came in while we armed */
 		h->armed = true;
@@ -168,9 +176,14 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 		 * A channel that cannot hang up (a VM's region) is asked whether
 		 * vcapd lives at least once a second, at the top of the loop.
 		 */
+		slept = mono_ns();
 		rc = h->wake_fd >= 0 ? vcap_wait(h, h->wake_fd, h->ctl->hup_fd,
 						 h->ctl->alive ? 1000 : -1)
 				     : poll_wait(h);
+		slept = mono_ns() - slept;
+		if (slept < SPIN_NS) /* a poll would have caught it: poll longer */
+			h->spin_ns = h->spin_ns * 2 > SPIN_NS ? SPIN_NS
+				     : h->spin_ns * 2 < 1000 ? 1000 : h->spin_ns * 2;
 		if (rc == -EINTR)
 			return vcap_set_err(-EINTR, "%s: interrupted", h->device);
 		if (rc == -EPIPE && !vcap_ring_reader_has_data(&h->rd))
@@ -287,6 +300,7 @@ int vcap_ring_attach_mem(struct vcap *h, void *mem, size_t map_size)
 {
 	int rc = vcap_ring_reader_attach(&h->rd, mem, map_size);
 
+	h->spin_ns = SPIN_NS;
 	if (rc)
 		return vcap_set_err(rc, "%s: vcapd sent a ring this libvcap does not understand",
 				    h->device);
