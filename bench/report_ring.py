@@ -132,9 +132,17 @@ for k in rounds:
     res = g["vcap"]
     L.append(f"| {k} | {state(g) or 'mixed'} | {res['received']:,} | {res['delivered']:,} | "
              f"{res['dropped']:,} | {res['received'] / res['seconds'] / 1e6:.2f} Mpps |")
-L.append("""
-In the slow state the generator itself, on CPU 0, falls short of 14.88 Mpps
-(the "rate kept" column); what it does generate still arrives without a drop.
+short = [k for k in rounds if (g := groups.get((k, "paced"))) and "vcap" in g and
+         g["vcap"]["received"] / g["vcap"]["seconds"] < 14.8e6]
+if short:
+    L.append("""
+In rounds %s the generator itself, on CPU 0, fell short of 14.88 Mpps (the
+"rate kept" column); what it did generate still arrived without a drop.
+""" % ", ".join(str(k) for k in short))
+else:
+    L.append("""
+The generator kept 14.88 Mpps (within 0.1 %) in every round, in either
+state of the machine.
 """)
 
 os.makedirs(out, exist_ok=True)
