@@ -11,7 +11,16 @@
 #      independent TPACKET_V3 sockets: CPU per delivered packet and the
 #      rate the sender achieves;
 #   3. a filter passing 1 % of the traffic: the consumer's CPU with and
-#      without it (synth source), and vcapd's filtering cost per packet.
+#      without it (synth source), and vcapd's filtering cost per packet;
+#   5. 1 and 2, the sender paced at 200 kpps in 100-us bursts (as a NIC
+#      with interrupt moderation delivers), next to the sender alone: the
+#      CPU time of the sender (getrusage: the veth delivery to packet
+#      sockets runs in its context), ksoftirqd and the capturing processes,
+#      over that of the sender alone, is what capturing costs, the kernel's
+#      delivery to the packet socket(s) included.
+#
+# Process CPU is the scheduler's exact run time (/proc/PID/task/*/schedstat,
+# getrusage), not tick samples, which are too coarse for small loads.
 #
 # The sender (vcapsend, flat out) runs on CPU 0, everything that captures on
 # CPU 1.  On veth the kernel delivers to packet sockets on the sender's CPU,
@@ -27,6 +36,8 @@ cd "$(dirname "$0")/.."
 secs=3
 rounds=2
 out=docs/bench
+paced=200000 # pps for the CPU experiments: under what either side sustains
+rate=
 while getopts d:r:o: opt; do
 	case $opt in
 	d) secs=$OPTARG ;;
@@ -72,17 +83,22 @@ ip -n "$snd" link set veth1 up
 busy() { # machine busy jiffies: user nice system irq softirq steal
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
 }
-pcpu() { # PID...: user+sys jiffies of these processes
-	local t=0 p
+pcpu() { # PID...: CPU time of these processes, all their threads, in ns (the
+	# scheduler's exact run time: tick samples are too coarse for small loads)
+	local t=0 p f
 	for p in "$@"; do
-		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+		for f in /proc/"$p"/task/*/schedstat; do
+			[ -r "$f" ] && t=$((t + $(cut -d' ' -f1 "$f" 2>/dev/null || echo 0)))
+		done
 	done
 	echo $t
 }
 hz=$(getconf CLK_TCK)
+softirqd=$(pgrep -d ' ' '^ksoftirqd/') # where the kernel's packet work goes when deferred
 
 start_vcapd() { # SPEC
-	"$B/daemon/vcapd" --foreground --socket "$tmp/vcapd.sock" --source "v=$1" 2>"$tmp/vcapd.log" &
+	ip netns exec "$cap" "$B/daemon/vcapd" --foreground --socket "$tmp/vcapd.sock" --source "v=$1" \
+		2>"$tmp/vcapd.log" &
 	vcapd_pid=$!
 	pids+=("$vcapd_pid")
 	until [ -S "$tmp/vcapd.sock" ]; do
@@ -96,9 +112,12 @@ stop_vcapd() {
 	rm -f "$tmp/vcapd.sock"
 }
 
-# run_capture MODE SIZE N [FILTER]: MODE vcap or direct; prints one JSON line
+# run_capture MODE SIZE N [FILTER]: MODE vcap, direct or none (the sender
+# alone: the baseline for machine CPU); $rate set: the sender is paced at
+# $rate pps in 100-us bursts; prints one JSON line
 run_capture() {
 	local mode=$1 size=$2 n=$3 filter=${4:-} i cpids=() b0 b1 p0 p1 sent
+	[ "$mode" = none ] && n=0
 	if [ "$mode" = vcap ]; then
 		start_vcapd "if:veth0,cpu=1"
 	fi
@@ -118,25 +137,31 @@ run_capture() {
 	[ "$mode" = vcap ] && watch+=("$vcapd_pid")
 	b0=$(busy)
 	p0=$(pcpu "${watch[@]}")
+	k0=$(pcpu $softirqd)
 	sent=$(ip netns exec "$snd" timeout -s INT "$secs" taskset -c 0 "$B/tools/vcapsend" \
-		-i veth1 -l "$size" --flows 1024 --proto mix -q --json || true)
+		-i veth1 -l "$size" --flows 1024 --proto mix ${rate:+-r "$rate" --burst 100} \
+		-q --json || true)
 	sleep 0.2 # let the consumers drain
 	b1=$(busy)
 	p1=$(pcpu "${watch[@]}")
+	k1=$(pcpu $softirqd)
 	for p in "${cpids[@]}"; do wait "$p" || true; done
 	[ "$mode" = vcap ] && stop_vcapd
 	python3 - "$mode" "$size" "$n" "$filter" "$sent" "$(((b1 - b0)))" "$(((p1 - p0)))" "$hz" \
-		"$tmp"/c*.json <<'EOF'
-import json, sys
-mode, size, n, flt, sent, busy, proc, hz = sys.argv[1:9]
-cons = [json.load(open(f)) for f in sys.argv[9:]]
+		"${rate:-0}" "$((k1 - k0))" "$tmp"/c*.json <<'EOF'
+import json, os, sys
+mode, size, n, flt, sent, busy, proc, hz, rate, softirqd = sys.argv[1:11]
+cons = [json.load(open(f)) for f in sys.argv[11:] if os.path.exists(f)]
 s = json.loads(sent) if sent.strip() else {"sent": 0, "pps": 0}
 delivered = sum(c["packets"] for c in cons)
 lost = sum(c["dropped"] + c["kernel_drops"] for c in cons)
 print(json.dumps({"mode": mode, "size": int(size), "consumers": int(n), "filter": flt,
+                  "rate": int(rate),
                   "sent": s["sent"], "sender_pps": s["pps"], "delivered": delivered,
                   "lost": lost, "machine_cpu_s": int(busy) / int(hz),
-                  "capture_cpu_s": int(proc) / int(hz)}))
+                  "capture_cpu_s": int(proc) / 1e9,
+                  "sender_cpu_s": s.get("cpu_seconds", 0),
+                  "softirqd_cpu_s": int(softirqd) / 1e9}))
 EOF
 	rm -f "$tmp"/c*.json
 }
@@ -155,6 +180,23 @@ for round in $(seq 1 "$rounds"); do
 			echo "{\"round\":$round,\"experiment\":2,\"r\":$r}" | tee -a "$raw" >&2
 		done
 	done
+	# the same, paced at $paced pps (100-us bursts), so that CPU 0 is not
+	# saturated and the machine's busy time shows what capturing costs:
+	# each point minus the sender alone ("none") at the same rate
+	rate=$paced
+	for size in 64 128 256 512 1024 1500; do
+		for mode in none vcap direct; do
+			r=$(run_capture "$mode" "$size" 1)
+			echo "{\"round\":$round,\"experiment\":5,\"r\":$r}" | tee -a "$raw" >&2
+		done
+	done
+	for n in 2 4; do
+		for mode in vcap direct; do
+			r=$(run_capture "$mode" 64 "$n")
+			echo "{\"round\":$round,\"experiment\":5,\"r\":$r}" | tee -a "$raw" >&2
+		done
+	done
+	rate=
 done
 
 # 3. a 1 % filter: synth source paced at 1 Mpps, 100 flows, one of them wanted
@@ -172,7 +214,7 @@ for round in $(seq 1 "$rounds"); do
 		v1=$(pcpu "$vcapd_pid")
 		wait "$cp" || true
 		stop_vcapd
-		echo "{\"round\":$round,\"experiment\":3,\"r\":{\"filter\":\"$filter\",\"consumer_cpu_s\":$(awk "BEGIN { print ($p1 - $p0) / $hz }"),\"vcapd_cpu_s\":$(awk "BEGIN { print ($v1 - $v0) / $hz }"),\"seconds\":$((secs - 1)),\"result\":$(cat "$tmp/f.json")}}" |
+		echo "{\"round\":$round,\"experiment\":3,\"r\":{\"filter\":\"$filter\",\"consumer_cpu_s\":$(awk "BEGIN { print ($p1 - $p0) / 1e9 }"),\"vcapd_cpu_s\":$(awk "BEGIN { print ($v1 - $v0) / 1e9 }"),\"seconds\":$((secs - 1)),\"result\":$(cat "$tmp/f.json")}}" |
 			tee -a "$raw" >&2
 	done
 done

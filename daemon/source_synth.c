@@ -27,7 +27,7 @@
 #include "synth.h"
 
 #define SLOTS 256            /* frames handed out per batch; >= capture.c's BATCH */
-#define SPIN_NS 50000ull     /* shorter waits are spun, longer ones slept */
+#define SPIN_NS 10000ull     /* shorter waits are spun, longer ones slept */
 #define BACKLOG_NS 100000000ull /* fell further behind than this: stop catching up */
 #define COALESCE_BATCH 64         /* this many due packets go out without waiting */
 

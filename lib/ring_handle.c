@@ -284,8 +284,9 @@ static int map_ring(struct vcap *h, const struct vcap_msg_open_reply *r, int *fd
 				    (unsigned long long)r->region_off);
 	}
 	h->map_size = r->map_size;
-	h->map = mmap(NULL, h->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0],
-		      (off_t)r->region_off);
+	/* vcapd populated the pages; map them all now rather than fault on each */
+	h->map = mmap(NULL, h->map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		      fds[0], (off_t)r->region_off);
 	close(fds[0]);
 	h->wake_fd = nfds == 2 ? fds[1] : -1;
 	if (h->map == MAP_FAILED) {

@@ -58,12 +58,12 @@ json_get() {
 		python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert sorted(d) == ["errors", "gbps", "pps", "seconds", "sent"], d
+assert sorted(d) == ["cpu_seconds", "errors", "gbps", "pps", "seconds", "sent"], d
 print(d[sys.argv[2]])' "$1" "$2" || fail "$1 is not vcapsend's JSON: $(cat "$1")"
 	elif command -v jq >/dev/null 2>&1; then
 		jq -e ".$2" "$1" || fail "$1 is not JSON: $(cat "$1")"
 	else
-		grep -Eq '^\{"sent":[0-9]+,"seconds":[0-9.]+,"pps":[0-9.]+,"gbps":[0-9.]+,"errors":[0-9]+\}$' "$1" ||
+		grep -Eq '^\{"sent":[0-9]+,"seconds":[0-9.]+,"pps":[0-9.]+,"gbps":[0-9.]+,"errors":[0-9]+,"cpu_seconds":[0-9.]+\}$' "$1" ||
 			fail "$1 is not vcapsend's JSON: $(cat "$1")"
 		sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1"
 	fi
@@ -171,6 +171,7 @@ ip -n "$NS_RX" link set vrx up || fail "vrx up"
 expect_exit 2 "no interface" "$SEND"
 expect_exit 2 "--bogus" "$SEND" -i vtx --bogus
 expect_exit 2 "needs a value" "$SEND" -i vtx -n
+expect_exit 2 "needs a rate" "$SEND" -i vtx --burst 100
 expect_exit 2 "do not go with --pcap" "$SEND" -i vtx --pcap x.pcap -l 100
 expect_exit 1 "abc" "$SEND" -i vtx -r abc
 expect_exit 1 "foo" "$SEND" -i vtx --proto foo
@@ -206,6 +207,26 @@ n=$(count_pcap "$TMP/paced.pcap")
 tcpdump -r "$TMP/paced.pcap" -nn -c 1 2>/dev/null | grep -q "10.1.0.0.1024 > 10.2.0.1.53" ||
 	fail "first frame is not packet 0 of the generator: $(tcpdump -r "$TMP/paced.pcap" -nn -c 1)"
 echo "ok: paced: 20000 frames at 20000 pps in $ms ms, all captured"
+
+# --burst 2000: the same rate, in bursts every 2 ms with sleeps between
+start_tcpdump "$TMP/burst.pcap"
+send burst -n 20000 -r 20000 --burst 2000
+stop_tcpdump "$TMP/burst.pcap" 20000
+check_sent burst 20000 0 "$rx0" "$drop0"
+gaps() { # PCAP: gaps over 1 ms between consecutive frames; frames; seconds first to last
+	tcpdump -r "$1" -tt -n 2>/dev/null | python3 -c '
+import sys
+t = [float(l.split()[0]) for l in sys.stdin]
+print(sum(1 for a, b in zip(t, t[1:]) if b - a > 0.001), len(t), round(t[-1] - t[0], 2))'
+}
+r=$(gaps "$TMP/burst.pcap")
+g=$(echo "$r" | cut -d' ' -f1) n=$(echo "$r" | cut -d' ' -f2) span=$(echo "$r" | cut -d' ' -f3)
+[ "$n" = 20000 ] || fail "burst: tcpdump captured $n frames of 20000"
+# 1 s of traffic in 2-ms bursts: ~500 pauses; frame by frame at 50 us: none
+[ "$g" -ge 250 ] || fail "burst: only $g pauses over 1 ms in $span s: not sent in bursts"
+g0=$(gaps "$TMP/paced.pcap" | cut -d' ' -f1)
+[ "$g0" -lt "$g" ] || fail "frame-by-frame pacing paused $g0 times, bursts $g"
+echo "ok: --burst 2000: 20000 frames in $span s with $g pauses over 1 ms (frame by frame: $g0)"
 
 # until SIGINT: one second at 20000 pps
 rx0=$(rx_packets) drop0=$(tx_dropped)

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "synth.h"
@@ -44,6 +45,7 @@ struct options {
 	const char *pcap_path;
 	struct vcap_synth_cfg synth;
 	uint64_t pps;   /* 0: as fast as possible */
+	uint64_t burst_ns; /* paced: send what is due this often, sleeping between; 0: per frame */
 	uint64_t count; /* 0: forever */
 	bool count_set;
 	bool synth_opt; /* some option only the generator uses */
@@ -78,7 +80,7 @@ struct totals {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vcapsend -i IFACE [-l SIZE] [-r PPS] [-n COUNT] [--pcap FILE]\n"
+		"usage: vcapsend -i IFACE [-l SIZE] [-r PPS [--burst USEC]] [-n COUNT] [--pcap FILE]\n"
 		"                [--flows N] [--proto udp|tcp|mix] [--ipv6 PCT] [--vlan ID]\n"
 		"                [-q] [--json] [--sendmmsg]\n"
 		"\n"
@@ -87,6 +89,9 @@ static void usage(FILE *f)
 		"  -i, --interface IFACE  interface to send on (required)\n"
 		"  -l, --size SIZE        generated frame size in bytes, no FCS (default 64)\n"
 		"  -r, --rate PPS         frames per second, k/M/G suffixes; 0: flat out (default)\n"
+		"      --burst USEC       paced: sleep, then send what fell due, every USEC\n"
+		"                         (like a NIC's interrupt moderation; default 0: each\n"
+		"                         frame at its time, spinning for short waits)\n"
 		"  -n, --count COUNT      stop after COUNT frames; 0: until SIGINT/SIGTERM\n"
 		"                         (default 0; with --pcap: the file once)\n"
 		"      --pcap FILE        send FILE's frames in order (Ethernet), looping only\n"
@@ -96,7 +101,8 @@ static void usage(FILE *f)
 		"      --ipv6 PCT         percentage of flows over IPv6 (default 0)\n"
 		"      --vlan ID          802.1Q-tag frames with VLAN ID 1..4094\n"
 		"  -q, --quiet            no rate line every second\n"
-		"      --json             end with {\"sent\",\"seconds\",\"pps\",\"gbps\",\"errors\"}\n"
+		"      --json             end with {\"sent\",\"seconds\",\"pps\",\"gbps\",\"errors\",\n"
+		"                         \"cpu_seconds\"} (cpu_seconds: vcapsend's user+sys)\n"
 		"      --sendmmsg         send with sendmmsg() rather than the TX ring\n"
 		"  -h, --help             this text\n"
 		"\n"
@@ -169,7 +175,8 @@ static uint32_t parse_proto(const char *s)
 	die("--proto: '%s' is not udp, tcp or mix", s);
 }
 
-enum { OPT_PCAP = 256, OPT_FLOWS, OPT_PROTO, OPT_IPV6, OPT_VLAN, OPT_JSON, OPT_SENDMMSG };
+enum { OPT_PCAP = 256, OPT_FLOWS, OPT_PROTO, OPT_IPV6, OPT_VLAN, OPT_JSON, OPT_SENDMMSG,
+       OPT_BURST };
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
@@ -177,6 +184,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "interface", required_argument, NULL, 'i' },
 		{ "size", required_argument, NULL, 'l' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "burst", required_argument, NULL, OPT_BURST },
 		{ "count", required_argument, NULL, 'n' },
 		{ "pcap", required_argument, NULL, OPT_PCAP },
 		{ "flows", required_argument, NULL, OPT_FLOWS },
@@ -204,6 +212,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'r':
 			o->pps = parse_num("-r", optarg, 1000000000000ull, true);
+			break;
+		case OPT_BURST:
+			o->burst_ns = parse_num("--burst", optarg, 1000000, false) * 1000;
 			break;
 		case 'n':
 			o->count = parse_num("-n", optarg, UINT64_MAX, true);
@@ -252,6 +263,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	if (!o->ifname)
 		die_usage("no interface given (-i IFACE)");
+	if (o->burst_ns && !o->pps)
+		die_usage("--burst paces bursts: it needs a rate (-r PPS)");
 	if (o->pcap_path && o->synth_opt)
 		die_usage("-l, --flows, --proto, --ipv6 and --vlan shape generated frames; "
 			  "they do not go with --pcap");
@@ -397,12 +410,12 @@ static uint64_t pacer_next(const struct pacer *p, uint64_t done)
 	return p->t0 + (uint64_t)((double)(done + 1 - p->base) * 1e9 / p->pps);
 }
 
-static void wait_until(uint64_t when)
+static void wait_until(uint64_t when, uint64_t spin_ns)
 {
 	uint64_t now = mono_ns();
 
-	if (when > now + SPIN_NS) {
-		uint64_t wake = when - SPIN_NS;
+	if (when > now + spin_ns) {
+		uint64_t wake = when - spin_ns;
 		struct timespec ts = { .tv_sec = (time_t)(wake / 1000000000u),
 				       .tv_nsec = (long)(wake % 1000000000u) };
 
@@ -497,7 +510,9 @@ static int run(const struct options *o, struct frames *fr, struct vcap_tx *tx, s
 				rc = vcap_tx_flush(tx);
 				if (rc)
 					break;
-				wait_until(pacer_next(&pacer, n));
+				/* with --burst: sleep until a burst's worth is due */
+				wait_until(o->burst_ns ? now + o->burst_ns : pacer_next(&pacer, n),
+					   o->burst_ns ? 0 : SPIN_NS);
 				continue;
 			}
 		}
@@ -538,9 +553,16 @@ static void print_summary(const struct options *o, const struct totals *t)
 	if (t->unsent)
 		fprintf(stderr, "vcapsend: %" PRIu64 " frames were still queued at exit\n", t->unsent);
 	if (o->json) {
+		struct rusage ru;
+		double cpu = 0;
+
+		/* what sending cost, the kernel's work done in our context included */
+		if (!getrusage(RUSAGE_SELF, &ru))
+			cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+			      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 		printf("{\"sent\":%" PRIu64 ",\"seconds\":%.6f,\"pps\":%.1f,\"gbps\":%.6f,"
-		       "\"errors\":%" PRIu64 "}\n",
-		       t->tx.sent, t->seconds, pps, gbps, errors);
+		       "\"errors\":%" PRIu64 ",\"cpu_seconds\":%.6f}\n",
+		       t->tx.sent, t->seconds, pps, gbps, errors, cpu);
 	} else {
 		printf("vcapsend: sent %" PRIu64 " frames (%" PRIu64 " bytes) out of %s in %.3f s: "
 		       "%.0f pps, %.3f Gbps, %" PRIu64 " errors\n",
