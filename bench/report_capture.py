@@ -53,6 +53,16 @@ def grp(exp):
     return g
 
 
+def loss(rs):
+    """Median loss %: what the consumers missed of what reached them."""
+    return med([100.0 * r["lost"] / max(r["lost"] + r["delivered"], 1) for r in rs])
+
+
+def kpps(rs, k="delivered"):
+    """Median rate of field k over the sender's seconds, in kpps."""
+    return med([r[k] / max(r["sent"] / max(r["sender_pps"], 1), 1e-9) / 1e3 for r in rs])
+
+
 def per_pkt(rs, key):
     return med([r[key] / max(r["delivered"], 1) * 1e9 for r in rs])
 
@@ -66,14 +76,6 @@ for size in (64, 128, 256, 512, 1024, 1500):
     v, d = g1.get(("vcap", size, 1)), g1.get(("direct", size, 1))
     if not v or not d:
         continue
-    secs = lambda rs: med([r["sent"] / max(r["sender_pps"], 1) for r in rs])
-
-    def kpps(rs, k):
-        return med([r[k] / max(r["sent"] / max(r["sender_pps"], 1), 1e-9) / 1e3 for r in rs])
-
-    def loss(rs):
-        return med([100.0 * r["lost"] / max(r["lost"] + r["delivered"], 1) for r in rs])
-
     mv, md = per_pkt(v, "machine_cpu_s"), per_pkt(d, "machine_cpu_s")
     L.append(f"| {size} B | {med([r['sender_pps'] for r in v]) / 1e3:.0f} / "
              f"{med([r['sender_pps'] for r in d]) / 1e3:.0f} | {kpps(v, 'delivered'):.0f} / "
@@ -91,15 +93,9 @@ for n in (1, 2, 4):
     if not v or not d:
         continue
 
-    def rate(rs):
-        return med([r["delivered"] / max(r["sent"] / max(r["sender_pps"], 1), 1e-9) / 1e3 for r in rs])
-
-    def loss(rs):
-        return med([100.0 * r["lost"] / max(r["lost"] + r["delivered"], 1) for r in rs])
-
     mv, md = per_pkt(v, "machine_cpu_s"), per_pkt(d, "machine_cpu_s")
     L.append(f"| {n} | {med([r['sender_pps'] for r in v]) / 1e3:.0f} / "
-             f"{med([r['sender_pps'] for r in d]) / 1e3:.0f} | {rate(v):.0f} / {rate(d):.0f} | "
+             f"{med([r['sender_pps'] for r in d]) / 1e3:.0f} | {kpps(v):.0f} / {kpps(d):.0f} | "
              f"{loss(v):.2f} / {loss(d):.2f} | {mv:.0f} / {md:.0f} | {md / mv:.2f}x |")
 
 L.append("\n## 3. A filter passing 1 % of the traffic\n")
@@ -156,9 +152,6 @@ delivered packet.
         # ksoftirqd, and the capturing processes
         return med([r["sender_cpu_s"] + r["softirqd_cpu_s"] + r["capture_cpu_s"] for r in rs])
 
-    def kpps_of(rs):
-        return med([r["delivered"] / max(r["sent"] / max(r["sender_pps"], 1), 1e-9) / 1e3
-                    for r in rs])
 
     def deliv(rs):
         return med([r["delivered"] for r in rs])
@@ -171,12 +164,9 @@ delivered packet.
         if not v or not d or not z:
             continue
 
-        def loss(rs):
-            return med([100.0 * r["lost"] / max(r["lost"] + r["delivered"], 1) for r in rs])
-
         cv = (busy(v) - busy(z)) / max(deliv(v), 1) * 1e9
         cd = (busy(d) - busy(z)) / max(deliv(d), 1) * 1e9
-        L.append(f"| {size} B | {kpps_of(v):.0f} / {kpps_of(d):.0f} | {loss(v):.2f} / {loss(d):.2f} | "
+        L.append(f"| {size} B | {kpps(v):.0f} / {kpps(d):.0f} | {loss(v):.2f} / {loss(d):.2f} | "
                  f"{per_pkt(v, 'capture_cpu_s'):.0f} / {per_pkt(d, 'capture_cpu_s'):.0f} | "
                  f"{cv:.0f} / {cd:.0f} | {cv / cd:.2f}x |" if cd > 0 else
                  f"| {size} B | | | | {cv:.0f} / {cd:.0f} | |")
@@ -192,7 +182,7 @@ delivered packet.
                 continue
             cv = (busy(v) - busy(z)) / max(deliv(v), 1) * 1e9
             cd = (busy(d) - busy(z)) / max(deliv(d), 1) * 1e9
-            L.append(f"| {n} | {kpps_of(v):.0f} / {kpps_of(d):.0f} | "
+            L.append(f"| {n} | {kpps(v):.0f} / {kpps(d):.0f} | "
                      f"{per_pkt(v, 'capture_cpu_s'):.0f} / {per_pkt(d, 'capture_cpu_s'):.0f} | "
                      f"{cv:.0f} / {cd:.0f} | {cd / cv:.2f}x |" if cv > 0 else f"| {n} | | | {cv:.0f} / {cd:.0f} | |")
 

@@ -1080,7 +1080,7 @@ unset multiplot
                           f"vs {fmt_pct(host['busy'], 0)} % of {100 * self.ncpu} %), and the virtio-net guest's QEMU "
                           f"{fmt_pct(vi['cpu'], 0)} % for {fmt_k(vi['captured'])} kpps"
                           + (f" where the vcap VM on the same veth traffic used {fmt_pct(vv['cpu'], 0)} %" if vv else "")
-                          + " (the vcap consumers fed by the paced generator poll rather than sleep: see "
+                          + " (a TCG guest's CPU is mostly the emulation of its wake-ups: see "
                             "\"Observations\" below)"))
             lw, sw = worst("vm", "1g")
             hw, _ = worst("host", "1g")
@@ -1307,23 +1307,21 @@ unset multiplot
 
 ## Observations (and what may need changing elsewhere)
 
-* **The paced `synth:` source spins and publishes almost packet by packet.**  Its
-  capture thread sleeps only when the next packet is due more than 50 us away
-  (`daemon/source_synth.c`, SPIN_NS), so above 20 kpps it keeps its CPU busy (vcapd's
-  CPU in the tables includes it) and releases a packet or a few every few microseconds.
-  A vcap consumer polls 50 us before it sleeps (`lib/ring_handle.c`), so behind such a
-  source it never sleeps: the vcap consumers' CPU on the synth-fed systems (tens of %
-  on the host, most of a CPU for a TCG guest) is that polling, not the cost of the
-  packets; fed by a NIC-like source (vcapd's `if:` on the veth, whose TPACKET_V3 blocks
-  arrive in bursts) the same guest uses far less ("vcap, VM, veth").  A NIC with
-  interrupt moderation delivers in bursts; a `synth:` option to release what is due at
-  most every N us (or pacing by batch) would make the generator a better stand-in for
-  the paper's figures 12, 15 and 17.  Not changed here (outside bench/).
+* **The paced `synth:` source stands in for a NIC with interrupt moderation.**  It
+  releases what has fallen due 64 packets at a time or 50 us after its last release
+  (`coalesce=`, like a NIC's rx-usecs), and sleeps between releases unless the next one
+  is under 10 us away (`daemon/source_synth.c`); its CPU is in vcapd's column.  A vcap
+  consumer polls a little before it sleeps, and less each time a poll finds nothing
+  (`lib/ring_handle.c`), so behind such a source it sleeps between bursts.  A TCG
+  guest's CPU (its QEMU process) is then mostly the emulation of its wake-ups (up to
+  20,000 bursts a second at 1 GbE rates), where a KVM guest would take them natively;
+  fed by vcapd's `if:` on the veth, whose TPACKET_V3 blocks arrive less often, the same
+  guest uses less ("vcap, VM, veth").
 * **vcapsend reaches a few hundred kpps on a veth**: the kernel delivers to every packet
   socket on veth0 inside vcapsend's own send call; the baselines are measured at what it
   reaches, not at the line rate.
-* **Machine busy includes the generator**, which takes most of a CPU whether it is the
-  spinning `synth:` thread or vcapsend (which spins while pacing).
+* **Machine busy includes the generator**: the `synth:` thread, or vcapsend (which
+  spins between frames while pacing, here as in `docs/bench/vm.md`).
 
 ## Files
 

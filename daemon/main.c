@@ -140,16 +140,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vcapd d = {
-		.config_path = "",
-		.rules_limits = { .max_rules = 1024, .max_flows = 1u << 20 },
-		.limits = { .max_rings = 64,
-			    .ring_size_min = VCAP_RING_DATA_MIN,
-			    .ring_size_max = VCAP_RING_DATA_MAX,
-			    .ring_size_default = 16u << 20,
-			    .ring_memory_max = 4ull << 30,
-			    .max_sessions = 1024 },
-	};
+	struct vcapd d = VCAPD_DEFAULTS;
 	const char *socket_opt = NULL;
 	struct source **tail = &d.sources, *s;
 	bool foreground = false;

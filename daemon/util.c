@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * util.c - clocks, a bounded sleep on descriptors, and logging.
+ * util.c - a bounded sleep on descriptors, and logging (the parts a fuzz
+ * target replaces: fuzz/daemon_stubs.c).
  */
 #include "vcapd.h"
 
@@ -9,22 +10,6 @@
 #include <stdio.h>
 #include <syslog.h>
 #include <time.h>
-
-uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int wait_readable(int fd1, int fd2, uint64_t max_ns)
 {

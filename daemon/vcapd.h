@@ -327,6 +327,19 @@ struct vcapd {
 	unsigned n_sessions;
 };
 
+/* vcapd's settings before the command line and the configuration file. */
+#define VCAPD_DEFAULTS                                                                   \
+	{                                                                                \
+		.config_path = "",                                                       \
+		.rules_limits = { .max_rules = 1024, .max_flows = 1u << 20 },            \
+		.limits = { .max_rings = 64,                                             \
+			    .ring_size_min = VCAP_RING_DATA_MIN,                         \
+			    .ring_size_max = VCAP_RING_DATA_MAX,                         \
+			    .ring_size_default = 16u << 20,                              \
+			    .ring_memory_max = 4ull << 30,                               \
+			    .max_sessions = 1024 },                                      \
+	}
+
 int control_run(struct vcapd *d, int listen_fd);
 
 /*
@@ -345,11 +358,11 @@ struct vcap_msg;
 void status_fill(struct vcapd *d, struct session *ss, uint32_t first, struct vcap_msg *reply,
 		 void *scratch, size_t scratch_len);
 
-/* Logging: stderr in the foreground, syslog once daemonized (log.c). */
+/* Logging: stderr in the foreground, syslog once daemonized (util.c). */
 void vlog_init(bool use_syslog);
 void vlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Monotonic and wall clocks in ns (util.c). */
+/* Monotonic and wall clocks in ns (clock.c). */
 uint64_t mono_ns(void);
 uint64_t wall_ns(void);
 /*

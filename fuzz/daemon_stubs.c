@@ -5,7 +5,6 @@
  * stderr on every input and sleep in wait_readable()).
  */
 #include <stdlib.h>
-#include <time.h>
 
 #include "vcapd.h"
 
@@ -14,22 +13,6 @@ void vlog(int level, const char *fmt, ...)
 {
 	(void)level;
 	(void)fmt;
-}
-
-uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* A fuzz target never sleeps: "nothing became readable". */
