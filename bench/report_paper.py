@@ -176,6 +176,11 @@ def fmt_pct(x, digits=1):
     return f"{x:.2f}" if x < 1 else f"{x:.{digits}f}"
 
 
+def ratio(a, b, k="captured"):
+    """a[k] / b[k] as "1.23x" (two points of the same round), or "—" if one is missing."""
+    return f"{a[k] / b[k]:.2f}x" if a and b and b.get(k) else "—"
+
+
 class Report:
     def __init__(self, raw, out):
         self.out = out
@@ -414,11 +419,6 @@ actually achieved, shown next to each point, not the line rate.
                     if not any_p:
                         continue
                     vm, host, vv, vi = g.get("vm"), g.get("host"), g.get("vm-veth"), g.get("virtio")
-
-                    def ratio(a, b, k="captured"):
-                        if not a or not b or not b.get(k):
-                            return "—"
-                        return f"{a[k] / b[k]:.2f}x"
                     L.append(f"| {rnd} | {s} B | {line} | {self.state_of(any_p)} | {ratio(vm, host)} | "
                              f"{ratio(vv, vi)} | {fmt_pct(vv['loss']) if vv else '—'} | "
                              f"{fmt_pct(vi['loss']) if vi else '—'} | {ratio(vi, vv, 'cpu')} |")
@@ -644,12 +644,8 @@ of """ + f"{100 * self.ncpu} %." + "\n"]
                 if not ps:
                     continue
                 g = {p["system"]: self.m2(p) for p in ps}
-
-                def ratio(a, b):
-                    a, b = g.get(a), g.get(b)
-                    return f"{a['captured'] / b['captured']:.2f}x" if a and b and b["captured"] else "—"
-                L.append(f"| {rnd} | {s} B | {self.state_of(ps[0])} | {ratio('vm1x2', 'host2')} | "
-                         f"{ratio('vm2x1', 'host2')} | {ratio('vm2x1', 'vm1x2')} |")
+                L.append(f"| {rnd} | {s} B | {self.state_of(ps[0])} | {ratio(g.get('vm1x2'), g.get('host2'))} | "
+                         f"{ratio(g.get('vm2x1'), g.get('host2'))} | {ratio(g.get('vm2x1'), g.get('vm1x2'))} |")
         L.append("")
         L += self.fail_section(2)
         L.append("""## Commands
@@ -789,11 +785,7 @@ ring's drops.  Nothing but the generator is pinned.
                 if not ps:
                     continue
                 g = {p["system"]: self.m3(p) for p in ps}
-
-                def ratio(a, b):
-                    a, b = g.get(a), g.get(b)
-                    return f"{a['captured'] / b['captured']:.2f}x" if a and b and b["captured"] else "—"
-                L.append(f"| {rnd} | {s} B | {self.state_of(ps[0])} | {ratio('vm2', 'host2')} | {ratio('host4', 'host2')} |")
+                L.append(f"| {rnd} | {s} B | {self.state_of(ps[0])} | {ratio(g.get('vm2'), g.get('host2'))} | {ratio(g.get('host4'), g.get('host2'))} |")
         L.append("")
         L += self.fail_section(3)
         L.append("""## Commands
@@ -958,11 +950,8 @@ machine busy of {100 * self.ncpu} %.
                     continue
                 g = {p["system"]: self.m4(p) for p in ps}
                 v, q = g.get("vcap"), g.get("guest")
-
-                def ratio(k, a, b):
-                    return f"{a[k] / b[k]:.2f}x" if a and b and b.get(k) else "—"
-                L.append(f"| {rnd} | {fmt_k(r)} | {self.state_of(ps[0])} | {ratio('matched', v, q)} | "
-                         f"{ratio('qemu', q, v)} | {ratio('busy', q, v)} |")
+                L.append(f"| {rnd} | {fmt_k(r)} | {self.state_of(ps[0])} | {ratio(v, q, 'matched')} | "
+                         f"{ratio(q, v, 'qemu')} | {ratio(q, v, 'busy')} |")
         L.append("")
         L += self.fail_section(4)
         L.append(f"""## Commands
