@@ -181,6 +181,17 @@ def ratio(a, b, k="captured"):
     return f"{a[k] / b[k]:.2f}x" if a and b and b.get(k) else "—"
 
 
+def gp_multiplot(png, size, layout, title, sizes=None, xlabel="frame size (bytes)"):
+    """The start of every figure: a PNG of panels over a log x axis (frame sizes, or rates)."""
+    g = (f'set terminal pngcairo size {size} font ",10"\nset output "{png}"\n'
+         f'set multiplot layout {layout} title "{title}"\nset grid\n')
+    if sizes:
+        g += "set logscale x 2\nset xtics (" + ", ".join(str(x) for x in sizes) + ")\n"
+    else:
+        g += "set logscale x\n"
+    return g + f'set xlabel "{xlabel}"\n'
+
+
 class Report:
     def __init__(self, raw, out):
         self.out = out
@@ -511,16 +522,10 @@ The KVM equivalent (`guest/run-vm.sh -k -p`), not run here:
                     continue
                 ps.append(f'"{dat}" index {i} using 1:{col} with linespoints lw 2 lc rgb "{c}" title "{name}"')
             return ", \\\n  ".join(ps)
-        gp = f"""
-set terminal pngcairo size 1650,950 font ",10"
-set output "{os.path.join(self.out, 'fig11-13.png')}"
-set multiplot layout 2,3 title "One consumer (vcap: synth source paced at line rate; baselines: vcapsend over veth at what it reaches), {self.secs} s per point, median of rounds"
-set grid
-set logscale x 2
-set xtics ({", ".join(str(s) for s in sizes)})
-set xlabel "frame size (bytes)"
-set key top right font ",8"
-"""
+        gp = gp_multiplot(os.path.join(self.out, "fig11-13.png"), "1650,950", "2,3",
+                          "One consumer (vcap: synth source paced at line rate; baselines: vcapsend "
+                          f"over veth at what it reaches), {self.secs} s per point, median of rounds",
+                          sizes) + 'set key top right font ",8"\n'
         for line, lname in (("1g", "1 GbE"), ("10g", "10 GbE")):
             gp += f"""
 set logscale y
@@ -692,15 +697,8 @@ The guests as in fig11-13.md, vm1 with two `-netdev tap ... -device virtio-net-p
             if with_offered:
                 ps.append(f'"{dat}" index {n} using 1:2 with lines dt 2 lw 2 lc rgb "#999999" title "offered"')
             return ", \\\n  ".join(ps)
-        gp = f"""
-set terminal pngcairo size 1650,520 font ",10"
-set output "{os.path.join(self.out, name + '.png')}"
-set multiplot layout 1,3 title "{title}"
-set grid
-set logscale x 2
-set xtics ({", ".join(str(s) for s in sizes)})
-set xlabel "frame size (bytes)"
-set key top right font ",8"
+        gp = gp_multiplot(os.path.join(self.out, name + ".png"), "1650,520", "1,3", title,
+                          sizes) + f"""set key top right font ",8"
 set logscale y
 set ylabel "captured kpps, all consumers"
 set title "capture rate"
@@ -827,15 +825,9 @@ vcapd and the guests as in fig14-17.md (same session).
                 idx += 1
             f.write("\n".join(f"{s} {self.rate_of(3, s) / 1e3:.1f}" for s in sizes) + "\n")
         ps2.append(f'"{dat}" index {idx} using 1:2 with lines dt 3 lw 2 lc rgb "#999999" title "10 GbE rate (target)"')
-        gp = f"""
-set terminal pngcairo size 1400,560 font ",10"
-set output "{os.path.join(self.out, 'fig19-20.png')}"
-set multiplot layout 1,2 title "Cluster members on one source, target 10 GbE rates (figs. 19-20), median of rounds"
-set grid
-set logscale x 2
-set xtics ({", ".join(str(s) for s in sizes)})
-set offsets graph 0.1, graph 0.1, 0, 0
-set xlabel "frame size (bytes)"
+        gp = gp_multiplot(os.path.join(self.out, "fig19-20.png"), "1400,560", "1,2",
+                          "Cluster members on one source, target 10 GbE rates (figs. 19-20), "
+                          "median of rounds", sizes) + f"""set offsets graph 0.1, graph 0.1, 0, 0
 set key top right font ",8"
 set logscale y
 set ylabel "kpps"
@@ -1006,14 +998,10 @@ The guests as in fig11-13.md, without NICs, not pinned.
                         f.write(f"{(a['offered'] or r) / 1e3:.3f} {max(a['matched'], 1) / 1e3:.3f} {a['qemu']} "
                                 f"{a['busy']} {a['loss']} {(a['offered'] or r) * sum(self.frac4()) / 1e3:.3f}\n")
                 f.write("\n\n")
-        gp = f"""
-set terminal pngcairo size 1650,520 font ",10"
-set output "{os.path.join(self.out, 'early-filtering.png')}"
-set multiplot layout 1,3 title "Three VMs, each a different 10 % of one 64-byte source: filter in vcapd vs in the guest (median of rounds)"
-set grid
-set logscale x
-set xlabel "offered kpps (made by the generator)"
-set key top left font ",8"
+        gp = gp_multiplot(os.path.join(self.out, "early-filtering.png"), "1650,520", "1,3",
+                          "Three VMs, each a different 10 % of one 64-byte source: filter in vcapd "
+                          "vs in the guest (median of rounds)",
+                          xlabel="offered kpps (made by the generator)") + f"""set key top left font ",8"
 set offsets graph 0.05, graph 0.05, 0, 0
 set logscale y
 set ylabel "kpps"

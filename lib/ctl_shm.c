@@ -373,7 +373,6 @@ int vcap_ctl_shm_open(struct vcap_ivshmem *dev, const char *client, struct vcap_
 		      struct vcap_msg_hello_reply *hello)
 {
 	struct ctl_shm *c = calloc(1, sizeof(*c));
-	struct vcap_msg *req = NULL, *reply = NULL;
 	struct timespec ts;
 	int rc;
 
@@ -400,32 +399,12 @@ int vcap_ctl_shm_open(struct vcap_ivshmem *dev, const char *client, struct vcap_
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	c->ctl.seq = (uint32_t)ts.tv_nsec ^ (uint32_t)getpid() << 16;
 
-	req = malloc(sizeof(*req));
-	reply = malloc(sizeof(*reply));
-	if (!req || !reply) {
-		rc = vcap_set_err(-ENOMEM, "out of memory");
-		goto fail;
-	}
-	vcap_msg_init(req, VCAP_APP_FRAMEWORK, VCAP_MSG_HELLO);
-	req->u.hello.version_min = VCAP_PROTO_VERSION;
-	req->u.hello.version_max = VCAP_PROTO_VERSION;
-	req->u.hello.pid = (uint32_t)getpid();
-	if (client)
-		snprintf(req->name, sizeof(req->name), "%s", client);
-	else
-		vcap_program_name(req->name, sizeof(req->name));
-	rc = shm_call(&c->ctl, req, reply, NULL, NULL);
+	rc = vcap_ctl_hello(&c->ctl, client, hello);
 	if (rc)
 		goto fail;
-	if (hello)
-		*hello = reply->u.hello_reply;
-	free(req);
-	free(reply);
 	*out = &c->ctl;
 	return 0;
 fail:
-	free(req);
-	free(reply);
 	free(c);
 	return rc;
 }

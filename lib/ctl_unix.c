@@ -76,7 +76,6 @@ static void unix_close(struct vcap_ctl *ctl)
 int vcap_ctl_unix_open(const char *path, struct vcap_ctl **out)
 {
 	struct ctl_unix *u = calloc(1, sizeof(*u));
-	struct vcap_msg *req = NULL, *reply = NULL;
 	int rc;
 
 	if (!u)
@@ -97,27 +96,11 @@ int vcap_ctl_unix_open(const char *path, struct vcap_ctl **out)
 	u->ctl.close = unix_close;
 	u->ctl.hup_fd = u->sock;
 
-	req = malloc(sizeof(*req));
-	reply = malloc(sizeof(*reply));
-	if (!req || !reply) {
-		rc = vcap_set_err(-ENOMEM, "out of memory");
-		goto fail;
+	rc = vcap_ctl_hello(&u->ctl, NULL, NULL);
+	if (rc) {
+		unix_close(&u->ctl);
+		return rc;
 	}
-	vcap_msg_init(req, VCAP_APP_FRAMEWORK, VCAP_MSG_HELLO);
-	req->u.hello.version_min = VCAP_PROTO_VERSION;
-	req->u.hello.version_max = VCAP_PROTO_VERSION;
-	req->u.hello.pid = (uint32_t)getpid();
-	vcap_program_name(req->name, sizeof(req->name));
-	rc = unix_call(&u->ctl, req, reply, NULL, NULL);
-	if (rc)
-		goto fail;
-	free(req);
-	free(reply);
 	*out = &u->ctl;
 	return 0;
-fail:
-	free(req);
-	free(reply);
-	unix_close(&u->ctl);
-	return rc;
 }

@@ -56,6 +56,13 @@ struct vcap_ctl {
 	uint32_t seq;
 };
 
+/*
+ * Say HELLO on a channel just opened, as `client` (NULL: this program's
+ * name); vcapd's answer goes to *hello (if not NULL).  ctl.c.
+ * @return 0 or -errno (message set).
+ */
+int vcap_ctl_hello(struct vcap_ctl *ctl, const char *client, struct vcap_msg_hello_reply *hello);
+
 /* Connect to vcapd at path and say HELLO.  @return 0 or -errno (message set). */
 int vcap_ctl_unix_open(const char *path, struct vcap_ctl **out);
 

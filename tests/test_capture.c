@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "client.h"
 #include "harness.h"
 #include "netns.h"
 #include "synth.h"
@@ -47,22 +48,6 @@ static void write_config(const char *text)
 	CHECK(f, "config");
 	fputs(text, f);
 	fclose(f);
-}
-
-static struct vcap *open_with(const char *dev, const struct vcap_open_opts *o)
-{
-	struct vcap *h = vcap_open(dev, o);
-
-	CHECK(h, "vcap_open %s: %s", dev, vcap_errmsg());
-	return h;
-}
-
-static void synth_of(struct vcap_synth *g, uint32_t size, uint32_t flows, uint32_t proto)
-{
-	struct vcap_synth_cfg cfg = { .size = size, .flows = flows, .proto = proto };
-	char err[128];
-
-	CHECK(vcap_synth_init(g, &cfg, err, sizeof(err)) == 0, "%s", err);
 }
 
 static bool bpf_pass(struct bpf_program *prog, const uint8_t *frame, uint32_t len)
@@ -221,10 +206,10 @@ static void filters(void)
 	}
 
 	/* A: root, BPF */
-	a = open_with("host:v", &(struct vcap_open_opts){ .sz = sizeof(struct vcap_open_opts),
+	a = open_or_die("host:v", &(struct vcap_open_opts){ .sz = sizeof(struct vcap_open_opts),
 							   .filter = "udp" });
 	/* B: root, wildcard rules only, added out of id order */
-	b = open_with("host:v", NULL);
+	b = open_or_die("host:v", NULL);
 	r = (struct vcap_rule){ .id = 30, .fields = VCAP_RULE_SADDR, .action = VCAP_PASS,
 				.family = 4, .saddr_prefix = 27, .saddr = { 10, 1, 0, 0 } };
 	CHECK(vcap_rule_add(b, &r) == 0, "%s", vcap_errmsg());
@@ -238,7 +223,7 @@ static void filters(void)
 	CHECK(vcap_rule_add(b, &r) == -EEXIST, "a rule id is taken once");
 	CHECK(vcap_rule_default(b, VCAP_DROP) == 0, "%s", vcap_errmsg());
 	/* C: the tenant, through its own socket; its filter meets the mandatory one */
-	c = open_with("host:v", &(struct vcap_open_opts){ .sz = sizeof(struct vcap_open_opts),
+	c = open_or_die("host:v", &(struct vcap_open_opts){ .sz = sizeof(struct vcap_open_opts),
 							   .filter = "udp",
 							   .socket_path = tsock });
 	/* and the tenant may not open what it is not allowed */
@@ -303,16 +288,16 @@ static void cluster(void)
 	vcapd_start_in(&d, w.cap, "--source", "v=if:veth0");
 	synth_of(&g, 128, 64, VCAP_SYNTH_MIX);
 	for (int k = 0; k < M; k++)
-		m[k] = open_with("host:v", &(struct vcap_open_opts){
+		m[k] = open_or_die("host:v", &(struct vcap_open_opts){
 						   .sz = sizeof(struct vcap_open_opts),
 						   .cluster_id = 7,
 						   .cluster_mode = VCAP_CLUSTER_5TUPLE });
 	for (int k = 0; k < 2; k++)
-		rr[k] = open_with("host:v", &(struct vcap_open_opts){
+		rr[k] = open_or_die("host:v", &(struct vcap_open_opts){
 						    .sz = sizeof(struct vcap_open_opts),
 						    .cluster_id = 9,
 						    .cluster_mode = VCAP_CLUSTER_ROUND_ROBIN });
-	all = open_with("host:v", NULL);
+	all = open_or_die("host:v", NULL);
 	/* a member may not join with another mode */
 	CHECK(!vcap_open("host:v", &(struct vcap_open_opts){ .sz = sizeof(struct vcap_open_opts),
 							     .cluster_id = 7,
@@ -383,7 +368,7 @@ static void cluster_leave(void)
 	vcapd_start(&d, "--source", "s=synth:size=64,pps=100000,count=200000,flows=256,consumers=3");
 	synth_of(&g, 64, 256, VCAP_SYNTH_MIX);
 	for (int k = 0; k < M; k++)
-		m[k] = open_with("host:s", &(struct vcap_open_opts){
+		m[k] = open_or_die("host:s", &(struct vcap_open_opts){
 						   .sz = sizeof(struct vcap_open_opts),
 						   .ring_size = 32u << 20,
 						   .cluster_id = 5,
@@ -480,7 +465,7 @@ static void flow_rule(void)
 	rev.port_a = f.port_b;
 	rev.port_b = f.port_a;
 
-	h = open_with("host:s", &(struct vcap_open_opts){ .sz = sizeof(struct vcap_open_opts),
+	h = open_or_die("host:s", &(struct vcap_open_opts){ .sz = sizeof(struct vcap_open_opts),
 							   .ring_size = 64u << 20 });
 	while ((n = vcap_recv_burst(h, p, 256, VCAP_WAIT)) > 0) {
 		for (int i = 0; i < n; i++) {
@@ -551,7 +536,7 @@ static void idle_expiry(void)
 	memcpy(f.addr_b, t.dst, 4);
 	f.port_a = t.sport;
 	f.port_b = t.dport;
-	h = open_with("host:v", NULL);
+	h = open_or_die("host:v", NULL);
 	CHECK(vcap_flow_add(h, &f, VCAP_DROP, 600, NULL) == 0, "%s", vcap_errmsg());
 
 	wire_send(&w, "-l 128 --flows 4 --proto udp -n 4000 -r 20k");
@@ -663,7 +648,7 @@ static void kernel_drops(void)
 	/* a small kernel ring: 4 blocks of 64 KiB, about 1500 frames */
 	vcapd_start_in(&d, w.cap, "--source", "v=if:veth0,ring=256Ki,block=64Ki,snaplen=256");
 	synth_of(&g, 128, 64, VCAP_SYNTH_MIX);
-	h = open_with("host:v", &(struct vcap_open_opts){ .sz = sizeof(struct vcap_open_opts),
+	h = open_or_die("host:v", &(struct vcap_open_opts){ .sz = sizeof(struct vcap_open_opts),
 							   .ring_size = 32u << 20 });
 	kill(d.pid, SIGSTOP); /* vcapd stops reading; the kernel ring fills */
 	wire_send(&w, "-l 128 --flows 64 --proto mix -n 20000");
@@ -694,7 +679,7 @@ static void link_down(void)
 	wire_up(&w);
 	vcapd_start_in(&d, w.cap, "--source", "v=if:veth0");
 	synth_of(&g, 128, 64, VCAP_SYNTH_MIX);
-	h = open_with("host:v", NULL);
+	h = open_or_die("host:v", NULL);
 	wire_send(&w, "-l 128 --flows 64 --proto mix -n 1000");
 	CHECK_EQ(drain(h, &g, 1000, NULL, NULL, NULL), 1000);
 
@@ -741,12 +726,12 @@ static void kernel_filter(void)
 
 	VCAP_OPTS(vcap_open_opts, udp, .filter = "udp");
 	VCAP_OPTS(vcap_open_opts, tcp, .filter = "tcp");
-	a = open_with("host:v", &udp);
-	b = open_with("host:v", &udp);
+	a = open_or_die("host:v", &udp);
+	b = open_or_die("host:v", &udp);
 	src = status_source(&d, "v");
 	CHECK(!src.kernel_drop_all && !strcmp(src.kernel_filter, "udp"),
 	      "one common filter runs in the kernel: \"%.128s\"", src.kernel_filter);
-	c = open_with("host:v", &tcp);
+	c = open_or_die("host:v", &tcp);
 	src = status_source(&d, "v");
 	CHECK(!src.kernel_filter[0], "filters differ: the kernel passes all");
 	vcap_close(c);
@@ -788,8 +773,8 @@ static void two_ifaces(void)
 	vcapd_start_in(&d, w.cap, "--source", "one=if:veth0", "--source", "two=if:veth2");
 	synth_of(&g1, 128, 64, VCAP_SYNTH_MIX);
 	synth_of(&g2, 256, 7, VCAP_SYNTH_UDP);
-	a = open_with("host:one", NULL);
-	b = open_with("host:two", NULL);
+	a = open_or_die("host:one", NULL);
+	b = open_or_die("host:two", NULL);
 	CHECK(sh("ip netns exec %s %s/tools/vcapsend -i veth1 -q -l 128 --flows 64 --proto mix "
 		 "-n 20000 -r 50k >/dev/null & "
 		 "ip netns exec %s %s/tools/vcapsend -i veth3 -q -l 256 --flows 7 --proto udp "

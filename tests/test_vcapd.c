@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "flowhash.h"
+#include "client.h"
 #include "harness.h"
 #include "synth.h"
 #include "vcap.h"
@@ -28,22 +29,6 @@ static uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static struct vcap *open_or_die(const char *dev, const struct vcap_open_opts *o)
-{
-	struct vcap *h = vcap_open(dev, o);
-
-	CHECK(h, "vcap_open %s: %s", dev, vcap_errmsg());
-	return h;
-}
-
-static void synth_of(struct vcap_synth *g, uint32_t size, uint32_t flows, uint32_t proto)
-{
-	struct vcap_synth_cfg cfg = { .size = size, .flows = flows, .proto = proto };
-	char err[128];
-
-	CHECK(vcap_synth_init(g, &cfg, err, sizeof(err)) == 0, "%s", err);
 }
 
 static void check_invariant(struct vcap *h)
