@@ -12,6 +12,7 @@
 #      rate the sender achieves;
 #   3. a filter passing 1 % of the traffic: the consumer's CPU with and
 #      without it (synth source), and vcapd's filtering cost per packet;
+#      what a sleep and wake-up costs here (bench/wake_cost);
 #   5. 1 and 2, the sender paced at 200 kpps in 100-us bursts (as a NIC
 #      with interrupt moderation delivers), next to the sender alone: the
 #      CPU time of the sender (getrusage: the veth delivery to packet
@@ -200,13 +201,19 @@ for round in $(seq 1 "$rounds"); do
 done
 
 # 3. a 1 % filter: synth source paced at 1 Mpps, 100 flows, one of them wanted;
-# the consumer with vcapcount's defaults (watermark 128, timeout 10 ms) and
-# set for throughput (watermark 1024, timeout 100 ms): at 1 % of the traffic
-# its CPU is mostly wake-ups, and those two settings decide how many
+# the consumer with vcapcount's defaults (watermark 128, timeout 10 ms), set
+# for throughput (watermark 1024, timeout 100 ms), and batched as libpcap's
+# TPACKET_V3 reader is (a 1 MiB block holds about 8192 64-byte packets;
+# tcpdump's timeout is 1 s): at 1 % of the traffic its CPU is mostly
+# wake-ups, and those settings decide how many there are.  Next to them, the
+# same consumer unfiltered on a source that makes only the wanted 10 kpps:
+# what receiving just those packets costs, with no filtering at all.
 for round in $(seq 1 "$rounds"); do
-	for wait in "128 10" "1024 100"; do
-	for filter in "" "host 10.1.0.7"; do
-		start_vcapd "synth:size=64,pps=1M,flows=100,cpu=0"
+	for wait in "128 10" "1024 100" "8192 1000"; do
+	for filter in "" "host 10.1.0.7" "10k"; do
+		pps=1M
+		[ "$filter" = 10k ] && { pps=10k; filter=; }
+		start_vcapd "synth:size=64,pps=$pps,flows=100,cpu=0"
 		VCAP_SOCKET="$tmp/vcapd.sock" taskset -c 1 "$B/tools/vcapcount" -i host:v \
 			-w "${wait% *}" -t "${wait#* }" \
 			-d "$secs" -q --json ${filter:+-f "$filter"} >"$tmp/f.json" &
@@ -219,10 +226,15 @@ for round in $(seq 1 "$rounds"); do
 		v1=$(pcpu "$vcapd_pid")
 		wait "$cp" || true
 		stop_vcapd
-		echo "{\"round\":$round,\"experiment\":3,\"r\":{\"filter\":\"$filter\",\"watermark\":${wait% *},\"timeout_ms\":${wait#* },\"consumer_cpu_s\":$(awk "BEGIN { print ($p1 - $p0) / 1e9 }"),\"vcapd_cpu_s\":$(awk "BEGIN { print ($v1 - $v0) / 1e9 }"),\"seconds\":$((secs - 1)),\"result\":$(cat "$tmp/f.json")}}" |
+		echo "{\"round\":$round,\"experiment\":3,\"r\":{\"filter\":\"$filter\",\"source_pps\":\"$pps\",\"watermark\":${wait% *},\"timeout_ms\":${wait#* },\"consumer_cpu_s\":$(awk "BEGIN { print ($p1 - $p0) / 1e9 }"),\"vcapd_cpu_s\":$(awk "BEGIN { print ($v1 - $v0) / 1e9 }"),\"seconds\":$((secs - 1)),\"result\":$(cat "$tmp/f.json")}}" |
 			tee -a "$raw" >&2
 	done
 	done
+done
+# what one sleep and wake-up costs a sleeper on this machine: the floor
+# under the sparse consumer's CPU above
+"$B/bench/wake_cost" | while read -r line; do
+	echo "{\"round\":1,\"experiment\":6,\"r\":$line}" | tee -a "$raw" >&2
 done
 "$B/bench/filter_cost" | while read -r line; do
 	echo "{\"round\":1,\"experiment\":4,\"r\":$line}" | tee -a "$raw" >&2

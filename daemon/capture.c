@@ -17,12 +17,24 @@
 #define IDLE_MAX_NS 500000000ull /* a capture thread looks at its mailbox this often anyway */
 #define RETRY_NS 1000000000ull   /* a failed source is retried this often */
 #define KDROPS_NS 10000000ull    /* busy, kernel drop counts are read this often */
+#define HOLD_NS 100000ull        /* longest a burst defers consumers' wake-ups */
 
 /*
- * Publish every ring and wake the consumers that asked.
+ * Publish every ring and wake the consumers that asked; with hold, in the
+ * middle of a burst, wake only those whose ring is filling up.
+ *
+ * Why hold: a source that hands over a backlog (a TPACKET_V3 block of
+ * thousands of packets, a file) fills a sleeping consumer's watermark
+ * every batch or two; waking it each time costs it a sleep and a wake-up
+ * per batch, and when it shares vcapd's core, vcapd a preemption too.  The
+ * kernel's own packet ring wakes its reader once per block.  So while
+ * batches come back full, wake-ups wait until the source runs dry or
+ * HOLD_NS passes, whichever is first; a consumer that is polling sees
+ * every batch at once, as before.
+ *
  * @return the earliest time a waiting consumer's timeout expires (0: none).
  */
-static uint64_t publish(struct source *s, uint64_t now)
+static uint64_t publish(struct source *s, uint64_t now, bool hold)
 {
 	uint64_t kdrops = atomic_load_explicit(&s->kernel_drops, memory_order_relaxed);
 	uint64_t deadline = 0;
@@ -31,7 +43,9 @@ static uint64_t publish(struct source *s, uint64_t now)
 		struct consumer *c = s->active[k];
 
 		c->w.cnt.kernel_drops = kdrops - c->kernel_drops_base;
-		if (vcap_ring_writer_publish(&c->w, now))
+		if (hold && vcap_ring_writer_roomy(&c->w))
+			vcap_ring_writer_flush(&c->w);
+		else if (vcap_ring_writer_publish(&c->w, now))
 			consumer_signal(c);
 		else if (c->w.pending_deadline && (!deadline || c->w.pending_deadline < deadline))
 			deadline = c->w.pending_deadline;
@@ -79,7 +93,7 @@ void *capture_main(void *arg)
 	struct source *s = arg;
 	struct vcap_pkt_meta meta[BATCH];
 	const uint8_t *data[BATCH];
-	uint64_t retry_at = 0, kdrops_at = 0;
+	uint64_t retry_at = 0, kdrops_at = 0, burst_at = 0;
 
 	/*
 	 * A paced source sleeps between bursts tens of microseconds apart; the
@@ -143,7 +157,12 @@ void *capture_main(void *arg)
 			kdrops_at = now + KDROPS_NS;
 		}
 		now = mono_ns();
-		deadline = publish(s, now);
+		/* A full batch: more is likely waiting (see publish). */
+		if (n == BATCH && !burst_at)
+			burst_at = now;
+		else if (n < BATCH || now - burst_at >= HOLD_NS)
+			burst_at = 0;
+		deadline = publish(s, now, burst_at != 0);
 		expire_rules(s, now);
 		if (n > 0)
 			continue; /* busy: go straight for the next batch */

@@ -132,6 +132,8 @@ struct vcap {
 	uint32_t timeout_ms;
 	atomic_int brk;
 	int break_fd; /* eventfd written by vcap_breakloop() */
+	int ep_fd;    /* epoll set vcap_wait() sleeps on, made on first use; -1: none */
+	int ep_for[2]; /* the fd and hup_fd it was made for */
 
 	/* ring handles */
 	struct vcap_ctl *ctl;

@@ -99,6 +99,16 @@ static inline void vcap_ring_writer_filtered(struct vcap_ring_writer *w, uint32_
  */
 bool vcap_ring_writer_publish(struct vcap_ring_writer *w, uint64_t now_ns);
 
+/*
+ * Publish (R1) and the counters, as vcap_ring_writer_publish does, but
+ * leave wake-ups for a later publish: for a producer in the middle of a
+ * burst, which would otherwise wake a sleeping consumer once per batch.
+ */
+void vcap_ring_writer_flush(struct vcap_ring_writer *w);
+
+/* Is at least half the ring free?  (Reads cons only when it might not be.) */
+bool vcap_ring_writer_roomy(struct vcap_ring_writer *w);
+
 /* Mark the ring ended (VCAP_RING_STATE_EOF or _DEAD) and publish. */
 void vcap_ring_writer_set_state(struct vcap_ring_writer *w, uint32_t state);
 

@@ -133,10 +133,9 @@ static uint32_t clamp_u32(uint32_t v, uint32_t lo, uint32_t hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-bool vcap_ring_writer_publish(struct vcap_ring_writer *w, uint64_t now_ns)
+void vcap_ring_writer_flush(struct vcap_ring_writer *w)
 {
 	struct vcap_ring *r = w->r;
-	uint32_t seq, seen, pending, watermark, timeout_ms;
 
 	/* Compare with private copies: the shared ones may have been scribbled on. */
 	if (w->pub_prod != w->prod || w->pub_received != w->cnt.received ||
@@ -146,6 +145,20 @@ bool vcap_ring_writer_publish(struct vcap_ring_writer *w, uint64_t now_ns)
 		w->pub_prod = w->prod;
 		publish_counters(w);
 	}
+}
+
+bool vcap_ring_writer_roomy(struct vcap_ring_writer *w)
+{
+	/* cons is read only when the cached view says otherwise */
+	return w->free_cached >= w->size / 2 || refresh_free(w) >= w->size / 2;
+}
+
+bool vcap_ring_writer_publish(struct vcap_ring_writer *w, uint64_t now_ns)
+{
+	struct vcap_ring *r = w->r;
+	uint32_t seq, seen, pending, watermark, timeout_ms;
+
+	vcap_ring_writer_flush(w);
 
 	/* F2: order the prod store before the wait_seq load (see F1). */
 	atomic_thread_fence(memory_order_seq_cst);

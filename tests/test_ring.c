@@ -309,6 +309,43 @@ static void test_watermark(void)
 	free_guarded(&g);
 }
 
+/*
+ * A producer mid-burst publishes without waking (flush), unless the ring is
+ * more than half full (roomy); the next publish wakes as usual.
+ */
+static void test_flush_holds_wakeups(void)
+{
+	const uint32_t size = 1 << 16;
+	struct guarded g = guarded_ring(size);
+	struct vcap_ring_writer w;
+	struct vcap_ring_reader rd;
+	struct vcap_pkt_meta m = meta_of(64, 0);
+	uint8_t buf[64] = { 0 };
+	struct vcap_pkt p[64];
+	uint32_t rec = vcap_rec_size(64);
+
+	CHECK_EQ(vcap_ring_writer_init(&w, g.ring, size, 64, 1, 1), 0);
+	CHECK_EQ(vcap_ring_reader_attach(&rd, g.ring, vcap_ring_map_size(size)), 0);
+	CHECK(vcap_ring_reader_arm(&rd, 1, 10), "empty ring: may sleep");
+	for (int i = 0; i < 20; i++)
+		vcap_ring_writer_put(&w, &m, buf);
+	vcap_ring_writer_flush(&w);
+	CHECK(!atomic_load(&w.r->p.signalled), "flush wakes nobody");
+	CHECK_EQ(vcap_ring_reader_peek(&rd, p, 64), 20); /* but the records are out */
+	CHECK(vcap_ring_writer_roomy(&w), "20 records: roomy");
+
+	/* the reader sleeps again; the writer fills past half the ring */
+	vcap_ring_reader_release(&rd);
+	CHECK(vcap_ring_reader_arm(&rd, 1, 10), "empty again");
+	while ((w.prod - 20 * rec) + rec <= size / 2)
+		vcap_ring_writer_put(&w, &m, buf);
+	CHECK(vcap_ring_writer_roomy(&w), "exactly half in use still counts as roomy");
+	vcap_ring_writer_put(&w, &m, buf);
+	CHECK(!vcap_ring_writer_roomy(&w), "past half: not roomy (cons re-read)");
+	CHECK(vcap_ring_writer_publish(&w, 0), "the next publish wakes the sleeper");
+	free_guarded(&g);
+}
+
 /* The sizing promise: a 128 MiB ring holds over a million 64-byte packets. */
 static void test_capacity(void)
 {
@@ -412,6 +449,7 @@ int main(void)
 	test_hostile_consumer();
 	test_malformed_records();
 	test_watermark();
+	test_flush_holds_wakeups();
 	test_capacity();
 	test_threads();
 	fprintf(stderr, "ring: all passed\n");
