@@ -19,6 +19,7 @@ fig19-20.md/.png and early-filtering.md/.png into OUTDIR.
 """
 import argparse
 import collections
+import itertools
 import json
 import os
 import re
@@ -238,6 +239,16 @@ class Report:
     def rounds(self, exp):
         return sorted({p["round"] for p in self.points if p["exp"] == exp})
 
+    def within_rounds(self, exp, metric, **axes):
+        """The rows of a within-round table: (round, axis values, state, {system:
+        metric(point)}) for each round and each combination of the axes' values
+        (field=values, the first one outermost) that has points."""
+        for rnd in self.rounds(exp):
+            for vals in itertools.product(*axes.values()):
+                ps = self.pts(exp, round=rnd, **dict(zip(axes, vals)))
+                if ps:
+                    yield rnd, vals, self.state_of(ps[0]), {p["system"]: metric(p) for p in ps}
+
     # ---------------------------------------------------------- derived metrics
     @staticmethod
     def ok(p):
@@ -422,17 +433,11 @@ actually achieved, shown next to each point, not the line rate.
         L.append("| round | frame | line | state | vcap VM / host captured | vcap VM, veth / virtio-net captured | "
                  "vcap VM, veth loss % | virtio-net loss % | virtio-net QEMU CPU / vcap VM, veth QEMU CPU |")
         L.append("|---:|---:|---|---|---:|---:|---:|---:|---:|")
-        for rnd in self.rounds(1):
-            for s in sizes:
-                for line in ("1g", "10g"):
-                    g = {p["system"]: self.m1(p) for p in self.pts(1, round=rnd, size=s, line=line)}
-                    any_p = next(iter(self.pts(1, round=rnd, size=s, line=line)), None)
-                    if not any_p:
-                        continue
-                    vm, host, vv, vi = g.get("vm"), g.get("host"), g.get("vm-veth"), g.get("virtio")
-                    L.append(f"| {rnd} | {s} B | {line} | {self.state_of(any_p)} | {ratio(vm, host)} | "
-                             f"{ratio(vv, vi)} | {fmt_pct(vv['loss']) if vv else '—'} | "
-                             f"{fmt_pct(vi['loss']) if vi else '—'} | {ratio(vi, vv, 'cpu')} |")
+        for rnd, (s, line), state, g in self.within_rounds(1, self.m1, size=sizes, line=("1g", "10g")):
+            vm, host, vv, vi = g.get("vm"), g.get("host"), g.get("vm-veth"), g.get("virtio")
+            L.append(f"| {rnd} | {s} B | {line} | {state} | {ratio(vm, host)} | "
+                     f"{ratio(vv, vi)} | {fmt_pct(vv['loss']) if vv else '—'} | "
+                     f"{fmt_pct(vi['loss']) if vi else '—'} | {ratio(vi, vv, 'cpu')} |")
         L.append("")
         chk = next((x["container_check"] for x in self.extra if "container_check" in x), None)
         if chk:
@@ -643,14 +648,9 @@ of """ + f"{100 * self.ncpu} %." + "\n"]
         L.append("\n## Ratios within a round\n")
         L.append("| round | frame | state | 1 VM / host captured | 2 VMs / host captured | 2 VMs / 1 VM captured |")
         L.append("|---:|---:|---|---:|---:|---:|")
-        for rnd in self.rounds(2):
-            for s in sizes:
-                ps = self.pts(2, round=rnd, size=s)
-                if not ps:
-                    continue
-                g = {p["system"]: self.m2(p) for p in ps}
-                L.append(f"| {rnd} | {s} B | {self.state_of(ps[0])} | {ratio(g.get('vm1x2'), g.get('host2'))} | "
-                         f"{ratio(g.get('vm2x1'), g.get('host2'))} | {ratio(g.get('vm2x1'), g.get('vm1x2'))} |")
+        for rnd, (s,), state, g in self.within_rounds(2, self.m2, size=sizes):
+            L.append(f"| {rnd} | {s} B | {state} | {ratio(g.get('vm1x2'), g.get('host2'))} | "
+                     f"{ratio(g.get('vm2x1'), g.get('host2'))} | {ratio(g.get('vm2x1'), g.get('vm1x2'))} |")
         L.append("")
         L += self.fail_section(2)
         L.append("""## Commands
@@ -777,13 +777,8 @@ ring's drops.  Nothing but the generator is pinned.
         L.append("## Within a round\n")
         L.append("| round | frame | state | 2 VMs / host 2 members, total captured | host 4 / host 2 members, total captured |")
         L.append("|---:|---:|---|---:|---:|")
-        for rnd in self.rounds(3):
-            for s in sizes:
-                ps = self.pts(3, round=rnd, size=s)
-                if not ps:
-                    continue
-                g = {p["system"]: self.m3(p) for p in ps}
-                L.append(f"| {rnd} | {s} B | {self.state_of(ps[0])} | {ratio(g.get('vm2'), g.get('host2'))} | {ratio(g.get('host4'), g.get('host2'))} |")
+        for rnd, (s,), state, g in self.within_rounds(3, self.m3, size=sizes):
+            L.append(f"| {rnd} | {s} B | {state} | {ratio(g.get('vm2'), g.get('host2'))} | {ratio(g.get('host4'), g.get('host2'))} |")
         L.append("")
         L += self.fail_section(3)
         L.append("""## Commands
@@ -935,15 +930,10 @@ machine busy of {100 * self.ncpu} %.
         L.append("## Within a round\n")
         L.append("| round | offered | state | matched: in vcapd / in the guest | QEMU CPU: in the guest / in vcapd | machine busy: in the guest / in vcapd |")
         L.append("|---:|---:|---|---:|---:|---:|")
-        for rnd in self.rounds(4):
-            for r in rates:
-                ps = self.pts(4, round=rnd, rate=r)
-                if not ps:
-                    continue
-                g = {p["system"]: self.m4(p) for p in ps}
-                v, q = g.get("vcap"), g.get("guest")
-                L.append(f"| {rnd} | {fmt_k(r)} | {self.state_of(ps[0])} | {ratio(v, q, 'matched')} | "
-                         f"{ratio(q, v, 'qemu')} | {ratio(q, v, 'busy')} |")
+        for rnd, (r,), state, g in self.within_rounds(4, self.m4, rate=rates):
+            v, q = g.get("vcap"), g.get("guest")
+            L.append(f"| {rnd} | {fmt_k(r)} | {state} | {ratio(v, q, 'matched')} | "
+                     f"{ratio(q, v, 'qemu')} | {ratio(q, v, 'busy')} |")
         L.append("")
         L += self.fail_section(4)
         L.append(f"""## Commands
