@@ -182,6 +182,23 @@ def ratio(a, b, k="captured"):
     return f"{a[k] / b[k]:.2f}x" if a and b and b.get(k) else "—"
 
 
+def captured_cell(a, rate, ran):
+    """Captured kpps of an aggregate a; "X of Y" where less than the rate was
+    offered; "failed" where the point ran but gave no result."""
+    if not a:
+        return "failed" if ran else "—"
+    if rate and a["offered"] < 0.97 * rate:
+        return f"{fmt_k(a['captured'])} of {fmt_k(a['offered'])}"
+    return fmt_k(a["captured"])
+
+
+def grid(sizes, systems, lead, cell):
+    """Table rows, one per frame size: the size, lead(size)'s cells, then
+    cell(system, size) for each of the systems."""
+    return ["| " + " | ".join([f"{s} B", *lead(s)] + [cell(sys_, s) for sys_, _ in systems]) + " |"
+            for s in sizes]
+
+
 def gp_multiplot(png, size, layout, title, sizes=None, xlabel="frame size (bytes)"):
     """The start of every figure: a PNG of panels over a log x axis (frame sizes, or rates)."""
     g = (f'set terminal pngcairo size {size} font ",10"\nset output "{png}"\n'
@@ -392,41 +409,28 @@ actually achieved, shown next to each point, not the line rate.
             hdr = "| frame | line rate kpps | " + " | ".join(n for _, n in self.SYS1) + " |"
             sep = "|---:|---:|" + "---:|" * len(self.SYS1)
             L.append("### Captured kpps (offered kpps where it was less than the line rate)\n")
+            def lead(s):
+                return [fmt_k(self.rate_of(1, s, line))]
             L += [hdr, sep]
-            for s in sizes:
-                rate = self.rate_of(1, s, line)
-                row = [f"{s} B", fmt_k(rate)]
-                for sys_, _ in self.SYS1:
-                    a = self.agg1(sys_, s, line)
-                    if not a:
-                        row.append("failed" if self.pts(1, system=sys_, size=s, line=line) else "—")
-                    elif rate and a["offered"] < 0.97 * rate:
-                        row.append(f"{fmt_k(a['captured'])} of {fmt_k(a['offered'])}")
-                    else:
-                        row.append(fmt_k(a["captured"]))
-                L.append("| " + " | ".join(row) + " |")
+            L += grid(sizes, self.SYS1, lead, lambda sys_, s: captured_cell(
+                self.agg1(sys_, s, line), self.rate_of(1, s, line),
+                self.pts(1, system=sys_, size=s, line=line)))
             L.append("\n### Loss %\n")
-            L += [hdr.replace("line rate kpps", "line rate kpps"), sep]
-            for s in sizes:
-                row = [f"{s} B", fmt_k(self.rate_of(1, s, line))]
-                for sys_, _ in self.SYS1:
-                    a = self.agg1(sys_, s, line)
-                    row.append(fmt_pct(a["loss"]) if a else "—")
-                L.append("| " + " | ".join(row) + " |")
+            L += [hdr, sep]
+            L += grid(sizes, self.SYS1, lead, lambda sys_, s: (
+                fmt_pct(a["loss"]) if (a := self.agg1(sys_, s, line)) else "—"))
             L.append("\n### Consumer CPU % of one CPU / machine busy % (vcapd % for the vcap systems)\n")
             L += [hdr, sep]
-            for s in sizes:
-                row = [f"{s} B", fmt_k(self.rate_of(1, s, line))]
-                for sys_, _ in self.SYS1:
-                    a = self.agg1(sys_, s, line)
-                    if not a:
-                        row.append("—")
-                        continue
-                    cell = f"{fmt_pct(a['cpu'], 0)} / {fmt_pct(a['busy'], 0)}"
-                    if sys_ in ("host", "ctr", "vm", "vm-veth") and a["vcapd"] is not None:
-                        cell += f" ({a['vcapd']:.0f})"
-                    row.append(cell)
-                L.append("| " + " | ".join(row) + " |")
+
+            def cpu_cell(sys_, s):
+                a = self.agg1(sys_, s, line)
+                if not a:
+                    return "—"
+                cell = f"{fmt_pct(a['cpu'], 0)} / {fmt_pct(a['busy'], 0)}"
+                if sys_ in ("host", "ctr", "vm", "vm-veth") and a["vcapd"] is not None:
+                    cell += f" ({a['vcapd']:.0f})"
+                return cell
+            L += grid(sizes, self.SYS1, lead, cpu_cell)
             L.append("")
         # ratios from the same round
         L.append("## Ratios within a round (same group of runs, seconds apart)\n")
@@ -616,35 +620,21 @@ of """ + f"{100 * self.ncpu} %." + "\n"]
         L.append("### Captured kpps, both consumers together (\"of\": what was offered, where less) — figures 14 and 16\n")
         L.append("| frame | offered kpps (2 sources) | " + " | ".join(n for _, n in self.SYS2) + " |")
         L.append("|---:|---:|" + "---:|" * len(self.SYS2))
-        for s in sizes:
-            row = [f"{s} B", fmt_k(2 * self.rate_of(2, s))]
-            for sys_, _ in self.SYS2:
-                a = self.agg(self.m2, self.pts(2, system=sys_, size=s))
-                if not a:
-                    row.append("failed" if self.pts(2, system=sys_, size=s) else "—")
-                elif a["offered"] < 0.97 * 2 * self.rate_of(2, s):
-                    row.append(f"{fmt_k(a['captured'])} of {fmt_k(a['offered'])}")
-                else:
-                    row.append(fmt_k(a["captured"]))
-            L.append("| " + " | ".join(row) + " |")
+        def agg2(sys_, s):
+            return self.agg(self.m2, self.pts(2, system=sys_, size=s))
+        L += grid(sizes, self.SYS2, lambda s: [fmt_k(2 * self.rate_of(2, s))],
+                  lambda sys_, s: captured_cell(agg2(sys_, s), 2 * self.rate_of(2, s),
+                                                self.pts(2, system=sys_, size=s)))
         L.append("\n### Loss % per consumer (a / b) — figures 14 and 16\n")
         L.append("| frame | " + " | ".join(n for _, n in self.SYS2) + " |")
         L.append("|---:|" + "---:|" * len(self.SYS2))
-        for s in sizes:
-            row = [f"{s} B"]
-            for sys_, _ in self.SYS2:
-                a = self.agg(self.m2, self.pts(2, system=sys_, size=s))
-                row.append(" / ".join(fmt_pct(x) for x in a["per_loss"]) if a else "—")
-            L.append("| " + " | ".join(row) + " |")
+        L += grid(sizes, self.SYS2, lambda s: [], lambda sys_, s: (
+            " / ".join(fmt_pct(x) for x in a["per_loss"]) if (a := agg2(sys_, s)) else "—"))
         L.append("\n### CPU: consumers or QEMU, % of one CPU / machine busy % — figures 15 and 17\n")
         L.append("| frame | " + " | ".join(n for _, n in self.SYS2) + " |")
         L.append("|---:|" + "---:|" * len(self.SYS2))
-        for s in sizes:
-            row = [f"{s} B"]
-            for sys_, _ in self.SYS2:
-                a = self.agg(self.m2, self.pts(2, system=sys_, size=s))
-                row.append(f"{fmt_pct(a['cpu'], 0)} / {fmt_pct(a['busy'], 0)}" if a else "—")
-            L.append("| " + " | ".join(row) + " |")
+        L += grid(sizes, self.SYS2, lambda s: [], lambda sys_, s: (
+            f"{fmt_pct(a['cpu'], 0)} / {fmt_pct(a['busy'], 0)}" if (a := agg2(sys_, s)) else "—"))
         L.append("\n## Ratios within a round\n")
         L.append("| round | frame | state | 1 VM / host captured | 2 VMs / host captured | 2 VMs / 1 VM captured |")
         L.append("|---:|---:|---|---:|---:|---:|")
