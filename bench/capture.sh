@@ -18,7 +18,9 @@
 #      CPU time of the sender (getrusage: the veth delivery to packet
 #      sockets runs in its context), ksoftirqd and the capturing processes,
 #      over that of the sender alone, is what capturing costs, the kernel's
-#      delivery to the packet socket(s) included.
+#      delivery to the packet socket(s) included; and the same for one real
+#      tcpdump (-w /dev/null, so it reads every byte it captures) on veth0
+#      and, unchanged, through vcapd with vcap-pcap.
 #
 # Process CPU is the scheduler's exact run time (/proc/PID/task/*/schedstat,
 # getrusage), not tick samples, which are too coarse for small loads.
@@ -111,31 +113,44 @@ stop_vcapd() {
 	kill "$vcapd_pid"
 	wait "$vcapd_pid" 2>/dev/null || true
 	rm -f "$tmp/vcapd.sock"
+	vcapd_pid=
 }
 
-# run_capture MODE SIZE N [FILTER]: MODE vcap, direct or none (the sender
-# alone: the baseline for machine CPU); $rate set: the sender is paced at
+# run_capture MODE SIZE N [FILTER]: MODE vcap, direct, tcpdump-vcap,
+# tcpdump-direct or none (the sender alone: the baseline for machine CPU); $rate set: the sender is paced at
 # $rate pps in 100-us bursts; prints one JSON line
 run_capture() {
 	local mode=$1 size=$2 n=$3 filter=${4:-} i cpids=() b0 b1 p0 p1 sent
 	[ "$mode" = none ] && n=0
-	if [ "$mode" = vcap ]; then
-		start_vcapd "if:veth0,cpu=1"
-	fi
+	case $mode in vcap | tcpdump-vcap) start_vcapd "if:veth0,cpu=1" ;; esac
 	for i in $(seq 1 "$n"); do
-		if [ "$mode" = vcap ]; then
+		case $mode in
+		vcap)
 			VCAP_SOCKET="$tmp/vcapd.sock" taskset -c 1 "$B/tools/vcapcount" -i host:v \
 				-d $((secs + 2)) -q --json ${filter:+-f "$filter"} >"$tmp/c$i.json" &
-		else
+			;;
+		direct)
 			ip netns exec "$cap" taskset -c 1 "$B/tools/vcapcount" -i veth0 \
 				-d $((secs + 2)) -q --json ${filter:+-f "$filter"} >"$tmp/c$i.json" &
-		fi
+			;;
+		tcpdump-vcap) # (each of these execs the next: the PID is tcpdump's)
+			VCAP_SOCKET="$tmp/vcapd.sock" taskset -c 1 "$B/pcap/vcap-pcap" \
+				tcpdump -Z root -n -i host:v -w /dev/null ${filter:+"$filter"} \
+				2>"$tmp/c$i.err" &
+			;;
+		tcpdump-direct)
+			ip netns exec "$cap" taskset -c 1 \
+				tcpdump -Z root -n -i veth0 -w /dev/null ${filter:+"$filter"} \
+				2>"$tmp/c$i.err" &
+			;;
+		esac
 		cpids+=($!)
 		pids+=($!)
 	done
 	sleep 0.5
+	[ "$mode" = tcpdump-vcap ] || [ "$mode" = tcpdump-direct ] && sleep 0.5 # it opens slower
 	local watch=("${cpids[@]}")
-	[ "$mode" = vcap ] && watch+=("$vcapd_pid")
+	[ -n "${vcapd_pid:-}" ] && watch+=("$vcapd_pid")
 	b0=$(busy)
 	p0=$(pcpu "${watch[@]}")
 	k0=$(pcpu $softirqd)
@@ -143,11 +158,25 @@ run_capture() {
 		-i veth1 -l "$size" --flows 1024 --proto mix ${rate:+-r "$rate" --burst 100} \
 		-q --json || true)
 	sleep 0.2 # let the consumers drain
+	# ... and tcpdump's last packets wait up to its 1-s buffer timeout, either way
+	case $mode in tcpdump-*) sleep 1.1 ;; esac
 	b1=$(busy)
 	p1=$(pcpu "${watch[@]}")
 	k1=$(pcpu $softirqd)
+	case $mode in
+	tcpdump-*) # stopped as at a terminal; its closing counts as vcapcount's JSON
+		kill -INT "${cpids[@]}" 2>/dev/null || true
+		for i in $(seq 1 "$n"); do
+			wait "${cpids[$((i - 1))]}" || true
+			awk '/packets captured/ { c = $1 } /dropped by kernel/ { d = $1 }
+			     /dropped by interface/ { k = $1 }
+			     END { printf "{\"packets\":%d,\"dropped\":%d,\"kernel_drops\":%d}\n", c, d, k }' \
+				"$tmp/c$i.err" >"$tmp/c$i.json"
+		done
+		;;
+	esac
 	for p in "${cpids[@]}"; do wait "$p" || true; done
-	[ "$mode" = vcap ] && stop_vcapd
+	[ -n "${vcapd_pid:-}" ] && stop_vcapd
 	python3 - "$mode" "$size" "$n" "$filter" "$sent" "$(((b1 - b0)))" "$(((p1 - p0)))" "$hz" \
 		"${rate:-0}" "$((k1 - k0))" "$tmp"/c*.json <<'EOF'
 import json, os, sys
@@ -164,7 +193,7 @@ print(json.dumps({"mode": mode, "size": int(size), "consumers": int(n), "filter"
                   "sender_cpu_s": s.get("cpu_seconds", 0),
                   "softirqd_cpu_s": int(softirqd) / 1e9}))
 EOF
-	rm -f "$tmp"/c*.json
+	rm -f "$tmp"/c*.json "$tmp"/c*.err
 }
 
 echo "capture.sh: $rounds rounds, $secs s per point; raw results in $raw" >&2
@@ -186,7 +215,7 @@ for round in $(seq 1 "$rounds"); do
 	# each point minus the sender alone ("none") at the same rate
 	rate=$paced
 	for size in 64 128 256 512 1024 1500; do
-		for mode in none vcap direct; do
+		for mode in none vcap direct tcpdump-vcap tcpdump-direct; do
 			r=$(run_capture "$mode" "$size" 1)
 			echo "{\"round\":$round,\"experiment\":5,\"r\":$r}" | tee -a "$raw" >&2
 		done
@@ -208,25 +237,45 @@ done
 # wake-ups, and those settings decide how many there are.  Next to them, the
 # same consumer unfiltered on a source that makes only the wanted 10 kpps:
 # what receiving just those packets costs, with no filtering at all.
+# Last, the same with tcpdump as the consumer (vcap-pcap: libpcap's 1-s
+# timeout and buffer, which vcap-pcap turns into a ring and a watermark).
 for round in $(seq 1 "$rounds"); do
-	for wait in "128 10" "1024 100" "8192 1000"; do
+	for wait in "128 10" "1024 100" "8192 1000" tcpdump; do
 	for filter in "" "host 10.1.0.7" "10k"; do
 		pps=1M
 		[ "$filter" = 10k ] && { pps=10k; filter=; }
 		start_vcapd "synth:size=64,pps=$pps,flows=100,cpu=0"
-		VCAP_SOCKET="$tmp/vcapd.sock" taskset -c 1 "$B/tools/vcapcount" -i host:v \
-			-w "${wait% *}" -t "${wait#* }" \
-			-d "$secs" -q --json ${filter:+-f "$filter"} >"$tmp/f.json" &
+		t0=$(date +%s%N)
+		if [ "$wait" = tcpdump ]; then
+			VCAP_SOCKET="$tmp/vcapd.sock" taskset -c 1 "$B/pcap/vcap-pcap" \
+				tcpdump -Z root -n -i host:v -w /dev/null ${filter:+"$filter"} \
+				2>"$tmp/f.err" &
+		else
+			VCAP_SOCKET="$tmp/vcapd.sock" taskset -c 1 "$B/tools/vcapcount" -i host:v \
+				-w "${wait% *}" -t "${wait#* }" \
+				-d "$secs" -q --json ${filter:+-f "$filter"} >"$tmp/f.json" &
+		fi
 		cp=$!
 		sleep 0.5
+		[ "$wait" = tcpdump ] && sleep 1 # it opens slower
 		p0=$(pcpu "$cp")
 		v0=$(pcpu "$vcapd_pid")
 		sleep $((secs - 1))
 		p1=$(pcpu "$cp")
 		v1=$(pcpu "$vcapd_pid")
-		wait "$cp" || true
+		if [ "$wait" = tcpdump ]; then
+			kill -INT "$cp"
+			wait "$cp" || true
+			# its rate, for the table: what it wrote over its lifetime
+			awk -v ns=$(($(date +%s%N) - t0)) '/packets captured/ {
+				printf "{\"pps\":%.0f}\n", $1 / (ns / 1e9) }' "$tmp/f.err" >"$tmp/f.json"
+			consumer='"consumer":"tcpdump","watermark":0,"timeout_ms":1000'
+		else
+			wait "$cp" || true
+			consumer="\"consumer\":\"vcapcount\",\"watermark\":${wait% *},\"timeout_ms\":${wait#* }"
+		fi
 		stop_vcapd
-		echo "{\"round\":$round,\"experiment\":3,\"r\":{\"filter\":\"$filter\",\"source_pps\":\"$pps\",\"watermark\":${wait% *},\"timeout_ms\":${wait#* },\"consumer_cpu_s\":$(awk "BEGIN { print ($p1 - $p0) / 1e9 }"),\"vcapd_cpu_s\":$(awk "BEGIN { print ($v1 - $v0) / 1e9 }"),\"seconds\":$((secs - 1)),\"result\":$(cat "$tmp/f.json")}}" |
+		echo "{\"round\":$round,\"experiment\":3,\"r\":{\"filter\":\"$filter\",\"source_pps\":\"$pps\",$consumer,\"consumer_cpu_s\":$(awk "BEGIN { print ($p1 - $p0) / 1e9 }"),\"vcapd_cpu_s\":$(awk "BEGIN { print ($v1 - $v0) / 1e9 }"),\"seconds\":$((secs - 1)),\"result\":$(cat "$tmp/f.json")}}" |
 			tee -a "$raw" >&2
 	done
 	done

@@ -178,6 +178,7 @@ VCAP_API int vcap_set_filter(struct vcap *h, const char *filter);
 /**
  * @brief Set when a waiting receive wakes: once `packets` wait, or once
  * the first waiting packet is timeout_ms old.  0 means 1 packet / 100 ms.
+ * Whatever these say, it also wakes once the ring is more than half full.
  * @return 0.  No system call: the values live in the ring.
  */
 VCAP_API int vcap_set_watermark(struct vcap *h, uint32_t packets, uint32_t timeout_ms);

@@ -39,8 +39,9 @@
  * Sleeping (the PF_RING poll watermark, without a syscall per packet): the
  * consumer that finds the ring empty publishes a wait request and sleeps on
  * its eventfd; vcapd signals that eventfd only while a request is pending and
- * either `watermark` packets are waiting or the oldest has waited
- * `timeout_ms`.  A store-load (Dekker) pair keeps a wake-up from being lost:
+ * either `watermark` packets are waiting, the oldest has waited `timeout_ms`,
+ * or the ring is more than half full.  A store-load (Dekker) pair keeps a
+ * wake-up from being lost:
  *
  *   consumer                             producer
  *   store wait_seq (odd: asleep)         R1: store-release prod
@@ -117,8 +118,9 @@ struct vcap_ring_prod {
  * woken.  Before making it odd the consumer stores `seen_pkts` (the packets it
  * has consumed, counted as vcap_ring_prod.pkts counts them), `watermark` and
  * `timeout_ms`; vcapd signals once per odd value, when
- * prod.pkts - seen_pkts >= watermark, or when that difference has been
- * non-zero for timeout_ms.  vcapd clamps watermark to [1, ring capacity] and
+ * prod.pkts - seen_pkts >= watermark, when that difference has been
+ * non-zero for timeout_ms, or when it is non-zero and more than half the
+ * ring's bytes are in use.  vcapd clamps watermark to [1, ring capacity] and
  * timeout_ms to [1, VCAP_RING_TIMEOUT_MAX_MS].
  */
 struct vcap_ring_cons {

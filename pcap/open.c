@@ -204,17 +204,22 @@ int pcap_set_protocol_linux(pcap_t *p, int protocol)
 	return rc; /* vcapd's sources capture every protocol */
 }
 
+/* libpcap's buffer when the program sets none (pcap-linux.c: 2 MiB) */
+#define LIBPCAP_DEFAULT_BUFFER (2 << 20)
+
 /*
  * libpcap's buffer size is the kernel ring's bytes; a vcap ring's record
  * area is a power of two: take the largest that fits, within vcap's
- * bounds.  0 leaves it to vcapd.
+ * bounds.  A program that sets none gets what libpcap would give it, not
+ * vcapd's larger default: with the watermark below, a quarter of it is
+ * what the reader takes per wake-up, and that much is still in cache.
  */
 static uint32_t ring_size_for(int buffer_size)
 {
 	uint32_t size = 4096;
 
 	if (buffer_size <= 0)
-		return 0;
+		buffer_size = LIBPCAP_DEFAULT_BUFFER;
 	while (size < (1u << 30) && (uint64_t)size * 2 <= (uint64_t)buffer_size)
 		size *= 2;
 	return size;
@@ -319,12 +324,15 @@ int pcap_activate(pcap_t *p)
 	}
 	vcap_info(m->vh, &m->info);
 	/*
-	 * A small ring must wake its reader well before it fills, as a kernel
-	 * ring wakes per block: once a quarter of it holds 64-byte packets
-	 * (96-byte records).
+	 * Wake the reader as libpcap's kernel ring does, once per block (a
+	 * quarter of its buffer): once a quarter of the ring holds 64-byte
+	 * packets (96-byte records), or the timeout passes.  Larger packets
+	 * fill half the ring first, and vcapd wakes the reader then.  Waking
+	 * per SHIM_BURST packets instead would cost a sparse or paced reader
+	 * a sleep and a wake-up every few hundred packets.
 	 */
 	watermark = m->info.ring_size / 4 / 96;
-	if (!m->immediate && watermark < SHIM_BURST)
+	if (!m->immediate)
 		vcap_set_watermark(m->vh, watermark ? watermark : 1, o.timeout_ms);
 
 	if (m->info.linktype != PLACEHOLDER_LINKTYPE || m->info.snaplen != PLACEHOLDER_SNAPLEN ||

@@ -177,7 +177,12 @@ bool vcap_ring_writer_publish(struct vcap_ring_writer *w, uint64_t now_ns)
 		w->pending_deadline = 0;
 		return false;
 	}
-	if (pending < watermark) {
+	/*
+	 * The watermark counts packets, the ring holds bytes: a watermark set
+	 * for small packets (a kernel ring wakes once per block) is more than
+	 * the ring holds of large ones.  Past half full, wake regardless.
+	 */
+	if (pending < watermark && vcap_ring_writer_roomy(w)) {
 		if (!w->pending_deadline) {
 			w->pending_deadline = now_ns + (uint64_t)timeout_ms * 1000000u;
 			return false;

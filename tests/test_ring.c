@@ -301,8 +301,29 @@ static void test_watermark(void)
 	CHECK(!vcap_ring_reader_arm(&rd, 1, 10), "data arrived: do not sleep");
 	CHECK(!(atomic_load(&rd.r->c.wait_seq) & 1), "request withdrawn");
 
-	/* end of stream wakes nobody by itself but stops a sleep */
 	CHECK_EQ(vcap_ring_reader_peek(&rd, p, 64), 1);
+
+	/* a watermark the ring cannot hold (large packets): half full wakes */
+	{
+		struct vcap_pkt_meta big = meta_of(64, 0);
+		uint8_t frame[64] = { 0 };
+		uint32_t rec = vcap_rec_size(64);
+
+		vcap_ring_reader_release(&rd);
+		CHECK(vcap_ring_reader_arm(&rd, 100000, 1000), "empty: may sleep");
+		while ((w.prod - rd.cons) + rec <= (1u << 16) / 2) {
+			vcap_ring_writer_put(&w, &big, frame);
+			CHECK(!vcap_ring_writer_publish(&w, 300 * ms), "up to half: asleep");
+		}
+		vcap_ring_writer_put(&w, &big, frame);
+		CHECK(vcap_ring_writer_publish(&w, 300 * ms), "past half full: signal");
+		CHECK_EQ(vcap_ring_reader_peek(&rd, p, 64), 64);
+		while (vcap_ring_reader_peek(&rd, p, 64) > 0)
+			;
+		vcap_ring_reader_release(&rd);
+	}
+
+	/* end of stream wakes nobody by itself but stops a sleep */
 	vcap_ring_writer_set_state(&w, VCAP_RING_STATE_EOF);
 	CHECK(!vcap_ring_reader_arm(&rd, 1, 10), "ended ring: do not sleep");
 	CHECK_EQ(vcap_ring_reader_state(&rd), VCAP_RING_STATE_EOF);
