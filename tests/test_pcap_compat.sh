@@ -180,6 +180,7 @@ live_filter() {
 		sleep 0.1
 	done
 	filter=$(ring_field loop "$lf_client" filter)
+	size=$(ring_field loop "$lf_client" ring_size)
 	kill -TERM "$lf_pid" 2>/dev/null || true
 	wait "$lf_pid" || fail "$lf_name: exit $?: $(cat "$lf_out.err")"
 	n=$(packets "$lf_out")
@@ -187,11 +188,14 @@ live_filter() {
 		fail "$lf_name: vcapd never showed a growing filtered count (filter \"$filter\")"
 	elif [ "$filter" != "udp port 53" ]; then
 		fail "$lf_name: vcapd runs filter \"$filter\", not \"udp port 53\""
+	elif [ "$size" != 2097152 ]; then
+		# neither program sets a buffer size but libpcap's (dumpcap's) 2 MiB
+		fail "$lf_name: a ring of $size bytes, not libpcap's 2 MiB buffer"
 	elif [ "$n" = unreadable ] || [ "$n" -lt 1 ]; then
 		fail "$lf_name: $n packets captured: $(cat "$lf_out.err")"
 	elif same "$dir/src.pcap" "$lf_out" -f 'udp port 53' --cyclic; then
-		ok "$lf_name: vcapd runs \"$filter\", filtered $first, then $grown;" \
-			"$n packets, all matching"
+		ok "$lf_name: vcapd runs \"$filter\" on a ring of libpcap's 2 MiB, filtered" \
+			"$first, then $grown; $n packets, all matching"
 	fi
 }
 
