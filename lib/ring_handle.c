@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -138,7 +139,15 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 
 		if (h->armed) {
 			h->armed = false;
-			if (vcap_ring_reader_disarm(&h->rd))
+			/*
+			 * Drain even when vcapd has not signalled this request:
+			 * it may signal the one before just after we withdrew it
+			 * (we woke on our own timeout, or a caller polling
+			 * vcap_fd() did), and that stale token would end every
+			 * later sleep at once until vcapd signals again.
+			 */
+			(void)vcap_ring_reader_disarm(&h->rd);
+			if (h->wake_fd >= 0)
 				drain(h->wake_fd);
 		}
 		vcap_ring_reader_release(&h->rd); /* R2: the previous burst, in one store */
@@ -289,6 +298,9 @@ static int map_ring(struct vcap *h, const struct vcap_msg_open_reply *r, int *fd
 		      fds[0], (off_t)r->region_off);
 	close(fds[0]);
 	h->wake_fd = nfds == 2 ? fds[1] : -1;
+	/* drain() reads it whenever a wait request is withdrawn: it must never block */
+	if (h->wake_fd >= 0)
+		(void)fcntl(h->wake_fd, F_SETFL, fcntl(h->wake_fd, F_GETFL) | O_NONBLOCK);
 	if (h->map == MAP_FAILED) {
 		h->map = NULL;
 		return vcap_set_err(-errno, "%s: mmap of %zu bytes: %s", h->device, h->map_size,
