@@ -116,9 +116,18 @@ stop_vcapd() {
 	vcapd_pid=
 }
 
+# vcap_tcpdump ERRFILE [FILTER]: an unmodified tcpdump on vcapd's source v
+# through vcap-pcap, on CPU 1, in the background; each command execs the
+# next, so $! is tcpdump's PID
+vcap_tcpdump() {
+	VCAP_SOCKET="$tmp/vcapd.sock" taskset -c 1 "$B/pcap/vcap-pcap" \
+		tcpdump -Z root -n -i host:v -w /dev/null ${2:+"$2"} 2>"$1" &
+}
+
 # run_capture MODE SIZE N [FILTER]: MODE vcap, direct, tcpdump-vcap,
-# tcpdump-direct or none (the sender alone: the baseline for machine CPU); $rate set: the sender is paced at
-# $rate pps in 100-us bursts; prints one JSON line
+# tcpdump-direct or none (the sender alone: the baseline for machine CPU);
+# $rate set: the sender is paced at $rate pps in 100-us bursts; prints one
+# JSON line
 run_capture() {
 	local mode=$1 size=$2 n=$3 filter=${4:-} i cpids=() b0 b1 p0 p1 sent
 	[ "$mode" = none ] && n=0
@@ -133,12 +142,10 @@ run_capture() {
 			ip netns exec "$cap" taskset -c 1 "$B/tools/vcapcount" -i veth0 \
 				-d $((secs + 2)) -q --json ${filter:+-f "$filter"} >"$tmp/c$i.json" &
 			;;
-		tcpdump-vcap) # (each of these execs the next: the PID is tcpdump's)
-			VCAP_SOCKET="$tmp/vcapd.sock" taskset -c 1 "$B/pcap/vcap-pcap" \
-				tcpdump -Z root -n -i host:v -w /dev/null ${filter:+"$filter"} \
-				2>"$tmp/c$i.err" &
+		tcpdump-vcap)
+			vcap_tcpdump "$tmp/c$i.err" "$filter"
 			;;
-		tcpdump-direct)
+		tcpdump-direct) # (as vcap_tcpdump: the PID is tcpdump's)
 			ip netns exec "$cap" taskset -c 1 \
 				tcpdump -Z root -n -i veth0 -w /dev/null ${filter:+"$filter"} \
 				2>"$tmp/c$i.err" &
@@ -247,9 +254,7 @@ for round in $(seq 1 "$rounds"); do
 		start_vcapd "synth:size=64,pps=$pps,flows=100,cpu=0"
 		t0=$(date +%s%N)
 		if [ "$wait" = tcpdump ]; then
-			VCAP_SOCKET="$tmp/vcapd.sock" taskset -c 1 "$B/pcap/vcap-pcap" \
-				tcpdump -Z root -n -i host:v -w /dev/null ${filter:+"$filter"} \
-				2>"$tmp/f.err" &
+			vcap_tcpdump "$tmp/f.err" "$filter"
 		else
 			VCAP_SOCKET="$tmp/vcapd.sock" taskset -c 1 "$B/tools/vcapcount" -i host:v \
 				-w "${wait% *}" -t "${wait#* }" \
