@@ -302,8 +302,9 @@ int pcap_activate(pcap_t *p)
 	/*
 	 * libpcap's timeout is how long a packet may wait in the buffer
 	 * before a read returns it; immediate mode returns each at once.
+	 * Otherwise the watermark is set below, once the ring's size is known.
 	 */
-	o.watermark = m->immediate ? 1 : SHIM_BURST;
+	o.watermark = 1;
 	o.timeout_ms = m->immediate ? 1 : m->timeout_ms > 0 ? (uint32_t)m->timeout_ms : 0;
 	m->vh = vcap_open(m->device, &o);
 	if (!m->vh && errno == EINVAL && o.ring_size) {
@@ -328,12 +329,13 @@ int pcap_activate(pcap_t *p)
 	 * quarter of its buffer): once a quarter of the ring holds 64-byte
 	 * packets (96-byte records), or the timeout passes.  Larger packets
 	 * fill half the ring first, and vcapd wakes the reader then.  Waking
-	 * per SHIM_BURST packets instead would cost a sparse or paced reader
-	 * a sleep and a wake-up every few hundred packets.
+	 * every few hundred packets instead would cost a sparse or paced
+	 * reader a sleep and a wake-up each time.  (The smallest ring, 4 KiB,
+	 * still gives a watermark of 10.)
 	 */
 	watermark = m->info.ring_size / 4 / 96;
 	if (!m->immediate)
-		vcap_set_watermark(m->vh, watermark ? watermark : 1, o.timeout_ms);
+		vcap_set_watermark(m->vh, watermark, o.timeout_ms);
 
 	if (m->info.linktype != PLACEHOLDER_LINKTYPE || m->info.snaplen != PLACEHOLDER_SNAPLEN ||
 	    m->precision != PLACEHOLDER_PRECISION) {

@@ -157,7 +157,9 @@ bool vcap_ring_reader_arm(struct vcap_ring_reader *rd, uint32_t watermark, uint3
 /*
  * Withdraw a wake request (wait_seq made even).  No-op if none is pending.
  * @return true if vcapd signalled (or is about to signal) this request, so
- * a wake-up token must be drained from the wake descriptor.
+ * a wake-up token is in flight.  A token for a request already withdrawn
+ * can arrive too (vcapd loaded wait_seq just before the withdrawal): a
+ * reader that sleeps on the wake descriptor again drains it either way.
  */
 bool vcap_ring_reader_disarm(struct vcap_ring_reader *rd);
 
