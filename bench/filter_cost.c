@@ -22,7 +22,7 @@
 
 #include "rules.h"
 #include "synth.h"
-#include "vcapd.h"
+#include "filter.h"
 
 #define FRAMES 4096
 #define SIZE 128

@@ -5,13 +5,17 @@
  * the consumers that asked, and sleep when there is nothing to do.  The
  * loop never waits for a consumer.
  */
-#include "vcapd.h"
+#include "capture.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+
+#include "consumer.h"
+#include "source.h"
+#include "util.h"
 
 
 #define IDLE_MAX_NS 500000000ull /* a capture thread looks at its mailbox this often anyway */
@@ -42,13 +46,14 @@ static uint64_t publish(struct source *s, uint64_t now, bool hold)
 	for (unsigned k = 0; k < s->n_active; k++) {
 		struct consumer *c = s->active[k];
 
-		c->w.cnt.kernel_drops = kdrops - c->kernel_drops_base;
+		vcap_ring_writer_kernel_drops(&c->w, kdrops - c->kernel_drops_base);
 		if (hold && vcap_ring_writer_roomy(&c->w))
 			vcap_ring_writer_flush(&c->w);
 		else if (vcap_ring_writer_publish(&c->w, now))
 			consumer_signal(c);
-		else if (c->w.pending_deadline && (!deadline || c->w.pending_deadline < deadline))
-			deadline = c->w.pending_deadline;
+		else if (vcap_ring_writer_deadline(&c->w) &&
+			 (!deadline || vcap_ring_writer_deadline(&c->w) < deadline))
+			deadline = vcap_ring_writer_deadline(&c->w);
 	}
 	return deadline;
 }

@@ -2,7 +2,7 @@
 /*
  * clock.c - the monotonic and wall clocks, in ns.
  */
-#include "vcapd.h"
+#include "util.h"
 
 #include <time.h>
 

@@ -11,6 +11,8 @@
 
 #include "options.h"
 #include "policy.h"
+#include "filter.h"
+#include "source.h"
 #include "vm.h"
 
 #define LINE_MAX_LEN 1024

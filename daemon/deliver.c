@@ -8,11 +8,14 @@
  * A packet nobody wants is never copied; a full ring costs its own
  * consumer a drop and nobody else anything.
  */
-#include "vcapd.h"
+#include "capture.h"
 
 #include <pcap/dlt.h>
 
 #include "flowhash.h"
+#include "consumer.h"
+#include "filter.h"
+#include "source.h"
 
 static const int cluster_tuple[] = {
 	[VCAP_CLUSTER_5TUPLE] = VCAP_HASH_5TUPLE,

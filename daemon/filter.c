@@ -6,7 +6,7 @@
  * the program on the capture thread before a packet is copied into the
  * consumer's ring, so a packet nobody wants never crosses into a guest.
  */
-#include "vcapd.h"
+#include "filter.h"
 
 #include <errno.h>
 #include <pcap/pcap.h>

@@ -10,12 +10,14 @@
  * has run; only then may it free what the letter took away.  So every
  * change takes effect before the request that asked for it is answered.
  */
-#include "vcapd.h"
+#include "capture.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "source.h"
 
 struct mail {
 	void (*fn)(struct source *s, void *arg);

@@ -12,16 +12,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "loop.h"
 #include "options.h"
 #include "policy.h"
-#include "vm.h"
+#include "session_unix.h"
+#include "source.h"
 #include "unix_carrier.h"
+#include "util.h"
 #include "vcap.h"
 #include "vcapd.h"
+#include "vm.h"
 
 /* What vcapd serves when it is given no source at all: a demo generator. */
 #define DEFAULT_SOURCE "synth=synth:size=64,pps=1M,flows=1024"
@@ -99,8 +105,8 @@ static int listen_tenants(struct vcapd *d, int main_fd)
 	return 0;
 }
 
-/* Give each VM its tenant and open its ivshmem socket. */
-static int start_vms(struct vcapd *d)
+/* Give each VM its tenant and open its ivshmem socket, served from l. */
+static int start_vms(struct vcapd *d, struct loop *l)
 {
 	char err[512];
 	int rc;
@@ -119,13 +125,54 @@ static int start_vms(struct vcapd *d)
 		vm_set_tenant(vm, t);
 	}
 	for (struct vm *vm = d->vms; vm; vm = vm_next(vm)) {
-		rc = vm_start(vm, err, sizeof(err));
+		rc = vm_start(vm, d, l, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "vcapd: %s\n", err);
 			return rc;
 		}
 	}
 	return 0;
+}
+
+/* The main socket and every tenant's, served from l. */
+static int serve_sockets(struct vcapd *d, struct loop *l, int main_fd)
+{
+	int rc = unix_serve(d, l, main_fd, NULL);
+
+	for (struct tenant *t = d->tenants; t && !rc; t = t->next)
+		if (t->listen_fd >= 0)
+			rc = unix_serve(d, l, t->listen_fd, t);
+	if (rc)
+		fprintf(stderr, "vcapd: epoll: %s\n", strerror(-rc));
+	return rc;
+}
+
+struct signal_watch {
+	struct loop_watch watch;
+	struct loop *loop;
+};
+
+static void on_signal(struct loop_watch *w, uint32_t events)
+{
+	(void)events;
+	loop_stop(((struct signal_watch *)w)->loop);
+}
+
+/* SIGINT and SIGTERM (blocked in every thread) end the loop. */
+static int stop_on_signals(struct loop *l)
+{
+	static struct signal_watch sw = { .watch.on_event = on_signal };
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	sw.loop = l;
+	return loop_add(l, fd, EPOLLIN, &sw.watch);
 }
 
 int main(int argc, char **argv)
@@ -145,6 +192,7 @@ int main(int argc, char **argv)
 	struct source **tail = &d.sources, *s;
 	bool foreground = false;
 	char err[512];
+	struct loop *loop;
 	sigset_t mask;
 	int opt, listen_fd, rc;
 
@@ -231,9 +279,16 @@ int main(int argc, char **argv)
 						 : strerror(-listen_fd));
 		return 1;
 	}
+	loop = loop_new();
+	if (!loop) {
+		fprintf(stderr, "vcapd: epoll: %s\n", strerror(errno));
+		return 1;
+	}
 	rc = listen_tenants(&d, listen_fd);
 	if (!rc)
-		rc = start_vms(&d);
+		rc = serve_sockets(&d, loop, listen_fd);
+	if (!rc)
+		rc = start_vms(&d, loop);
 	if (rc)
 		return 1;
 	if (!foreground && (rc = daemonize())) {
@@ -260,10 +315,16 @@ int main(int argc, char **argv)
 	}
 	vlog(LOG_NOTICE, "listening on %s", d.socket_path);
 
-	rc = control_run(&d, listen_fd);
+	rc = stop_on_signals(loop);
+	if (!rc)
+		rc = loop_run(loop);
 	if (rc)
 		vlog(LOG_ERR, "control loop failed: %s", strerror(-rc));
 	vlog(LOG_NOTICE, "shutting down");
+	unix_end_all();
+	for (struct vm *vm = d.vms; vm; vm = vm_next(vm))
+		vm_disconnect(vm, NULL);
+	loop_free(loop);
 
 	while ((s = d.sources)) {
 		d.sources = s->next;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "session.h"
+#include "source.h"
 #include "vcapd.h"
 
 void policy_classify(struct vcapd *d, struct session *ss, struct tenant *via_socket)
@@ -36,7 +38,7 @@ static bool allowed(const struct tenant *t, const char *source)
 int policy_may_open(const struct vcapd *d, const struct session *ss, const struct source *s,
 		    char *why, size_t why_len)
 {
-	if (ss->admin || (ss->vm && !ss->tenant))
+	if (ss->admin || (ss->operator_attached && !ss->tenant))
 		return 0; /* the operator attached this VM: it may open what it likes */
 	if (!ss->tenant) {
 		if (d->tenants)

@@ -22,7 +22,6 @@
 #include <sys/types.h>
 
 #include "vcap_proto.h"
-#include "vcapd.h"
 
 #define TENANT_MAX_ALLOW 32
 
@@ -37,7 +36,6 @@ struct tenant {
 	char vm[VCAP_NAME_MAX + 1];         /* "": no VM; else a VM recognised by name */
 	unsigned lineno;                    /* where it was first defined */
 	int listen_fd;                      /* its socket, once listening */
-	struct ep_tag tag;                  /* for the control thread's epoll */
 	struct tenant *next;
 };
 

@@ -8,12 +8,17 @@
  * state without locks.  After every change the roster decides what the
  * kernel may filter for the source (recompute_kernel_filter).
  */
-#include "vcapd.h"
+#include "capture.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "consumer.h"
+#include "filter.h"
+#include "source.h"
+#include "util.h"
 
 /* Grow *arr (of *cap pointers) to hold one more.  Aborts on OOM: a few pointers. */
 static void *grow(void *arr, unsigned *cap, unsigned n)
@@ -239,7 +244,7 @@ static void do_rule(struct source *s, void *arg)
 	case FLOW_ADD:
 		l->rc = rules_flow_add(r, l->flow, l->id, l->idle_ms, mono_ns(), l->err, l->err_len);
 		/* every packet offered from now on meets the rule */
-		l->out = c->w.cnt.received;
+		l->out = vcap_ring_writer_received(&c->w);
 		break;
 	case FLOW_REMOVE:
 		l->rc = rules_flow_remove(r, l->flow, &l->out);

@@ -3,7 +3,7 @@
  * source.c - sources: "NAME=KIND:ARGS" on the command line becomes a
  * backend plus a capture thread.
  */
-#include "vcapd.h"
+#include "capture.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "source.h"
+#include "util.h"
 
 static const struct source_ops *const kinds[] = {
 	&source_synth_ops,

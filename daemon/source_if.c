@@ -13,7 +13,7 @@
  * nothing passes while nobody listens, and when every consumer has the same
  * filter the socket runs it too, so unwanted packets are never queued.
  */
-#include "vcapd.h"
+#include "source.h"
 
 #include <errno.h>
 #include <linux/filter.h>
@@ -29,6 +29,7 @@
 
 #include "afpacket.h"
 #include "options.h"
+#include "util.h"
 
 struct if_src {
 	char ifname[IF_NAMESIZE];

@@ -9,7 +9,7 @@
  * the timestamps and lengths the file records, so what a consumer writes
  * out again matches the input.
  */
-#include "vcapd.h"
+#include "source.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "util.h"
 
 #define ARENA_SIZE (8u << 20) /* packet bytes copied out per batch */
 #define PCAP_TS_SEC_MAX 0xffffffffu /* 2106: a classic file's unsigned reading */

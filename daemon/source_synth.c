@@ -15,7 +15,7 @@
  * consumers are attached, so that a test can attach all of its consumers
  * before packet 0 and then expect exact counts.
  */
-#include "vcapd.h"
+#include "source.h"
 
 #include <errno.h>
 #include <pcap/dlt.h>
@@ -25,6 +25,7 @@
 
 #include "options.h"
 #include "synth.h"
+#include "util.h"
 
 #define SLOTS 256            /* frames handed out per batch; >= capture.c's BATCH */
 #define SPIN_NS 10000ull     /* shorter waits are spun, longer ones slept */

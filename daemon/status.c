@@ -5,13 +5,17 @@
  * /proc/net/pf_ring).  Counters come from the private mirrors, never from
  * memory a consumer can write.
  */
-#include "vcapd.h"
+#include "status.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "codec.h"
 #include "policy.h"
+#include "consumer.h"
+#include "session.h"
+#include "source.h"
+#include "vcapd.h"
 
 /* Copy src into a fixed NUL-padded field; a full field has no NUL. */
 static void pad_copy(char *dst, size_t size, const char *src)
@@ -50,7 +54,7 @@ static void fill_ring(struct vcap_status_ring *e, struct consumer *c)
 	e->ring_id = c->id;
 	e->pid = c->owner ? (uint32_t)c->owner->cred.pid : 0;
 	e->uid = c->owner ? (uint32_t)c->owner->cred.uid : 0;
-	e->ring_size = c->w.size;
+	e->ring_size = vcap_ring_writer_size(&c->w);
 	e->used = vcap_ring_writer_used(&c->w);
 	pad_copy(e->source, sizeof(e->source), c->src->name);
 	if (c->owner)
@@ -73,9 +77,10 @@ static void fill_ring(struct vcap_status_ring *e, struct consumer *c)
 		pad_copy(e->tenant, sizeof(e->tenant), c->owner->tenant->name);
 }
 
-void status_fill(struct vcapd *d, struct session *ss, uint32_t first, struct vcap_msg *reply,
-		 void *scratch, size_t scratch_len)
+void status_fill(struct session *ss, uint32_t first, struct vcap_msg *reply, void *scratch,
+		 size_t scratch_len)
 {
+	struct vcapd *d = ss->d;
 	size_t room = VCAP_MSG_MAX - VCAP_MSG_MIN - sizeof(struct vcap_msg_status_reply);
 	struct vcap_status_source *srcs = scratch;
 	struct vcap_msg_status_reply *r = &reply->u.status_reply;

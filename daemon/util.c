@@ -3,7 +3,7 @@
  * util.c - a bounded sleep on descriptors, and logging (the parts a fuzz
  * target replaces: fuzz/daemon_stubs.c).
  */
-#include "vcapd.h"
+#include "util.h"
 
 #include <poll.h>
 #include <stdarg.h>

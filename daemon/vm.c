@@ -21,11 +21,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "consumer.h"
 #include "ivshmem_server.h"
+#include "loop.h"
 #include "options.h"
-#include "policy.h"
 #include "region.h"
+#include "session.h"
 #include "shm_queue.h"
+#include "util.h"
 #include "vcap_ring.h"
 #include "vcap_shm.h"
 
@@ -55,16 +58,23 @@ struct vm {
 	int peer;                /* the connected guest, -1: none */
 	struct session *session; /* while a guest is connected */
 	struct tenant *tenant;
-	struct vcapd *d;         /* for the server's callback */
-	struct ep_tag server_tag;
-	struct ep_tag bell_tag;
-	uint64_t restarts;        /* control channel resets since the guest connected */
-	uint64_t restarts_logged; /* ... of which the log has heard */
+	struct vcapd *d;
+	struct loop_watch server_watch; /* QEMUs connect or leave */
+	struct loop_watch bell_watch;   /* vector 0: requests wait in g2h */
+	struct loop_watch beat_watch;   /* every VCAP_SHM_HEARTBEAT_MS */
+	uint64_t restarts;       /* control channel resets since the guest connected */
 	uint64_t last_log_ns;
 	struct vm *next;
 };
 
 static _Alignas(8) uint8_t rx_buf[VCAP_MSG_MAX];
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+static struct session *new_session(struct vm *vm, pid_t qemu_pid);
+static void server_event(struct loop_watch *w, uint32_t events);
+static void doorbell(struct loop_watch *w, uint32_t events);
+static void heartbeat(struct loop_watch *w, uint32_t events);
 
 static uint64_t page_up(uint64_t v)
 {
@@ -199,17 +209,17 @@ static void on_peer(void *arg, const struct ivshmem_server_event *ev)
 	switch (ev->type) {
 	case IVSHMEM_PEER_JOINED:
 		if (vm->session)
-			vm_disconnect(vm->d, vm, "replaced");
+			vm_disconnect(vm, "replaced");
 		vm->peer = ev->peer;
-		vm->restarts = vm->restarts_logged = 0;
+		vm->restarts = 0;
 		reset_region(vm);
-		vm->session = session_new_vm(vm->d, vm, ev->pid);
+		vm->session = new_session(vm, ev->pid);
 		vlog(LOG_NOTICE, "vm %s: guest connected (peer %d, QEMU pid %d)", vm->name, ev->peer,
 		     (int)ev->pid);
 		break;
 	case IVSHMEM_PEER_LEFT:
 		if (ev->peer == vm->peer)
-			vm_disconnect(vm->d, vm, ev->why ? ev->why : "left");
+			vm_disconnect(vm, ev->why ? ev->why : "left");
 		break;
 	case IVSHMEM_PEER_REFUSED:
 		vlog(LOG_WARNING, "vm %s: refused a connection: %s", vm->name,
@@ -218,7 +228,7 @@ static void on_peer(void *arg, const struct ivshmem_server_event *ev)
 	}
 }
 
-int vm_start(struct vm *vm, char *err, size_t err_len)
+int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t err_len)
 {
 	struct ivshmem_server_cfg cfg = {
 		.path = vm->socket,
@@ -237,7 +247,18 @@ int vm_start(struct vm *vm, char *err, size_t err_len)
 		return rc;
 	}
 	reset_region(vm); /* now host_peer is the server's id */
-	return 0;
+	vm->d = d;
+	vm->server_watch.on_event = server_event;
+	vm->bell_watch.on_event = doorbell;
+	vm->beat_watch.on_event = heartbeat;
+	rc = loop_add(l, ivshmem_server_fd(vm->server), EPOLLIN, &vm->server_watch);
+	if (!rc)
+		rc = loop_add(l, ivshmem_server_self_fd(vm->server, 0), EPOLLIN, &vm->bell_watch);
+	if (!rc)
+		rc = loop_every(l, VCAP_SHM_HEARTBEAT_MS, &vm->beat_watch);
+	if (rc)
+		snprintf(err, err_len, "vm %s: %s", vm->name, strerror(-rc));
+	return rc;
 }
 
 void vm_destroy(struct vm *vm)
@@ -287,29 +308,10 @@ void vm_set_tenant(struct vm *vm, struct tenant *t)
 	vm->tenant = t;
 }
 
-void vm_watch(struct vm *vm, int epoll_fd)
-{
-	struct epoll_event ev = { .events = EPOLLIN };
-
-	vm->server_tag = (struct ep_tag){ TAG_VM_SERVER, vm };
-	vm->bell_tag = (struct ep_tag){ TAG_VM_DOORBELL, vm };
-	ev.data.ptr = &vm->server_tag;
-	epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ivshmem_server_fd(vm->server), &ev);
-	ev.data.ptr = &vm->bell_tag;
-	epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ivshmem_server_self_fd(vm->server, 0), &ev);
-}
-
-void vm_server_event(struct vcapd *d, struct vm *vm)
-{
-	vm->d = d;
-	if (ivshmem_server_dispatch(vm->server))
-		vlog(LOG_ERR, "vm %s: the ivshmem server failed", vm->name);
-}
-
-void vm_disconnect(struct vcapd *d, struct vm *vm, const char *why)
+void vm_disconnect(struct vm *vm, const char *why)
 {
 	if (vm->session) {
-		session_end(d, vm->session, why);
+		session_end(vm->session, why);
 		vm->session = NULL;
 	}
 	if (why)
@@ -324,7 +326,7 @@ void vm_disconnect(struct vcapd *d, struct vm *vm, const char *why)
  * with a reset region (its library sees the generation change), but its
  * QEMU stays connected.
  */
-static void restart_session(struct vcapd *d, struct vm *vm, const char *why)
+static void restart_session(struct vm *vm, const char *why)
 {
 	pid_t pid = vm->session ? vm->session->cred.pid : 0;
 	uint64_t now = mono_ns();
@@ -335,19 +337,20 @@ static void restart_session(struct vcapd *d, struct vm *vm, const char *why)
 		vlog(LOG_WARNING, "vm %s: %s; its rings are freed and its region reset (%llu times "
 		     "so far)", vm->name, why, (unsigned long long)vm->restarts);
 		vm->last_log_ns = now;
-		vm->restarts_logged = vm->restarts;
 	}
 	if (vm->session)
-		session_end(d, vm->session, NULL);
+		session_end(vm->session, NULL);
 	reset_region(vm);
-	vm->session = session_new_vm(d, vm, pid);
+	vm->session = new_session(vm, pid);
 }
 
-void vm_doorbell(struct vcapd *d, struct vm *vm)
+static void doorbell(struct loop_watch *w, uint32_t events)
 {
+	struct vm *vm = container_of(w, struct vm, bell_watch);
 	char why[160];
 	int handled = 0;
 
+	(void)events;
 	ivshmem_server_self_drain(vm->server, 0);
 	if (!vm->session)
 		return; /* nobody connected: nothing to read */
@@ -357,11 +360,11 @@ void vm_doorbell(struct vcapd *d, struct vm *vm)
 		if (n == 0)
 			return;
 		if (n < 0) {
-			restart_session(d, vm, why);
+			restart_session(vm, why);
 			return;
 		}
-		if (session_message(d, vm->session, rx_buf, (size_t)n)) {
-			restart_session(d, vm, "malformed request or no room for the reply");
+		if (session_request(vm->session, rx_buf, (size_t)n)) {
+			restart_session(vm, "malformed request or no room for the reply");
 			return;
 		}
 		handled++;
@@ -370,26 +373,56 @@ void vm_doorbell(struct vcapd *d, struct vm *vm)
 	(void)!write(ivshmem_server_self_fd(vm->server, 0), &(uint64_t){ 1 }, sizeof(uint64_t));
 }
 
-void vm_heartbeat(struct vm *vm)
+/* Count the region's heartbeat up, so a guest can tell vcapd still runs. */
+static void heartbeat(struct loop_watch *w, uint32_t events)
 {
+	struct vm *vm = container_of(w, struct vm, beat_watch);
+
+	(void)events;
 	atomic_fetch_add_explicit(&vm->hdr->heartbeat, 1, memory_order_relaxed);
 }
 
-int vm_send(struct vm *vm, const void *msg, size_t len)
+static void server_event(struct loop_watch *w, uint32_t events)
 {
+	struct vm *vm = container_of(w, struct vm, server_watch);
+
+	(void)events;
+	if (ivshmem_server_dispatch(vm->server))
+		vlog(LOG_ERR, "vm %s: the ivshmem server failed", vm->name);
+}
+
+/* ---- the carrier's operations (session.h) ----------------------------------- */
+
+/*
+ * Post a reply into h2g, and ring the guest's vector 0 only if it asked
+ * (h2g's wait_seq odd): the guest's side of this Dekker pair is in
+ * lib/ctl_shm.c (store wait_seq, fence, look at the queue again).
+ */
+static int vm_send(struct session *ss, const void *msg, size_t len, const int *fds, int nfds)
+{
+	struct vm *vm = ss->carrier;
 	int rc;
 
+	(void)fds; /* never any: a VM's rings are named by offset */
+	(void)nfds;
 	if (vm->peer < 0)
 		return -ENOTCONN;
 	rc = shm_queue_send(&vm->h2g, msg, len);
 	if (rc)
 		return rc;
+	if (!shm_queue_peer_waiting(&vm->h2g))
+		return 0;
 	return ivshmem_server_notify(vm->server, (unsigned)vm->peer, VCAP_SHM_VECTOR_CTRL);
 }
 
-int vm_ring_alloc(struct vm *vm, size_t map_size, uint64_t *off, void **mem, uint32_t *vector,
-		  int *wake_fd, char *err, size_t err_len)
+/*
+ * A ring in the region, woken through a vector of its own: a dup of the
+ * eventfd QEMU turns into the guest's MSI-X interrupt.
+ */
+static int vm_ring_place(struct session *ss, struct ring_place *p, char *err, size_t err_len)
 {
+	struct vm *vm = ss->carrier;
+	uint64_t off;
 	unsigned v;
 	int fd;
 
@@ -402,11 +435,11 @@ int vm_ring_alloc(struct vm *vm, size_t map_size, uint64_t *off, void **mem, uin
 			 vm->name, vm->vectors, vm->vectors - 1);
 		return -ENOSPC;
 	}
-	if (region_alloc(&vm->rings, map_size, off)) {
+	if (region_alloc(&vm->rings, p->map_size, &off)) {
 		snprintf(err, err_len,
 			 "a ring of %zu bytes does not fit in vm %s's region (largest free: %llu of "
 			 "%llu bytes)",
-			 map_size, vm->name, (unsigned long long)region_largest(&vm->rings),
+			 p->map_size, vm->name, (unsigned long long)region_largest(&vm->rings),
 			 (unsigned long long)vm->size);
 		return -ENOSPC;
 	}
@@ -414,33 +447,68 @@ int vm_ring_alloc(struct vm *vm, size_t map_size, uint64_t *off, void **mem, uin
 	if (fd >= 0)
 		fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0) {
-		region_free(&vm->rings, *off, map_size);
+		region_free(&vm->rings, off, p->map_size);
 		snprintf(err, err_len, "vm %s: no interrupt descriptor for vector %u", vm->name, v);
 		return -EIO;
 	}
 	vm->vectors_used |= 1ull << v;
-	*vector = v;
-	*wake_fd = fd;
-	*mem = vm->map + *off;
+	p->map = vm->map + off;
+	p->wake_fd = fd;
+	p->region_off = off;
+	p->vector = v;
+	p->n_give = 0;
+#ifdef MADV_POPULATE_WRITE
+	/* as for a memfd ring; best effort (Linux 5.14+), a fault later is no error */
+	(void)madvise(p->map, p->map_size, MADV_POPULATE_WRITE);
+#endif
 	return 0;
 }
 
-void vm_ring_free(struct vm *vm, uint64_t off, size_t map_size, uint32_t vector)
+static void vm_ring_release(struct session *ss, struct ring_place *p)
 {
-	region_free(&vm->rings, off, map_size);
-	vm->vectors_used &= ~(1ull << vector);
+	struct vm *vm = ss->carrier;
+
+	region_free(&vm->rings, p->region_off, p->map_size);
+	vm->vectors_used &= ~(1ull << p->vector);
+	close(p->wake_fd);
+	p->map = NULL;
+	p->wake_fd = -1;
 }
 
-uint32_t vm_max_rings(const struct vm *vm)
+/* A VM is bounded by its vectors and its region, too. */
+static void vm_limits(struct session *ss, struct vcap_msg_hello_reply *r)
 {
-	return vm->vectors - 1;
-}
-
-uint32_t vm_ring_size_max(const struct vm *vm)
-{
+	struct vm *vm = ss->carrier;
 	uint64_t room = vm->size - vm->rings_off - VCAP_RING_HDR_SIZE, p = VCAP_RING_DATA_MAX;
 
 	while (p > room)
 		p >>= 1;
-	return (uint32_t)p;
+	if (r->max_rings > vm->vectors - 1) /* one per vector but vector 0 */
+		r->max_rings = vm->vectors - 1;
+	if (r->ring_size_max > p)
+		r->ring_size_max = (uint32_t)p;
+}
+
+static const struct session_ops vm_ops = {
+	.kind = "vm",
+	.charges_ring_memory = false, /* rings live in the VM's own region */
+	.send = vm_send,
+	.ring_place = vm_ring_place,
+	.ring_release = vm_ring_release,
+	.limits = vm_limits,
+};
+
+static struct session *new_session(struct vm *vm, pid_t qemu_pid)
+{
+	struct session *ss = session_new(vm->d, &vm_ops, vm);
+
+	if (!ss)
+		return NULL;
+	ss->cred.pid = qemu_pid;
+	ss->cred.uid = (uid_t)-1;
+	ss->tenant = vm->tenant;
+	ss->operator_attached = true; /* without a tenant it may open any source */
+	snprintf(ss->origin, sizeof(ss->origin), "%s/", vm->name);
+	snprintf(ss->client, sizeof(ss->client), "vm %s", vm->name);
+	return ss;
 }

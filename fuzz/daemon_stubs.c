@@ -6,7 +6,8 @@
  */
 #include <stdlib.h>
 
-#include "vcapd.h"
+#include "source.h"
+#include "util.h"
 
 /* Silent: a corrupt pcap file is logged once per input, millions of times. */
 void vlog(int level, const char *fmt, ...)

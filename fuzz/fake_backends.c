@@ -31,7 +31,8 @@
 #include <string.h>
 
 #include "options.h"
-#include "vcapd.h"
+#include "source.h"
+#include "util.h"
 #include "vm.h"
 
 /* The rest of a backend's arguments: a well-formed key=value list. */

@@ -30,6 +30,7 @@
 #include "config.h"
 #include "fuzz.h"
 #include "policy.h"
+#include "source.h"
 #include "vm.h"
 
 #define ERR_LEN 512 /* as vcapd's main() */

@@ -37,7 +37,8 @@
 #include "fuzz.h"
 #include "parse.h"
 #include "ring.h"
-#include "vcapd.h"
+#include "source.h"
+#include "util.h"
 
 #define MAX_SNAPLEN 262144u /* libpcap's MAXIMUM_SNAPLEN */
 #define RING_DATA (1u << 16)

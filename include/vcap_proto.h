@@ -47,7 +47,7 @@
 #endif
 
 #define VCAP_PROTO_MAGIC 0x50414356u /* "VCAP" read as little-endian bytes */
-#define VCAP_PROTO_VERSION 1u
+#define VCAP_PROTO_VERSION 2u
 
 #define VCAP_MSG_MIN 24u    /* both headers, empty payload */
 #define VCAP_MSG_MAX 65536u /* no message is longer */
@@ -116,7 +116,7 @@ struct vcap_msg_hello {
 	uint16_t client_len; /* <= VCAP_NAME_MAX */
 	uint16_t pad;
 	uint32_t pid;        /* informative; vcapd trusts SO_PEERCRED instead */
-	uint32_t pad2;
+	uint32_t features;   /* VCAP_FEAT_* the client can use */
 };
 
 struct vcap_msg_hello_reply {
@@ -127,7 +127,18 @@ struct vcap_msg_hello_reply {
 	uint32_t ring_size_min; /* bytes of records */
 	uint32_t ring_size_max;
 	uint32_t filter_max;    /* longest filter expression */
+	uint32_t features;      /* VCAP_FEAT_* both sides use from now on */
+	uint32_t pad2;
 };
+
+/*
+ * Feature bits.  A version changes what every message looks like; a
+ * feature is an optional behaviour within a version, in force for a session
+ * only if both sides set it in HELLO (the reply carries the intersection).
+ * A peer ignores bits it does not know, so either side may be newer.
+ * Version 2 defines none yet; bits are only ever added.
+ */
+#define VCAP_FEATURES 0u /* every feature this header knows */
 
 /*
  * OPEN, C2D: attach a new ring to source `source` (source_len bytes),
@@ -335,7 +346,7 @@ _Static_assert(sizeof(struct vcap_msg_hdr) + sizeof(struct vcap_app_hdr) == VCAP
 	       "minimum message");
 _Static_assert(sizeof(struct vcap_msg_error) == 8, "error");
 _Static_assert(sizeof(struct vcap_msg_hello) == 16, "hello");
-_Static_assert(sizeof(struct vcap_msg_hello_reply) == 24, "hello reply");
+_Static_assert(sizeof(struct vcap_msg_hello_reply) == 32, "hello reply");
 _Static_assert(sizeof(struct vcap_msg_open) == 32, "open");
 _Static_assert(sizeof(struct vcap_wire_rule) == 80, "wire rule");
 _Static_assert(sizeof(struct vcap_wire_flow) == 40, "wire flow");

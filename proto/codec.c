@@ -29,11 +29,24 @@ struct msg_desc {
 	uint16_t name_len_at; /* offset of the u16 length of `name`, or NO_STR */
 	uint16_t text_len_at; /* offset of the u16 length of `text`, or NO_STR */
 	uint16_t text_max;
+	/*
+	 * Requests that act on one ring: offset of its u32 ring id, or NO_STR.
+	 * Servers look the ring up (and check it is the session's) before the
+	 * handler runs, so no handler or relay lists the types that name one.
+	 */
+	uint16_t ring_id_at;
 };
 
 #define DESC(APP, TYPE, REPLY, NAME, STRUCT, NAME_AT, TEXT_AT, TEXT_MAX)                \
 	{ VCAP_APP_##APP, VCAP_MSG_##TYPE, REPLY, NAME, sizeof(struct STRUCT), NAME_AT, \
-	  TEXT_AT, TEXT_MAX }
+	  TEXT_AT, TEXT_MAX, NO_STR }
+/* A request naming a ring: its id is the payload's first field (asserted below). */
+#define RING_REQ(TYPE, NAME, STRUCT, TEXT_AT, TEXT_MAX)                                   \
+	{ VCAP_APP_CAPTURE, VCAP_MSG_##TYPE, false, NAME, sizeof(struct STRUCT), NO_STR, \
+	  TEXT_AT, TEXT_MAX, offsetof(struct STRUCT, ring_id) }
+/* A reply with no payload. */
+#define EMPTY_REPLY(TYPE, NAME) \
+	{ VCAP_APP_CAPTURE, VCAP_MSG_##TYPE, true, NAME, 0, NO_STR, NO_STR, 0, NO_STR }
 
 static const struct msg_desc descs[] = {
 	DESC(FRAMEWORK, HELLO, false, "HELLO", vcap_msg_hello,
@@ -43,34 +56,34 @@ static const struct msg_desc descs[] = {
 	     offsetof(struct vcap_msg_open, source_len), offsetof(struct vcap_msg_open, filter_len),
 	     VCAP_FILTER_MAX),
 	DESC(CAPTURE, OPEN, true, "OPEN", vcap_msg_open_reply, NO_STR, NO_STR, 0),
-	DESC(CAPTURE, CLOSE, false, "CLOSE", vcap_msg_close, NO_STR, NO_STR, 0),
-	{ VCAP_APP_CAPTURE, VCAP_MSG_CLOSE, true, "CLOSE", 0, NO_STR, NO_STR, 0 },
-	DESC(CAPTURE, SET_FILTER, false, "SET_FILTER", vcap_msg_set_filter, NO_STR,
-	     offsetof(struct vcap_msg_set_filter, filter_len), VCAP_FILTER_MAX),
-	{ VCAP_APP_CAPTURE, VCAP_MSG_SET_FILTER, true, "SET_FILTER", 0, NO_STR, NO_STR, 0 },
-	DESC(CAPTURE, STATS, false, "STATS", vcap_msg_stats, NO_STR, NO_STR, 0),
+	RING_REQ(CLOSE, "CLOSE", vcap_msg_close, NO_STR, 0),
+	EMPTY_REPLY(CLOSE, "CLOSE"),
+	RING_REQ(SET_FILTER, "SET_FILTER", vcap_msg_set_filter,
+		 offsetof(struct vcap_msg_set_filter, filter_len), VCAP_FILTER_MAX),
+	EMPTY_REPLY(SET_FILTER, "SET_FILTER"),
+	RING_REQ(STATS, "STATS", vcap_msg_stats, NO_STR, 0),
 	DESC(CAPTURE, STATS, true, "STATS", vcap_msg_stats_reply, NO_STR, NO_STR, 0),
 	DESC(CAPTURE, STATUS, false, "STATUS", vcap_msg_status, NO_STR, NO_STR, 0),
 	/* entries follow the fixed part; see status_entries_len() */
 	DESC(CAPTURE, STATUS, true, "STATUS", vcap_msg_status_reply, NO_STR, NO_STR, 0),
-	DESC(CAPTURE, RULE_ADD, false, "RULE_ADD", vcap_msg_rule_add, NO_STR, NO_STR, 0),
-	{ VCAP_APP_CAPTURE, VCAP_MSG_RULE_ADD, true, "RULE_ADD", 0, NO_STR, NO_STR, 0 },
-	DESC(CAPTURE, RULE_REMOVE, false, "RULE_REMOVE", vcap_msg_rule_ref, NO_STR, NO_STR, 0),
-	{ VCAP_APP_CAPTURE, VCAP_MSG_RULE_REMOVE, true, "RULE_REMOVE", 0, NO_STR, NO_STR, 0 },
-	DESC(CAPTURE, RULE_DEFAULT, false, "RULE_DEFAULT", vcap_msg_rule_ref, NO_STR, NO_STR, 0),
-	{ VCAP_APP_CAPTURE, VCAP_MSG_RULE_DEFAULT, true, "RULE_DEFAULT", 0, NO_STR, NO_STR, 0 },
-	DESC(CAPTURE, RULE_HITS, false, "RULE_HITS", vcap_msg_rule_ref, NO_STR, NO_STR, 0),
+	RING_REQ(RULE_ADD, "RULE_ADD", vcap_msg_rule_add, NO_STR, 0),
+	EMPTY_REPLY(RULE_ADD, "RULE_ADD"),
+	RING_REQ(RULE_REMOVE, "RULE_REMOVE", vcap_msg_rule_ref, NO_STR, 0),
+	EMPTY_REPLY(RULE_REMOVE, "RULE_REMOVE"),
+	RING_REQ(RULE_DEFAULT, "RULE_DEFAULT", vcap_msg_rule_ref, NO_STR, 0),
+	EMPTY_REPLY(RULE_DEFAULT, "RULE_DEFAULT"),
+	RING_REQ(RULE_HITS, "RULE_HITS", vcap_msg_rule_ref, NO_STR, 0),
 	DESC(CAPTURE, RULE_HITS, true, "RULE_HITS", vcap_msg_count_reply, NO_STR, NO_STR, 0),
-	DESC(CAPTURE, FLOW_ADD, false, "FLOW_ADD", vcap_msg_flow_add, NO_STR, NO_STR, 0),
+	RING_REQ(FLOW_ADD, "FLOW_ADD", vcap_msg_flow_add, NO_STR, 0),
 	DESC(CAPTURE, FLOW_ADD, true, "FLOW_ADD", vcap_msg_count_reply, NO_STR, NO_STR, 0),
-	DESC(CAPTURE, FLOW_REMOVE, false, "FLOW_REMOVE", vcap_msg_flow_remove, NO_STR, NO_STR, 0),
+	RING_REQ(FLOW_REMOVE, "FLOW_REMOVE", vcap_msg_flow_remove, NO_STR, 0),
 	DESC(CAPTURE, FLOW_REMOVE, true, "FLOW_REMOVE", vcap_msg_count_reply, NO_STR, NO_STR, 0),
 };
 
 /* Any failed reply: struct vcap_msg_error and its reason. */
 static const struct msg_desc error_desc = {
 	0, 0, true, "ERROR", sizeof(struct vcap_msg_error), NO_STR,
-	offsetof(struct vcap_msg_error, reason_len), VCAP_REASON_MAX
+	offsetof(struct vcap_msg_error, reason_len), VCAP_REASON_MAX, NO_STR
 };
 
 static const struct msg_desc *find_desc(uint16_t app, uint16_t type, bool reply, int32_t status)
@@ -115,6 +128,16 @@ const char *vcap_msg_name(uint16_t app, uint16_t type)
 		if (descs[i].app == app && descs[i].type == type)
 			return descs[i].name;
 	return "?";
+}
+
+bool vcap_msg_ring_id(const struct vcap_msg *m, uint32_t *id)
+{
+	const struct msg_desc *d = find_desc(m->app, m->type, m->flags & VCAP_MSGF_REPLY, 0);
+
+	if (!d || d->ring_id_at == NO_STR)
+		return false;
+	memcpy(id, (const uint8_t *)&m->u + d->ring_id_at, sizeof(*id));
+	return true;
 }
 
 void vcap_msg_init(struct vcap_msg *m, uint16_t app, uint16_t type)

@@ -11,6 +11,7 @@
 #ifndef VCAP_PROTO_CODEC_H
 #define VCAP_PROTO_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -87,6 +88,12 @@ ssize_t vcap_msg_encode(const struct vcap_msg *m, void *buf, size_t cap);
  * limit), with a one-line reason written to why[0..why_len).
  */
 int vcap_msg_decode(const void *buf, size_t len, struct vcap_msg *m, char *why, size_t why_len);
+
+/*
+ * The ring a request acts on (CLOSE, SET_FILTER, STATS, RULE_*, FLOW_*).
+ * @return true with *id set, or false if the request names no ring.
+ */
+bool vcap_msg_ring_id(const struct vcap_msg *m, uint32_t *id);
 
 /* A short name for (app, type), e.g. "OPEN", for logs; "?" if unknown. */
 const char *vcap_msg_name(uint16_t app, uint16_t type);

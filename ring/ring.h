@@ -109,6 +109,54 @@ void vcap_ring_writer_flush(struct vcap_ring_writer *w);
 /* Is at least half the ring free?  (Reads cons only when it might not be.) */
 bool vcap_ring_writer_roomy(struct vcap_ring_writer *w);
 
+/* ---- accessors: vcapd reads and sets a writer only through these ---- */
+
+/* Bytes of records (data_size) and the snap length the ring was laid out with. */
+static inline uint32_t vcap_ring_writer_size(const struct vcap_ring_writer *w)
+{
+	return w->size;
+}
+
+static inline uint32_t vcap_ring_writer_snaplen(const struct vcap_ring_writer *w)
+{
+	return w->snaplen;
+}
+
+/* Packets offered so far (what vcap_ring_writer_offer counted). */
+static inline uint64_t vcap_ring_writer_received(const struct vcap_ring_writer *w)
+{
+	return w->cnt.received;
+}
+
+/* Packets the source's kernel lost since this ring was attached; published with the rest. */
+static inline void vcap_ring_writer_kernel_drops(struct vcap_ring_writer *w, uint64_t n)
+{
+	w->cnt.kernel_drops = n;
+}
+
+/* When a pending wait request's timeout falls due (ns, 0: none pending). */
+static inline uint64_t vcap_ring_writer_deadline(const struct vcap_ring_writer *w)
+{
+	return w->pending_deadline;
+}
+
+/*
+ * Keep a private copy of the counters at mirror, written with the shared
+ * one, for other vcapd threads (vcap_ring_stats_read).  Before first use.
+ */
+static inline void vcap_ring_writer_set_mirror(struct vcap_ring_writer *w,
+					       struct vcap_ring_stats *mirror)
+{
+	w->mirror = mirror;
+}
+
+/*
+ * The wake-up condition a consumer asked for when it opened the ring,
+ * before it first arms a wait (it may change them later: the line is its).
+ */
+void vcap_ring_writer_set_wake(struct vcap_ring_writer *w, uint32_t watermark,
+			       uint32_t timeout_ms);
+
 /* Mark the ring ended (VCAP_RING_STATE_EOF or _DEAD) and publish. */
 void vcap_ring_writer_set_state(struct vcap_ring_writer *w, uint32_t state);
 

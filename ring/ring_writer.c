@@ -214,3 +214,9 @@ uint32_t vcap_ring_writer_used(const struct vcap_ring_writer *w)
 
 	return used > w->size ? w->size : used;
 }
+
+void vcap_ring_writer_set_wake(struct vcap_ring_writer *w, uint32_t watermark, uint32_t timeout_ms)
+{
+	atomic_store_explicit(&w->r->c.watermark, watermark, memory_order_relaxed);
+	atomic_store_explicit(&w->r->c.timeout_ms, timeout_ms, memory_order_relaxed);
+}

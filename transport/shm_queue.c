@@ -67,6 +67,12 @@ int shm_queue_send(struct shm_queue *sq, const void *msg, size_t len)
 	return 0;
 }
 
+bool shm_queue_peer_waiting(struct shm_queue *sq)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	return atomic_load_explicit(&sq->q->wait_seq, memory_order_relaxed) & 1;
+}
+
 #define BAD(...)                                  \
 	do {                                      \
 		snprintf(why, why_len, __VA_ARGS__); \

@@ -49,6 +49,14 @@ void shm_queue_reset(struct shm_queue *sq);
 int shm_queue_send(struct shm_queue *sq, const void *msg, size_t len);
 
 /*
+ * Producer, right after a send: does the consumer sleep and want a doorbell
+ * (its wait_seq odd)?  A seq_cst fence orders the head store before this
+ * load; the consumer stores wait_seq, fences, and looks at head again, so
+ * one of the two always sees the other.
+ */
+bool shm_queue_peer_waiting(struct shm_queue *sq);
+
+/*
  * Consumer: take the next message into buf (cap bytes, 8-byte aligned).
  * @return its length; 0 if the queue is empty; -EBADMSG if what the
  * producer wrote breaks the framing (the queue is then unusable: the caller

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * capture.h - what a capture thread serves and how the control thread
+ * changes it.
+ *
+ *   control thread                         one capture thread per source
+ *   --------------                         (capture.c)
+ *   creates and frees consumers,           takes batches from its backend,
+ *   answers requests                       filters them per consumer
+ *            |                             (deliver.c), copies them into
+ *            |  mailbox (mailbox.c):       each consumer's ring, publishes,
+ *            +--------------------------->  signals sleepers.  Never blocks
+ *               attach / detach / refilter  on a consumer.
+ *               / rules (roster.c); the
+ *               control thread waits until
+ *               the capture thread applied it
+ */
+#ifndef VCAP_DAEMON_CAPTURE_H
+#define VCAP_DAEMON_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules.h"
+#include "source.h"
+
+struct consumer;
+struct filter;
+
+/* ---- mailbox (mailbox.c) --------------------------------------------------- */
+
+/*
+ * Control thread: run fn(s, arg) on s's capture thread between two
+ * batches, and wait until it has run.
+ */
+void mailbox_call(struct source *s, void (*fn)(struct source *s, void *arg), void *arg);
+/* Capture thread: run all posted letters. */
+void mailbox_apply(struct source *s);
+
+/* ---- roster (roster.c): what a capture thread serves, changed by letters -- */
+
+/* Attach c (joining its cluster, if any); @return 0 or -EINVAL (cluster mode differs). */
+int roster_attach(struct consumer *c, char *err, size_t err_len);
+/* Detach c; afterwards the capture thread never touches it. */
+void roster_detach(struct consumer *c);
+/* Swap c's filter for f; @return the old one, to free. */
+struct filter *roster_refilter(struct consumer *c, struct filter *f);
+int roster_rule_add(struct consumer *c, const struct vcap_rule *r, char *err, size_t err_len);
+int roster_rule_remove(struct consumer *c, uint32_t id);
+int roster_rule_default(struct consumer *c, uint32_t action);
+int roster_rule_hits(struct consumer *c, uint32_t id, uint64_t *hits);
+int roster_flow_add(struct consumer *c, const struct vcap_flow *f, uint32_t action,
+		    uint32_t idle_ms, uint64_t *applied_at, char *err, size_t err_len);
+int roster_flow_remove(struct consumer *c, const struct vcap_flow *f, uint64_t *hits);
+/* Capture thread: after c's rules changed (or expired), refresh what depends on them. */
+void roster_rules_changed(struct consumer *c);
+
+/* ---- the packet path (deliver.c) ----------------------------------------- */
+
+/* Filter a batch per consumer and copy what passes into each ring. */
+void deliver(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data, unsigned n,
+	     uint64_t now_ns);
+/* Let idle flow rules expire, a bounded amount of work per call. */
+void expire_rules(struct source *s, uint64_t now_ns);
+
+#endif /* VCAP_DAEMON_CAPTURE_H */

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * consumer.h - one ring for one consumer of one source.
+ *
+ * Ownership: a consumer is created and freed by the control thread; while
+ * it is attached (roster.c), its ring writer, filters and rules belong to
+ * the source's capture thread, and the control thread reads its counters
+ * only through the private mirror.
+ */
+#ifndef VCAP_DAEMON_CONSUMER_H
+#define VCAP_DAEMON_CONSUMER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+#include "rules.h"
+#include "vcap_proto.h"
+
+struct cluster;
+struct filter;
+struct session;
+struct source;
+
+/*
+ * Where a ring lives and how its consumer is woken.  The session's carrier
+ * fills it (session.h: ring_place); the rest of vcapd uses only map and
+ * wake_fd.
+ */
+struct ring_place {
+	uint32_t ring_id;
+	size_t map_size;     /* asked for: vcap_ring_map_size(data size) */
+	void *map;           /* vcapd's mapping of the ring */
+	int wake_fd;         /* vcapd's end: writing 8 bytes wakes the consumer */
+	/* what the OPEN reply tells the consumer */
+	uint64_t region_off; /* where in a shared region (0: the ring is its own file) */
+	uint32_t vector;     /* the interrupt vector that wakes it (0: none) */
+	int give[2];         /* descriptors sent with the reply, then closed here */
+	int n_give;
+};
+
+struct consumer {
+	uint32_t id;
+	struct source *src;
+	struct session *owner;
+	struct ring_place place;
+
+	bool want_hash;        /* fill in record hashes (VCAP_OPENF_FLOW_HASH) */
+	uint32_t cluster_id;   /* 0: none */
+	uint32_t cluster_mode; /* VCAP_CLUSTER_* */
+
+	/* capture thread only while attached */
+	struct vcap_ring_writer w;
+	struct filter *policy; /* the tenant's mandatory filter, or NULL */
+	struct filter *filter; /* the consumer's own, or NULL */
+	struct rules *rules;   /* never NULL */
+	bool rules_trivial;    /* cached rules_trivial(rules) */
+	struct cluster *cluster;
+	uint16_t member;       /* index in cluster->members */
+	uint64_t kernel_drops_base;
+
+	/* written by the capture thread, read by the control thread */
+	struct vcap_ring_stats mirror;
+	_Atomic uint32_t rule_count;
+	_Atomic uint32_t flow_count;
+
+	/* control thread only */
+	char filter_text[VCAP_FILTER_MAX + 1];
+	char policy_text[VCAP_FILTER_MAX + 1];
+	struct consumer *next_in_session;
+	struct consumer *next_global;
+};
+
+/* What a consumer asks for when it is created. */
+struct consumer_req {
+	struct session *session; /* its carrier decides where the ring goes */
+	uint32_t data_size;
+	uint32_t snaplen;
+	const char *filter;   /* NULL: none */
+	const char *policy;   /* the tenant's mandatory filter; NULL: none */
+	const struct rules_limits *limits;
+};
+
+/* Create a consumer of s with the ring and filters req asks for; does not attach it. */
+int consumer_create(struct source *s, uint32_t id, const struct consumer_req *req,
+		    struct consumer **out, char *err, size_t err_len);
+void consumer_destroy(struct consumer *c);
+/* The OPEN reply handed place.give[] over: close vcapd's copies. */
+void consumer_gave(struct consumer *c);
+/* Wake the consumer (its wait request was granted).  Never blocks. */
+void consumer_signal(struct consumer *c);
+
+#endif /* VCAP_DAEMON_CONSUMER_H */

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * filter.h - tcpdump-syntax filters, compiled by libpcap and run by its
+ * BPF interpreter on the capture thread.
+ */
+#ifndef VCAP_DAEMON_FILTER_H
+#define VCAP_DAEMON_FILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+
+struct filter;
+
+int filter_compile(const char *text, uint32_t linktype, struct filter **out, char *err,
+		   size_t err_len);
+bool filter_match(const struct filter *f, const struct vcap_pkt_meta *m, const uint8_t *data);
+void filter_free(struct filter *f);
+
+/* Combine policy and own filter texts into one expression ("(a) and (b)"). */
+void filter_and(char *out, size_t out_len, const char *a, const char *b);
+
+#endif /* VCAP_DAEMON_FILTER_H */

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * requests.c - vcapd's answer to each request (see requests.h).
+ *
+ * A request that cannot be granted gets an error reply saying why, and the
+ * session goes on.  Nothing here blocks on a client; what changes a capture
+ * thread's work goes through its mailbox (roster.c) and is in force before
+ * the reply is sent.
+ */
+#include "requests.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "consumer.h"
+#include "filter.h"
+#include "policy.h"
+#include "session.h"
+#include "source.h"
+#include "status.h"
+#include "util.h"
+#include "vcapd.h"
+#include "wire.h"
+
+#define SNAPLEN_MAX 262144u
+
+/* STATUS entries, built one request at a time. */
+static _Alignas(8) uint8_t status_scratch[VCAP_MSG_MAX];
+
+void requests_hello(struct session *ss, struct vcap_msg_hello_reply *r)
+{
+	struct vcapd *d = ss->d;
+
+	r->daemon_pid = (uint32_t)getpid();
+	r->max_rings = policy_max_rings(d, ss);
+	r->ring_size_min = d->limits.ring_size_min;
+	r->ring_size_max = d->limits.ring_size_max;
+	r->filter_max = VCAP_FILTER_MAX;
+}
+
+/* "synth, eth0" for error messages: the sources the session may open. */
+static void source_names(struct vcapd *d, struct session *ss, char *buf, size_t len)
+{
+	char why[8];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (struct source *s = d->sources; s && off < len; s = s->next)
+		if (!policy_may_open(d, ss, s, why, sizeof(why)))
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
+						s->name);
+	if (!off)
+		snprintf(buf, len, "none you may open");
+}
+
+static bool is_pow2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* @return descriptors to send with the reply. */
+static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply,
+		   int *fds)
+{
+	struct vcapd *d = ss->d;
+	const struct vcap_msg_open *o = &m->u.open;
+	struct vcap_msg_open_reply *r = &reply->u.open_reply;
+	uint32_t size = o->ring_size ? o->ring_size : d->limits.ring_size_default;
+	uint32_t snaplen = o->snaplen ? o->snaplen : 65535;
+	struct source *s = source_find(d->sources, m->name);
+	struct consumer_req req;
+	struct consumer *c;
+	char err[VCAP_REASON_MAX];
+	int rc;
+
+	if (!s) {
+		char names[256];
+
+		source_names(d, ss, names, sizeof(names));
+		vcap_msg_error(reply, m, -ENOENT, "host:%s: no such source (vcapd has: %s)",
+			       m->name, names);
+		return 0;
+	}
+	rc = policy_may_open(d, ss, s, err, sizeof(err));
+	if (rc) {
+		vcap_msg_error(reply, m, rc, "%s", err);
+		return 0;
+	}
+	if (o->flags & ~VCAP_OPENF_ALL) {
+		vcap_msg_error(reply, m, -EINVAL, "unknown open flags 0x%x", o->flags);
+		return 0;
+	}
+	if (o->cluster_mode > VCAP_CLUSTER_ROUND_ROBIN) {
+		vcap_msg_error(reply, m, -EINVAL, "unknown cluster mode %u", o->cluster_mode);
+		return 0;
+	}
+	if (!is_pow2(size) || size < d->limits.ring_size_min || size > d->limits.ring_size_max) {
+		vcap_msg_error(reply, m, -EINVAL,
+			       "ring size %u is not a power of two within [%u, %u]", size,
+			       d->limits.ring_size_min, d->limits.ring_size_max);
+		return 0;
+	}
+	if (snaplen > SNAPLEN_MAX)
+		snaplen = SNAPLEN_MAX;
+	if (vcap_rec_size(snaplen) > size / 4)
+		snaplen = size / 4 - (uint32_t)sizeof(struct vcap_rec) - VCAP_REC_ALIGN;
+	if (ss->n_rings >= policy_max_rings(d, ss)) {
+		vcap_msg_error(reply, m, -EMFILE, "this session already holds %u rings, the limit",
+			       ss->n_rings);
+		return 0;
+	}
+	if (ss->ops->charges_ring_memory &&
+	    d->ring_memory + vcap_ring_map_size(size) > d->limits.ring_memory_max) {
+		vcap_msg_error(reply, m, -ENOMEM,
+			       "a ring of %u bytes would exceed vcapd's ring memory limit (%llu of "
+			       "%llu bytes in use)",
+			       size, (unsigned long long)d->ring_memory,
+			       (unsigned long long)d->limits.ring_memory_max);
+		return 0;
+	}
+
+	req = (struct consumer_req){ .session = ss,
+				     .data_size = size,
+				     .snaplen = snaplen,
+				     .filter = m->text[0] ? m->text : NULL,
+				     .policy = policy_filter(ss)[0] ? policy_filter(ss) : NULL,
+				     .limits = &d->rules_limits };
+	rc = consumer_create(s, ++d->next_ring_id, &req, &c, err, sizeof(err));
+	if (rc) {
+		vcap_msg_error(reply, m, rc, "host:%s: %s", m->name, err);
+		return 0;
+	}
+	vcap_ring_writer_set_wake(&c->w, o->watermark, o->timeout_ms);
+	c->want_hash = o->flags & VCAP_OPENF_FLOW_HASH;
+	c->cluster_id = o->cluster_id;
+	c->cluster_mode = o->cluster_mode;
+	rc = roster_attach(c, err, sizeof(err));
+	if (rc) {
+		vcap_msg_error(reply, m, rc, "host:%s: %s", m->name, err);
+		consumer_destroy(c);
+		return 0;
+	}
+	session_add_ring(ss, c);
+
+	vcap_msg_reply(reply, m);
+	r->ring_id = c->id;
+	r->ring_size = size;
+	r->map_size = c->place.map_size;
+	r->snaplen = vcap_ring_writer_snaplen(&c->w);
+	r->linktype = s->linktype;
+	r->region_off = c->place.region_off;
+	r->vector = c->place.vector;
+	memcpy(fds, c->place.give, (size_t)c->place.n_give * sizeof(*fds));
+	vlog(LOG_INFO, "ring %u: %s (pid %d%s%s) opened %s, %u bytes%s%s%s", c->id, ss->client,
+	     (int)ss->cred.pid, ss->tenant ? ", tenant " : "", ss->tenant ? ss->tenant->name : "",
+	     s->name, size, c->filter_text[0] ? ", filter " : "", c->filter_text,
+	     c->cluster_id ? ", in a cluster" : "");
+	return c->place.n_give;
+}
+
+static void do_close(struct session *ss, struct consumer *c, const struct vcap_msg *m,
+		     struct vcap_msg *reply)
+{
+	vlog(LOG_INFO, "ring %u: closed", c->id);
+	session_free_ring(ss, c);
+	vcap_msg_reply(reply, m);
+}
+
+static void do_set_filter(struct consumer *c, const struct vcap_msg *m, struct vcap_msg *reply)
+{
+	struct filter *f;
+	char err[VCAP_REASON_MAX];
+	int rc = filter_compile(m->text, c->src->linktype, &f, err, sizeof(err));
+
+	if (rc) {
+		vcap_msg_error(reply, m, rc, "%s", err);
+		return;
+	}
+	filter_free(roster_refilter(c, f));
+	snprintf(c->filter_text, sizeof(c->filter_text), "%s", m->text);
+	vcap_msg_reply(reply, m);
+}
+
+static void do_stats(struct consumer *c, const struct vcap_msg *m, struct vcap_msg *reply)
+{
+	struct vcap_msg_stats_reply *r = &reply->u.stats_reply;
+	struct vcap_ring_counters cnt;
+
+	vcap_ring_stats_read(&c->mirror, &cnt);
+	vcap_msg_reply(reply, m);
+	*r = (struct vcap_msg_stats_reply){ .received = cnt.received,
+					    .delivered = cnt.delivered,
+					    .dropped = cnt.dropped,
+					    .filtered = cnt.filtered,
+					    .kernel_drops = cnt.kernel_drops };
+}
+
+static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_msg *reply)
+{
+	char err[VCAP_REASON_MAX] = "";
+	struct vcap_rule rule;
+	struct vcap_flow flow;
+	uint64_t count = 0;
+	int rc;
+
+	switch (m->type) {
+	case VCAP_MSG_RULE_ADD:
+		vcap_rule_from_wire(&m->u.rule_add.rule, &rule);
+		rc = roster_rule_add(c, &rule, err, sizeof(err));
+		break;
+	case VCAP_MSG_RULE_REMOVE:
+		rc = roster_rule_remove(c, m->u.rule_ref.arg);
+		if (rc)
+			snprintf(err, sizeof(err), "ring %u has no rule %u", c->id, m->u.rule_ref.arg);
+		break;
+	case VCAP_MSG_RULE_DEFAULT:
+		rc = roster_rule_default(c, m->u.rule_ref.arg);
+		if (rc)
+			snprintf(err, sizeof(err), "default action %u is neither PASS nor DROP",
+				 m->u.rule_ref.arg);
+		break;
+	case VCAP_MSG_RULE_HITS:
+		rc = roster_rule_hits(c, m->u.rule_ref.arg, &count);
+		if (rc)
+			snprintf(err, sizeof(err), "ring %u has no rule %u", c->id, m->u.rule_ref.arg);
+		break;
+	case VCAP_MSG_FLOW_ADD:
+		vcap_flow_from_wire(&m->u.flow_add.flow, &flow);
+		rc = roster_flow_add(c, &flow, m->u.flow_add.action, m->u.flow_add.idle_timeout_ms,
+				     &count, err, sizeof(err));
+		break;
+	default: /* VCAP_MSG_FLOW_REMOVE */
+		vcap_flow_from_wire(&m->u.flow_remove.flow, &flow);
+		rc = roster_flow_remove(c, &flow, &count);
+		if (rc)
+			snprintf(err, sizeof(err), "ring %u has no rule for that flow", c->id);
+		break;
+	}
+	if (rc) {
+		vcap_msg_error(reply, m, rc, "%s", err[0] ? err : strerror(-rc));
+		return;
+	}
+	vcap_msg_reply(reply, m);
+	reply->u.count_reply.count = count;
+}
+
+int requests_answer(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply,
+		    int *fds)
+{
+	struct consumer *c = NULL;
+	uint32_t id;
+
+	if (vcap_msg_ring_id(m, &id))
+		c = session_ring(ss, id); /* the request core checked it is there */
+	switch (m->type) {
+	case VCAP_MSG_OPEN:
+		return do_open(ss, m, reply, fds);
+	case VCAP_MSG_CLOSE:
+		do_close(ss, c, m, reply);
+		break;
+	case VCAP_MSG_SET_FILTER:
+		do_set_filter(c, m, reply);
+		break;
+	case VCAP_MSG_STATS:
+		do_stats(c, m, reply);
+		break;
+	case VCAP_MSG_STATUS:
+		vcap_msg_reply(reply, m);
+		status_fill(ss, m->u.status.first, reply, status_scratch, sizeof(status_scratch));
+		break;
+	default:
+		do_rules(c, m, reply);
+		break;
+	}
+	return 0;
+}

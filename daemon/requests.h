@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * requests.h - vcapd's answers to each request of vcap_proto.h, for a
+ * session on any carrier.  The request core (proto/serve.c) has already
+ * decoded the request, checked HELLO, and checked that a ring it names is
+ * the session's.  Internal to session.c.
+ */
+#ifndef VCAP_DAEMON_REQUESTS_H
+#define VCAP_DAEMON_REQUESTS_H
+
+#include <stdint.h>
+
+#include "codec.h"
+
+struct consumer;
+struct session;
+
+/* vcapd's limits for ss, before its carrier narrows them. */
+void requests_hello(struct session *ss, struct vcap_msg_hello_reply *r);
+
+/*
+ * Answer req into reply; descriptors to send with it go to fds.
+ * @return their number.
+ */
+int requests_answer(struct session *ss, const struct vcap_msg *req, struct vcap_msg *reply,
+		    int *fds);
+
+/* The session's ring `id`, or NULL (session.c). */
+struct consumer *session_ring(struct session *ss, uint32_t id);
+/* Account a ring just attached to ss, and forget one (detach, free it). */
+void session_add_ring(struct session *ss, struct consumer *c);
+void session_free_ring(struct session *ss, struct consumer *c);
+
+#endif /* VCAP_DAEMON_REQUESTS_H */

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * session_unix.c - sessions on unix sockets (host processes, containers).
+ *
+ * A connection is a SOCK_SEQPACKET socket: one request per datagram, the
+ * reply back the same way, descriptors as SCM_RIGHTS.  Sockets are
+ * non-blocking and replies are small, so nothing a client does blocks the
+ * control thread; a client that does not read its replies fills its socket
+ * and is dropped.
+ *
+ * A ring is a memfd sealed against shrinking and growing before it is
+ * handed out: the consumer holds the descriptor, and if it could truncate
+ * the file, vcapd's next write into the mapping would die of SIGBUS.
+ *
+ * The wake-up channel is a pipe, not an eventfd: an eventfd's O_NONBLOCK
+ * flag lives in the open file description both sides share, so a consumer
+ * could clear it, fill the counter, and make vcapd's next signal block the
+ * capture thread.  With a pipe vcapd keeps the write end to itself; a
+ * consumer that never reads only fills the pipe, and vcapd's non-blocking
+ * write then fails harmlessly (the consumer is not asleep anyway).
+ */
+#include "session_unix.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "consumer.h"
+#include "loop.h"
+#include "policy.h"
+#include "session.h"
+#include "unix_carrier.h"
+#include "util.h"
+#include "vcapd.h"
+
+struct listener {
+	struct loop_watch watch;
+	struct vcapd *d;
+	struct loop *loop;
+	int fd;
+	struct tenant *via;
+	struct listener *next;
+};
+
+struct conn {
+	struct loop_watch watch;
+	int fd;
+	struct session *ss;
+	struct conn *next;
+};
+
+static struct listener *listeners;
+static struct conn *conns;
+static _Alignas(8) uint8_t rx_buf[VCAP_MSG_MAX];
+
+/* ---- the carrier's operations --------------------------------------------- */
+
+static int unix_send(struct session *ss, const void *buf, size_t len, const int *fds, int nfds)
+{
+	struct conn *cn = ss->carrier;
+
+	return vcap_unix_send(cn->fd, buf, len, fds, nfds);
+}
+
+static void set_err(char *err, size_t len, const char *what, int e)
+{
+	snprintf(err, len, "ring: %s: %s", what, strerror(e));
+}
+
+/* A ring in a sealed memfd, and a pipe to wake its consumer; both handed over. */
+static int unix_ring_place(struct session *ss, struct ring_place *p, char *err, size_t err_len)
+{
+	char name[32];
+	int memfd, pipefd[2] = { -1, -1 }, rc;
+	void *map = MAP_FAILED;
+
+	(void)ss;
+	snprintf(name, sizeof(name), "vcap-ring-%u", p->ring_id);
+	memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (memfd < 0 || ftruncate(memfd, (off_t)p->map_size) ||
+	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		rc = -errno;
+		set_err(err, err_len, "memfd", errno);
+		goto fail;
+	}
+	/*
+	 * Populated now, at open, so that the capture thread's first pass
+	 * through the ring does not take a page fault (and zero a page) every
+	 * 4 KiB: that first pass is often all of a short capture.
+	 */
+	map = mmap(NULL, p->map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, memfd, 0);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		set_err(err, err_len, "mmap", errno);
+		goto fail;
+	}
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK)) {
+		rc = -errno;
+		set_err(err, err_len, "pipe", errno);
+		goto fail;
+	}
+	p->map = map;
+	p->wake_fd = pipefd[1];
+	p->region_off = 0;
+	p->vector = 0;
+	p->give[0] = memfd;    /* the consumer maps the ring from it */
+	p->give[1] = pipefd[0]; /* and sleeps on it */
+	p->n_give = 2;
+	return 0;
+fail:
+	if (map != MAP_FAILED)
+		munmap(map, p->map_size);
+	if (memfd >= 0)
+		close(memfd);
+	return rc;
+}
+
+static void unix_ring_release(struct session *ss, struct ring_place *p)
+{
+	(void)ss;
+	munmap(p->map, p->map_size);
+	close(p->wake_fd);
+	p->map = NULL;
+	p->wake_fd = -1;
+}
+
+static void unix_ended(struct session *ss)
+{
+	struct conn *cn = ss->carrier;
+
+	for (struct conn **pp = &conns; *pp; pp = &(*pp)->next) {
+		if (*pp == cn) {
+			*pp = cn->next;
+			break;
+		}
+	}
+	close(cn->fd); /* also removes it from the epoll set */
+	free(cn);
+}
+
+static const struct session_ops unix_ops = {
+	.kind = "unix",
+	.charges_ring_memory = true,
+	.send = unix_send,
+	.ring_place = unix_ring_place,
+	.ring_release = unix_ring_release,
+	.ended = unix_ended,
+};
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void conn_event(struct loop_watch *w, uint32_t events)
+{
+	struct conn *cn = (struct conn *)w;
+	ssize_t n;
+
+	/*
+	 * Read before looking at HUP: a client may send its last request and
+	 * exit; it still gets handled.
+	 */
+	if (!(events & EPOLLIN)) {
+		session_end(cn->ss, NULL);
+		return;
+	}
+	n = vcap_unix_recv(cn->fd, rx_buf, sizeof(rx_buf), NULL, NULL);
+	if (n == -EAGAIN)
+		return;
+	if (n <= 0) {
+		session_end(cn->ss, n == 0 ? NULL : "receive failed (or unasked-for descriptors)");
+		return;
+	}
+	if (session_request(cn->ss, rx_buf, (size_t)n))
+		session_end(cn->ss, "malformed message or failed reply");
+}
+
+static void accept_all(struct loop_watch *w, uint32_t events)
+{
+	struct listener *li = (struct listener *)w;
+	struct vcapd *d = li->d;
+	socklen_t len = sizeof(struct ucred);
+	struct session *ss;
+	struct conn *cn;
+	int fd;
+
+	(void)events;
+	while ((fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (d->n_sessions >= d->limits.max_sessions) {
+			vlog(LOG_WARNING, "refusing a session: %u sessions is the limit",
+			     d->limits.max_sessions);
+			close(fd);
+			continue;
+		}
+		cn = calloc(1, sizeof(*cn));
+		ss = cn ? session_new(d, &unix_ops, cn) : NULL;
+		if (!ss) {
+			free(cn);
+			close(fd);
+			continue;
+		}
+		cn->fd = fd;
+		cn->ss = ss;
+		cn->watch.on_event = conn_event;
+		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &ss->cred, &len);
+		snprintf(ss->client, sizeof(ss->client), "pid %d", (int)ss->cred.pid);
+		policy_classify(d, ss, li->via);
+		if (loop_add(li->loop, fd, EPOLLIN | EPOLLRDHUP, &cn->watch)) {
+			session_end(ss, NULL); /* closes fd, frees cn */
+			continue;
+		}
+		cn->next = conns;
+		conns = cn;
+	}
+}
+
+int unix_serve(struct vcapd *d, struct loop *l, int listen_fd, struct tenant *via)
+{
+	struct listener *li = calloc(1, sizeof(*li));
+	int rc;
+
+	if (!li)
+		return -ENOMEM;
+	*li = (struct listener){ .watch.on_event = accept_all, .d = d, .loop = l, .fd = listen_fd,
+				 .via = via };
+	rc = loop_add(l, listen_fd, EPOLLIN, &li->watch);
+	if (rc) {
+		free(li);
+		return rc;
+	}
+	li->next = listeners;
+	listeners = li;
+	return 0;
+}
+
+void unix_end_all(void)
+{
+	while (conns)
+		session_end(conns->ss, NULL);
+	while (listeners) {
+		struct listener *li = listeners;
+
+		listeners = li->next;
+		free(li); /* the socket is main.c's */
+	}
+}

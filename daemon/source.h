@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * source.h - a source of packets: a backend (source_synth.c, source_pcap.c,
+ * source_if.c) and the capture thread that delivers what it produces
+ * (capture.c) to the consumers attached to it (capture.h).
+ */
+#ifndef VCAP_DAEMON_SOURCE_H
+#define VCAP_DAEMON_SOURCE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+#include "vcap_proto.h"
+
+struct consumer;
+struct source;
+
+/*
+ * A backend produces packets for a source.  All calls but parse() run on
+ * the source's capture thread.
+ */
+struct source_ops {
+	const char *kind; /* "synth", "pcap", "if" */
+	/*
+	 * Only produce while somebody listens (a generator or a file), rather
+	 * than capture all the time (a live interface).
+	 */
+	bool pull;
+	/* Check the options after "kind:" and prepare.  Runs at startup. */
+	int (*open)(struct source *s, const char *args, char *err, size_t err_len);
+	/*
+	 * Take up to n packets: meta[i], data[i] stay valid until release().
+	 * @return the number taken; 0 if none is ready now; -ENODATA when a
+	 * finite source is finished; -ENETDOWN etc. when it failed.
+	 */
+	int (*next)(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data, unsigned n,
+		    uint64_t now_ns);
+	void (*release)(struct source *s);
+	/*
+	 * Sleep until next() may have something, wake_fd is readable, or
+	 * max_ns passed.
+	 */
+	void (*wait)(struct source *s, int wake_fd, uint64_t max_ns);
+	/* Packets lost before vcapd saw them (kernel socket drops). */
+	uint64_t (*kernel_drops)(struct source *s);
+	/* Try to recover after next() failed.  @return 0 when running again. */
+	int (*reopen)(struct source *s, char *err, size_t err_len);
+	/*
+	 * Optional: let the kernel filter before vcapd sees a packet.  `text`
+	 * (tcpdump syntax) passes what every consumer would; NULL passes all;
+	 * drop_all while nobody listens.  Best effort: @return 0 or -errno.
+	 */
+	int (*kernel_filter)(struct source *s, const char *text, bool drop_all);
+	void (*close)(struct source *s);
+};
+
+struct mail;
+
+/*
+ * Consumers of one source that joined the same cluster id: each packet goes
+ * to one member (roster.c keeps them, deliver.c picks).
+ */
+#define BATCH 256
+
+struct cluster {
+	uint32_t id;
+	uint32_t mode; /* VCAP_CLUSTER_* */
+	struct consumer **members;
+	unsigned n;
+	unsigned cap;
+	uint64_t rr;           /* round robin position */
+	uint16_t pick[BATCH];  /* member index per packet of the current batch */
+};
+
+struct source {
+	char name[VCAP_NAME_MAX + 1];
+	char spec[192];
+	const struct source_ops *ops;
+	void *priv;           /* the backend's */
+	uint32_t linktype;    /* DLT_* */
+	uint32_t ifindex;
+	uint32_t start_after; /* pull sources: consumers needed before starting */
+	int cpu;              /* pin the capture thread here (-1: don't) */
+
+	pthread_t thread;
+	bool thread_started;
+	int wake_fd; /* eventfd: mail or shutdown for the capture thread */
+
+	/* mailbox, filled by the control thread (mailbox.c) */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct mail *mail;
+	atomic_bool mail_pending;
+	atomic_bool stopping;
+
+	/* capture thread only (roster.c, deliver.c) */
+	struct consumer **active;
+	unsigned n_active;
+	unsigned cap_active;
+	struct cluster **clusters;
+	unsigned n_clusters;
+	unsigned cap_clusters;
+	unsigned n_want_hash;   /* active consumers that asked for flow hashes */
+	unsigned n_with_rules;  /* active consumers whose rules are not trivial */
+	char kernel_filter[VCAP_FILTER_MAX * 2 + 16]; /* what the kernel runs now */
+	bool kernel_drop_all;
+	bool started;
+	bool finished;
+
+	/* written by the capture thread, read by anyone */
+	_Atomic uint32_t state; /* VCAP_SOURCE_* */
+	_Atomic uint64_t received;
+	_Atomic uint64_t kernel_drops;
+	char error[64]; /* under lock */
+	/* what the kernel filters, for STATUS; under lock (kernel_filter is the thread's) */
+	char kernel_filter_shown[128];
+	bool kernel_drop_all_shown;
+
+	/* control thread only */
+	unsigned n_consumers;
+	struct source *next;
+};
+
+int source_create(const char *name_eq_spec, struct source **out, char *err, size_t err_len);
+int source_start(struct source *s);
+void source_stop(struct source *s); /* joins the thread, closes the backend */
+void source_destroy(struct source *s);
+struct source *source_find(struct source *list, const char *name);
+void source_set_error(struct source *s, const char *msg);
+
+extern const struct source_ops source_synth_ops;
+extern const struct source_ops source_pcap_ops;
+extern const struct source_ops source_if_ops;
+
+/* The capture thread (capture.c). */
+void *capture_main(void *source);
+
+#endif /* VCAP_DAEMON_SOURCE_H */
