@@ -182,13 +182,13 @@ static void accept_all(struct loop_watch *w, uint32_t events)
 {
 	struct listener *li = (struct listener *)w;
 	struct vcapd *d = li->d;
-	socklen_t len = sizeof(struct ucred);
+	struct ucred cred;
 	struct session *ss;
 	struct conn *cn;
 	int fd;
 
 	(void)events;
-	while ((fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	while ((fd = vcap_unix_accept(li->fd, &cred)) >= 0) {
 		if (d->n_sessions >= d->limits.max_sessions) {
 			vlog(LOG_WARNING, "refusing a session: %u sessions is the limit",
 			     d->limits.max_sessions);
@@ -205,7 +205,7 @@ static void accept_all(struct loop_watch *w, uint32_t events)
 		cn->fd = fd;
 		cn->ss = ss;
 		cn->watch.on_event = conn_event;
-		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &ss->cred, &len);
+		ss->cred = cred;
 		snprintf(ss->client, sizeof(ss->client), "pid %d", (int)ss->cred.pid);
 		policy_classify(d, ss, li->via);
 		if (loop_add(li->loop, fd, EPOLLIN | EPOLLRDHUP, &cn->watch)) {

@@ -107,8 +107,7 @@ static void reset_region(struct vm *vm)
 	h->rings_off = vm->rings_off;
 	memcpy(h->vm_name, vm->name, strnlen(vm->name, sizeof(h->vm_name)));
 	/* last, so a guest that sees the new generation sees the rest */
-	atomic_thread_fence(memory_order_release);
-	h->generation = ++vm->generation;
+	atomic_store_explicit(&h->generation, ++vm->generation, memory_order_release);
 }
 
 int vm_create(const char *spec, struct vm **out, char *err, size_t err_len)
@@ -150,7 +149,7 @@ int vm_create(const char *spec, struct vm **out, char *err, size_t err_len)
 				rc = -EINVAL;
 			}
 		} else if (!strcmp(kv.key, "vectors")) {
-			rc = kv_u64(&kv, 2, 64, &v, err, err_len);
+			rc = kv_u64(&kv, 2, VCAP_IVSHMEM_MAX_VECTORS, &v, err, err_len);
 			vm->vectors = (unsigned)v;
 		} else {
 			snprintf(err, err_len, "unknown option \"%s\" (size, vectors)", kv.key);

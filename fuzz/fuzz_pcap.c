@@ -89,20 +89,20 @@ static uint64_t ts_of(const struct pcap_pkthdr *h)
 static void through_ring(struct vcap_ring_writer *w, struct vcap_ring_reader *rd,
 			 const struct vcap_pkt_meta *m, const uint8_t *bytes)
 {
-	struct vcap_pkt got;
+	const struct vcap_rec *got;
 	uint32_t cut = m->caplen < RING_SNAPLEN ? m->caplen : RING_SNAPLEN;
 
 	FUZZ_CHECK(vcap_ring_writer_put(w, m, bytes), "a lone packet does not fit");
 	vcap_ring_writer_offer(w, 1);
 	vcap_ring_writer_publish(w, 0);
 	FUZZ_CHECK(vcap_ring_reader_peek(rd, &got, 1) == 1, "the packet did not arrive");
-	FUZZ_CHECK(got.caplen == cut && got.wirelen == m->wirelen && got.ts_ns == m->ts_ns,
-		   "arrived as %u/%u, sent %u/%u", got.caplen, got.wirelen, m->caplen, m->wirelen);
-	FUZZ_CHECK(!memcmp(got.data, bytes, cut), "bytes changed on the way");
+	FUZZ_CHECK(got->caplen == cut && got->wirelen == m->wirelen && got->ts_ns == m->ts_ns,
+		   "arrived as %u/%u, sent %u/%u", got->caplen, got->wirelen, m->caplen, m->wirelen);
+	FUZZ_CHECK(!memcmp(vcap_rec_data(got), bytes, cut), "bytes changed on the way");
 	vcap_ring_reader_release(rd);
 	{
 		/* the record's truncation flag: set exactly when caplen < wirelen */
-		const struct vcap_rec *rec = (const struct vcap_rec *)(got.data - sizeof(*rec));
+		const struct vcap_rec *rec = got;
 
 		FUZZ_CHECK(!!(rec->flags & VCAP_REC_TRUNCATED) == (cut < m->wirelen),
 			   "truncated flag %u for %u of %u bytes", rec->flags, cut, m->wirelen);

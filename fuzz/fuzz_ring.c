@@ -252,7 +252,7 @@ static void publish(bool via_state, uint32_t state, uint64_t now)
 /* The honest reader takes up to n packets, checks them, maybe releases. */
 static void read_some(struct fuzz_in *in)
 {
-	struct vcap_pkt pkts[16];
+	const struct vcap_rec *pkts[16];
 	unsigned n = 1 + fuzz_u8(in) % 16;
 	const uint8_t *lo = t.r->data, *hi = t.r->data + t.size;
 	int rc = vcap_ring_reader_peek(&t.rd, pkts, n);
@@ -263,9 +263,10 @@ static void read_some(struct fuzz_in *in)
 		return;
 	}
 	for (int i = 0; i < rc; i++) {
-		const struct vcap_pkt *p = &pkts[i];
+		const struct vcap_rec *p = pkts[i];
+		const uint8_t *data = vcap_rec_data(p);
 
-		FUZZ_CHECK(p->data >= lo && p->data <= hi && p->caplen <= (size_t)(hi - p->data),
+		FUZZ_CHECK(data >= lo && data <= hi && p->caplen <= (size_t)(hi - data),
 			   "packet of %u bytes outside the data area", p->caplen);
 		if (t.tainted)
 			continue;
@@ -279,7 +280,7 @@ static void read_some(struct fuzz_in *in)
 					   p->hash == s->hash,
 				   "packet %llu's metadata changed", (unsigned long long)t.peeked - 1);
 			pattern(want, s->seed, p->caplen);
-			FUZZ_CHECK(!memcmp(p->data, want, p->caplen), "packet %llu's bytes changed",
+			FUZZ_CHECK(!memcmp(data, want, p->caplen), "packet %llu's bytes changed",
 				   (unsigned long long)t.peeked - 1);
 		}
 	}

@@ -71,15 +71,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VCAP_IVSHMEM_VENDOR 0x1af4
-#define VCAP_IVSHMEM_DEVICE 0x1110
-#define VCAP_IVSHMEM_MAX_VECTORS 64
+#include "vcap_shm.h" /* the device's ids and registers */
 
-/* BAR0 register offsets. */
-#define VCAP_IVSHMEM_REG_INTRMASK 0
-#define VCAP_IVSHMEM_REG_INTRSTATUS 4
-#define VCAP_IVSHMEM_REG_IVPOSITION 8
-#define VCAP_IVSHMEM_REG_DOORBELL 12
+
 
 /* vcap_ivshmem_open flags */
 #define VCAP_IVSHMEM_REQUIRE_VFIO 0x1u /* fail instead of falling back to sysfs */

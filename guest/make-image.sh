@@ -7,7 +7,7 @@
 #   guest/make-image.sh [-o OUTDIR] [-k KERNEL_VERSION] [-b BUILD_DIR] [-m 'MODULE...'] [PROGRAM...]
 #
 #   -b  add vcap's guest programs from BUILD_DIR: guest/ivshmem_probe,
-#       guest/vcap-guestd and guest/image/* (vcapcount, vcapctl, vcapdump,
+#       guestd/vcap-guestd and guest/image/* (vcapcount, vcapctl, vcapdump,
 #       built unsanitized in every build dir, with an unsanitized libvcap.so)
 #   -m  extra kernel modules to load at boot, after the VFIO ones, with
 #       their dependencies; names as modprobe takes them, space-separated.
@@ -122,7 +122,7 @@ busybox=$(command -v busybox || true)
 # ---------------------------------------------------------------- programs to add
 if [ -n "$build" ]; then
 	[ -d "$build/guest" ] || die "$build/guest: not a vcap build dir"
-	for p in "$build/guest/ivshmem_probe" "$build/guest/vcap-guestd" "$build"/guest/image/*; do
+	for p in "$build/guest/ivshmem_probe" "$build/guestd/vcap-guestd" "$build"/guest/image/*; do
 		[ -f "$p" ] && [ -x "$p" ] || continue
 		case $(basename "$p") in lib*) continue ;; esac # libraries come through ldd
 		set -- "$@" "$p"

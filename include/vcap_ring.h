@@ -89,7 +89,7 @@ struct vcap_ring_info {
 	uint16_t version;      /* VCAP_RING_VERSION */
 	uint16_t hdr_size;     /* VCAP_RING_HDR_SIZE: where data[] starts */
 	uint32_t data_size;    /* bytes of records, power of two */
-	uint16_t rec_hdr_size; /* sizeof(struct vcap_rec) */
+	uint16_t rec_hdr_size; /* the writer's sizeof(struct vcap_rec): at least this header's */
 	uint16_t reserved0;
 	uint32_t snaplen;      /* no record holds more packet bytes than this */
 	uint32_t linktype;     /* DLT_* of the packets, e.g. 1 = Ethernet */
@@ -166,7 +166,13 @@ struct vcap_ring {
 struct vcap_rec {
 	uint32_t len;      /* whole record in bytes, multiple of VCAP_REC_ALIGN */
 	uint16_t flags;    /* VCAP_REC_* */
-	uint16_t hdr_len;  /* sizeof(struct vcap_rec); packet bytes start here */
+	/*
+	 * Packet bytes start here.  A newer writer may put fields after the
+	 * ones below (hdr_len grows, in multiples of 8); a reader uses the
+	 * fields it knows and skips the rest, so records can be extended
+	 * without a new ring version.
+	 */
+	uint16_t hdr_len;
 	uint64_t ts_ns;    /* capture time, ns since the Unix epoch */
 	uint32_t caplen;   /* packet bytes in this record */
 	uint32_t wirelen;  /* length of the packet on the wire */

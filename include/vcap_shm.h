@@ -59,8 +59,7 @@
 #define VCAP_IVSHMEM_REG_INTRSTATUS 4 /* u32, RW: unused with MSI-X */
 #define VCAP_IVSHMEM_REG_IVPOSITION 8 /* u32, RO: this guest's peer id */
 #define VCAP_IVSHMEM_REG_DOORBELL 12  /* u32, WO: (peer << 16) | vector */
-#define VCAP_IVSHMEM_BAR_REGS 0
-#define VCAP_IVSHMEM_BAR_SHM 2
+#define VCAP_IVSHMEM_MAX_VECTORS 64  /* MSI-X vectors vcap uses at most */
 
 #define VCAP_SHM_VECTOR_CTRL 0u /* control queues, both directions */
 
@@ -87,7 +86,7 @@ struct vcap_shm_hdr {
 	uint64_t g2h_off;      /* control queue, guest to host */
 	uint64_t h2g_off;      /* control queue, host to guest */
 	uint32_t queue_size;   /* bytes of each queue, header included */
-	uint32_t generation;   /* bumped each time vcapd resets the region */
+	_Atomic uint32_t generation; /* bumped (release) each time vcapd resets the region */
 	uint64_t rings_off;    /* first byte rings may occupy */
 	char vm_name[VCAP_NAME_MAX]; /* vcapd's name for this VM, NUL-padded */
 	/*

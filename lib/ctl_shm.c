@@ -68,7 +68,7 @@ static void sleep_us(uint32_t us)
 
 static uint32_t generation(const struct ctl_shm *c)
 {
-	return __atomic_load_n(&c->hdr->generation, __ATOMIC_ACQUIRE);
+	return atomic_load_explicit(&c->hdr->generation, memory_order_acquire);
 }
 
 int vcap_ctl_shm_check(struct vcap_ctl *ctl)

@@ -130,6 +130,27 @@ static void drain(int fd)
 		;
 }
 
+/*
+ * Up to n packets straight from the records (no intermediate copy).
+ * @return the number read, or -EPROTO if none could be and a record is bad.
+ */
+static inline int take(struct vcap_ring_reader *rd, struct vcap_pkt *pkts, unsigned n)
+{
+	const struct vcap_rec *rec;
+	unsigned i = 0;
+	int rc = 0;
+
+	vcap_ring_reader_refresh(rd);
+	while (i < n && (rc = vcap_ring_reader_next(rd, &rec)) > 0)
+		pkts[i++] = (struct vcap_pkt){ .data = vcap_rec_data(rec),
+					       .ts_ns = rec->ts_ns,
+					       .caplen = rec->caplen,
+					       .wirelen = rec->wirelen,
+					       .ifindex = rec->ifindex,
+					       .hash = rec->hash };
+	return i ? (int)i : rc;
+}
+
 static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int flags)
 {
 	for (;;) {
@@ -151,7 +172,7 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 				drain(h->wake_fd);
 		}
 		vcap_ring_reader_release(&h->rd); /* R2: the previous burst, in one store */
-		got = vcap_ring_reader_peek(&h->rd, pkts, n);
+		got = take(&h->rd, pkts, n);
 		if (got > 0) {
 			h->poll_us = 0;
 			return got;

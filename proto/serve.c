@@ -31,12 +31,13 @@ static int answer(const struct vcap_server_ops *ops, void *ctx, struct vcap_peer
 			return 0;
 		}
 		peer->hello = true;
-		peer->features = h->features & VCAP_FEATURES;
 		snprintf(peer->name, sizeof(peer->name), "%s", m->name);
 		vcap_msg_reply(&b->reply, m);
-		ops->hello(ctx, m, r);
+		r->features = h->features & VCAP_FEATURES;
+		ops->hello(ctx, m, r); /* may narrow the features (a relay: to its upstream's) */
 		r->version = VCAP_PROTO_VERSION;
-		r->features = peer->features;
+		r->features &= h->features & VCAP_FEATURES;
+		peer->features = r->features;
 		return 0;
 	}
 	if (!peer->hello) {
@@ -77,7 +78,7 @@ int vcap_serve(const struct vcap_server_ops *ops, void *ctx, struct vcap_peer *p
 	}
 	nfds = answer(ops, ctx, peer, b, fds);
 	if (nfds < 0)
-		return -EPIPE;
+		return -ENOTCONN;
 	out = vcap_msg_encode(&b->reply, b->tx, sizeof(b->tx));
 	if (out < 0 || ops->send(ctx, b->tx, (size_t)out, fds, nfds))
 		rc = -EPIPE;

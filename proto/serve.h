@@ -37,8 +37,9 @@ struct vcap_peer {
 struct vcap_server_ops {
 	const char *name; /* "vcapd", "vcap-guestd": for error messages */
 	/*
-	 * HELLO passed the version check: fill the limits in r (version,
-	 * features and the rest of the header are the core's).
+	 * HELLO passed the version check: fill the limits in r.  r->features
+	 * holds what both the client and this header know; the server may
+	 * narrow it.  The version and the header are the core's.
 	 */
 	void (*hello)(void *peer_ctx, const struct vcap_msg *req, struct vcap_msg_hello_reply *r);
 	/* Is ring id open for this peer? */
@@ -70,9 +71,11 @@ struct vcap_serve_buf {
 
 /*
  * Serve one message of len bytes at buf from peer.
- * @return 0 if the peer goes on; -EBADMSG if it sent a malformed message
- * (answered, with why in b->reply.text) or -EPIPE if the reply could not be
- * sent or the server said the peer is gone: the caller ends the peer.
+ * @return 0 if the peer goes on; else the caller ends the peer:
+ * -EBADMSG, it sent a malformed message (answered, why in b->reply.text);
+ * -EPIPE, the reply could not be sent;
+ * -ENOTCONN, the server's request() said the peer is gone already (the
+ * caller must not touch it).
  */
 int vcap_serve(const struct vcap_server_ops *ops, void *peer_ctx, struct vcap_peer *peer,
 	       struct vcap_serve_buf *b, const void *buf, size_t len);

@@ -16,7 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vcap.h"
+#include <errno.h>
+
 #include "vcap_ring.h"
 
 /* What the producer knows about one packet, apart from its bytes. */
@@ -181,12 +182,61 @@ struct vcap_ring_reader {
 int vcap_ring_reader_attach(struct vcap_ring_reader *rd, void *mem, size_t map_size);
 
 /*
- * Read up to n records into pkts (data pointing into the ring) without
- * releasing them.
- * @return the number read (0: ring empty), or -EPROTO if the producer wrote
- * a record that breaks the layout rules.
+ * The next record, without releasing it (the reader's hot path: inline, so
+ * libvcap fills its own packet structs straight from the record).  Pad
+ * records are skipped.  Call vcap_ring_reader_has_data() or _peek() first
+ * to load prod (A1); this only walks what was loaded.
+ * @return 1 with *rec set, 0 if nothing is left of what was loaded, or
+ * -EPROTO if the producer wrote a record that breaks the layout rules (the
+ * position does not move past it).
  */
-int vcap_ring_reader_peek(struct vcap_ring_reader *rd, struct vcap_pkt *pkts, unsigned n);
+static inline int vcap_ring_reader_next(struct vcap_ring_reader *rd, const struct vcap_rec **out)
+{
+	while (rd->cons != rd->prod_cached) {
+		uint32_t off = rd->cons & rd->mask;
+		const struct vcap_rec *rec = (const struct vcap_rec *)(rd->data + off);
+		uint32_t len = rec->len;
+
+		if (len < VCAP_REC_ALIGN || (len & (VCAP_REC_ALIGN - 1)) || len > rd->size - off ||
+		    len > rd->prod_cached - rd->cons)
+			return -EPROTO;
+		if (rec->flags & VCAP_REC_PAD) {
+			rd->cons += len;
+			continue;
+		}
+		if (len < sizeof(*rec) || rec->hdr_len < sizeof(*rec) ||
+		    (uint64_t)rec->hdr_len + rec->caplen > len)
+			return -EPROTO;
+		rd->cons += len;
+		rd->pkts_read++;
+		*out = rec;
+		return 1;
+	}
+	return 0;
+}
+
+/* A record's packet bytes. */
+static inline const uint8_t *vcap_rec_data(const struct vcap_rec *rec)
+{
+	return (const uint8_t *)rec + rec->hdr_len;
+}
+
+/*
+ * Load prod (A1) if everything loaded was read; then vcap_ring_reader_next
+ * walks what is there.
+ */
+static inline void vcap_ring_reader_refresh(struct vcap_ring_reader *rd)
+{
+	if (rd->cons == rd->prod_cached)
+		rd->prod_cached = atomic_load_explicit(&rd->r->p.prod, memory_order_acquire); /* A1 */
+}
+
+/*
+ * Read up to n records (refreshing prod first) into recs, without
+ * releasing them.  @return the number read (0: ring empty), or -EPROTO as
+ * vcap_ring_reader_next() (after any records read before the bad one).
+ */
+int vcap_ring_reader_peek(struct vcap_ring_reader *rd, const struct vcap_rec **recs, unsigned n);
 
 /* Release everything read so far (R2): one store for a whole burst. */
 void vcap_ring_reader_release(struct vcap_ring_reader *rd);

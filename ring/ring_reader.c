@@ -14,9 +14,11 @@ int vcap_ring_reader_attach(struct vcap_ring_reader *rd, void *mem, size_t map_s
 	struct vcap_ring *r = mem;
 	uint32_t size;
 
+	/* a newer writer's records may carry more header than ours: hdr_len says where data is */
 	if (map_size < VCAP_RING_HDR_SIZE || r->info.magic != VCAP_RING_MAGIC ||
 	    r->info.version != VCAP_RING_VERSION || r->info.hdr_size != VCAP_RING_HDR_SIZE ||
-	    r->info.rec_hdr_size != sizeof(struct vcap_rec))
+	    r->info.rec_hdr_size < sizeof(struct vcap_rec) ||
+	    (r->info.rec_hdr_size & (VCAP_REC_ALIGN - 1)))
 		return -EPROTO;
 	size = r->info.data_size;
 	if (size < VCAP_RING_DATA_MIN || size > VCAP_RING_DATA_MAX || (size & (size - 1)) ||
@@ -42,39 +44,15 @@ int vcap_ring_reader_attach(struct vcap_ring_reader *rd, void *mem, size_t map_s
 	return 0;
 }
 
-int vcap_ring_reader_peek(struct vcap_ring_reader *rd, struct vcap_pkt *pkts, unsigned n)
+int vcap_ring_reader_peek(struct vcap_ring_reader *rd, const struct vcap_rec **recs, unsigned n)
 {
 	unsigned i = 0;
+	int rc = 0;
 
-	if (rd->cons == rd->prod_cached)
-		rd->prod_cached = atomic_load_explicit(&rd->r->p.prod, memory_order_acquire); /* A1 */
-
-	while (i < n && rd->cons != rd->prod_cached) {
-		uint32_t off = rd->cons & rd->mask;
-		const struct vcap_rec *rec = (const struct vcap_rec *)(rd->data + off);
-		uint32_t len = rec->len;
-
-		if (len < VCAP_REC_ALIGN || (len & (VCAP_REC_ALIGN - 1)) || len > rd->size - off ||
-		    len > rd->prod_cached - rd->cons)
-			return i ? (int)i : -EPROTO;
-		if (rec->flags & VCAP_REC_PAD) {
-			rd->cons += len;
-			continue;
-		}
-		if (len < sizeof(*rec) || rec->hdr_len < sizeof(*rec) ||
-		    (uint64_t)rec->hdr_len + rec->caplen > len)
-			return i ? (int)i : -EPROTO;
-		pkts[i] = (struct vcap_pkt){ .data = (const uint8_t *)rec + rec->hdr_len,
-					     .ts_ns = rec->ts_ns,
-					     .caplen = rec->caplen,
-					     .wirelen = rec->wirelen,
-					     .ifindex = rec->ifindex,
-					     .hash = rec->hash };
-		rd->cons += len;
-		rd->pkts_read++;
+	vcap_ring_reader_refresh(rd);
+	while (i < n && (rc = vcap_ring_reader_next(rd, &recs[i])) > 0)
 		i++;
-	}
-	return (int)i;
+	return i ? (int)i : rc;
 }
 
 void vcap_ring_reader_release(struct vcap_ring_reader *rd)

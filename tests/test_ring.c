@@ -76,7 +76,7 @@ static void test_wrap(void)
 	struct vcap_ring_writer w;
 	struct vcap_ring_reader rd;
 	uint8_t buf[1024];
-	struct vcap_pkt p[8];
+	const struct vcap_rec *p[8];
 	unsigned long long rnd = 42;
 	uint32_t wseq = 0, rseq = 0, pads = 0, last_prod = 0;
 
@@ -104,14 +104,14 @@ static void test_wrap(void)
 
 		CHECK(n >= 0, "peek failed: %d", n);
 		for (int i = 0; i < n; i++, rseq++) {
-			uint32_t len = p[i].caplen;
+			uint32_t len = p[i]->caplen;
 
-			CHECK_EQ(p[i].ts_ns, 1000000000ull * rseq);
-			CHECK_EQ(p[i].wirelen, len + 4);
-			CHECK_EQ(p[i].hash, rseq);
-			CHECK_EQ(p[i].ifindex, 7);
-			CHECK(same(p[i].data, len, rseq), "payload of record %u", rseq);
-			CHECK(((uintptr_t)p[i].data & 7) == 0, "record data is 8-byte aligned");
+			CHECK_EQ(p[i]->ts_ns, 1000000000ull * rseq);
+			CHECK_EQ(p[i]->wirelen, len + 4);
+			CHECK_EQ(p[i]->hash, rseq);
+			CHECK_EQ(p[i]->ifindex, 7);
+			CHECK(same(vcap_rec_data(p[i]), len, rseq), "payload of record %u", rseq);
+			CHECK(((uintptr_t)vcap_rec_data(p[i]) & 7) == 0, "record data is 8-byte aligned");
 		}
 		vcap_ring_reader_release(&rd);
 	}
@@ -126,7 +126,7 @@ static void test_edges(void)
 	struct vcap_ring_writer w;
 	struct vcap_ring_reader rd;
 	uint8_t buf[64] = { 0 };
-	struct vcap_pkt p[128];
+	const struct vcap_rec *p[128];
 	uint32_t per = vcap_rec_size(32), fit = VCAP_RING_DATA_MIN / per, n = 0;
 	struct vcap_pkt_meta m = meta_of(32, 0);
 	struct vcap_ring_counters c;
@@ -168,8 +168,8 @@ static void test_edges(void)
 	vcap_ring_writer_put(&w, &m, buf);
 	vcap_ring_writer_publish(&w, 0);
 	CHECK_EQ(vcap_ring_reader_peek(&rd, p, 1), 1);
-	CHECK_EQ(p[0].caplen, 16);
-	CHECK_EQ(p[0].wirelen, 36);
+	CHECK_EQ(p[0]->caplen, 16);
+	CHECK_EQ(p[0]->wirelen, 36);
 
 	/* bad geometry is refused */
 	CHECK(vcap_ring_writer_init(&w, g.ring, 5000, 64, 1, 1) < 0, "size not a power of two");
@@ -227,7 +227,7 @@ static void test_malformed_records(void)
 	struct vcap_ring_writer w;
 	struct vcap_ring_reader rd;
 	struct vcap_rec *rec = (struct vcap_rec *)r->data;
-	struct vcap_pkt p[4];
+	const struct vcap_rec *p[4];
 	const uint32_t bad_len[] = { 0, 4, 12, 4104, 0x80000000u };
 
 	for (size_t i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++) {
@@ -263,7 +263,7 @@ static void test_watermark(void)
 	struct vcap_ring_reader rd;
 	struct vcap_pkt_meta m = meta_of(32, 0);
 	uint8_t buf[32] = { 0 };
-	struct vcap_pkt p[64];
+	const struct vcap_rec *p[64];
 	const uint64_t ms = 1000000;
 
 	CHECK_EQ(vcap_ring_writer_init(&w, g.ring, 1 << 16, 64, 1, 1), 0);
@@ -342,7 +342,7 @@ static void test_flush_holds_wakeups(void)
 	struct vcap_ring_reader rd;
 	struct vcap_pkt_meta m = meta_of(64, 0);
 	uint8_t buf[64] = { 0 };
-	struct vcap_pkt p[64];
+	const struct vcap_rec *p[64];
 	uint32_t rec = vcap_rec_size(64);
 
 	CHECK_EQ(vcap_ring_writer_init(&w, g.ring, size, 64, 1, 1), 0);
@@ -424,7 +424,7 @@ static void test_threads(void)
 	struct guarded g = guarded_ring(1 << 16);
 	struct pair pr = { 0 };
 	pthread_t t;
-	struct vcap_pkt p[64];
+	const struct vcap_rec *p[64];
 	struct vcap_ring_counters c;
 	uint64_t got = 0;
 	uint32_t last = 0;
@@ -441,10 +441,10 @@ static void test_threads(void)
 		for (int i = 0; i < n; i++) {
 			uint32_t seq;
 
-			memcpy(&seq, p[i].data, sizeof(seq));
+			memcpy(&seq, vcap_rec_data(p[i]), sizeof(seq));
 			CHECK(first || seq > last, "order: %u after %u", seq, last);
-			CHECK_EQ(p[i].caplen, 8 + seq % 200);
-			CHECK(same(p[i].data + 4, p[i].caplen - 4, seq), "payload of %u", seq);
+			CHECK_EQ(p[i]->caplen, 8 + seq % 200);
+			CHECK(same(vcap_rec_data(p[i]) + 4, p[i]->caplen - 4, seq), "payload of %u", seq);
 			last = seq;
 			first = false;
 		}

@@ -746,16 +746,6 @@ uint16_t ivshmem_server_self_id(const struct ivshmem_server *s)
 	return s->self_id;
 }
 
-unsigned ivshmem_server_vectors(const struct ivshmem_server *s)
-{
-	return s->vectors;
-}
-
-size_t ivshmem_server_shm_size(const struct ivshmem_server *s)
-{
-	return s->shm_size;
-}
-
 int ivshmem_server_self_fd(const struct ivshmem_server *s, unsigned v)
 {
 	return v < s->vectors ? s->self->fd[v] : -EINVAL;

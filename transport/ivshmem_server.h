@@ -146,8 +146,6 @@ int ivshmem_server_fd(const struct ivshmem_server *s);
 int ivshmem_server_dispatch(struct ivshmem_server *s);
 
 uint16_t ivshmem_server_self_id(const struct ivshmem_server *s);
-unsigned ivshmem_server_vectors(const struct ivshmem_server *s);
-size_t ivshmem_server_shm_size(const struct ivshmem_server *s);
 
 /*
  * vcapd's eventfd for vector v (O_NONBLOCK): readable when a guest rang

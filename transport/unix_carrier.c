@@ -179,3 +179,20 @@ ssize_t vcap_unix_recv(int sock, void *buf, size_t cap, int *fds, int *nfds)
 	}
 	return n;
 }
+
+int vcap_unix_accept(int listen_fd, struct ucred *peer)
+{
+	socklen_t len = sizeof(*peer);
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	memset(peer, 0, sizeof(*peer));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, peer, &len)) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}

@@ -11,6 +11,7 @@
 #define VCAP_TRANSPORT_UNIX_CARRIER_H
 
 #include <stddef.h>
+#include <sys/socket.h> /* struct ucred */
 #include <sys/types.h>
 
 #define VCAP_UNIX_MAX_FDS 4
@@ -22,6 +23,13 @@
  * already listens there).
  */
 int vcap_unix_listen(const char *path);
+
+/*
+ * Take the next connection waiting on listen_fd (non-blocking, close-on-
+ * exec) and who is on its other end (SO_PEERCRED: the kernel's word, not
+ * the client's).  @return the socket, or -EAGAIN when none waits, or -errno.
+ */
+int vcap_unix_accept(int listen_fd, struct ucred *peer);
 
 /* @return a connected descriptor, or -errno (-ENOENT, -ECONNREFUSED, ...). */
 int vcap_unix_connect(const char *path);

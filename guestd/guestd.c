@@ -63,6 +63,7 @@
 #include "codec.h"
 #include "internal.h"
 #include "ivshmem_guest.h"
+#include "serve.h"
 #include "unix_carrier.h"
 #include "vcap_shm.h"
 
@@ -74,7 +75,7 @@ struct client {
 	struct client *next;
 	int fd;
 	struct ucred cred;
-	bool hello;
+	struct vcap_peer peer; /* the request core's (HELLO, features) */
 	char name[VCAP_NAME_MAX + 1];
 };
 
@@ -106,8 +107,9 @@ struct guestd {
 	unsigned n_rings, cap_rings;
 };
 
-/* Big and used one request at a time: a client's, and our own (CLOSE). */
-static struct vcap_msg req_msg, reply_msg, own_req, own_reply;
+/* Big and used one request at a time: a client's, and our own to vcapd. */
+static struct vcap_serve_buf serve_buf;
+static struct vcap_msg own_req, own_reply;
 static _Alignas(8) uint8_t io_buf[VCAP_MSG_MAX];
 static struct vcap_status_ring status_rings[STATUS_RINGS_MAX];
 static bool log_stderr = true;
@@ -157,23 +159,6 @@ static int ring_add(struct guestd *g, uint32_t id, struct client *cl)
 static void ring_forget(struct guestd *g, struct owned_ring *r)
 {
 	*r = g->rings[--g->n_rings];
-}
-
-/* The ring a request names, for the requests that name one. */
-static bool ring_of_request(const struct vcap_msg *m, uint32_t *id)
-{
-	switch (m->type) {
-	case VCAP_MSG_CLOSE: *id = m->u.close.ring_id; return true;
-	case VCAP_MSG_SET_FILTER: *id = m->u.set_filter.ring_id; return true;
-	case VCAP_MSG_STATS: *id = m->u.stats.ring_id; return true;
-	case VCAP_MSG_RULE_ADD: *id = m->u.rule_add.ring_id; return true;
-	case VCAP_MSG_RULE_REMOVE:
-	case VCAP_MSG_RULE_DEFAULT:
-	case VCAP_MSG_RULE_HITS: *id = m->u.rule_ref.ring_id; return true;
-	case VCAP_MSG_FLOW_ADD: *id = m->u.flow_add.ring_id; return true;
-	case VCAP_MSG_FLOW_REMOVE: *id = m->u.flow_remove.ring_id; return true;
-	default: return false;
-	}
 }
 
 /* ---- the region ----------------------------------------------------------- */
@@ -289,18 +274,18 @@ static void client_drop(struct guestd *g, struct client *cl, const char *why, bo
 static void client_accept(struct guestd *g)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
-	socklen_t len = sizeof(struct ucred);
+	struct ucred cred;
 	struct client *cl;
 	int fd;
 
-	while ((fd = accept4(g->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	while ((fd = vcap_unix_accept(g->listen_fd, &cred)) >= 0) {
 		if (g->n_clients >= MAX_CLIENTS || !(cl = calloc(1, sizeof(*cl)))) {
 			glog(LOG_WARNING, "refusing a client: %u clients", g->n_clients);
 			close(fd);
 			continue;
 		}
 		cl->fd = fd;
-		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->cred, &len);
+		cl->cred = cred;
 		snprintf(cl->name, sizeof(cl->name), "pid %d", (int)cl->cred.pid);
 		ev.data.ptr = cl;
 		if (epoll_ctl(g->ep, EPOLL_CTL_ADD, fd, &ev)) {
@@ -314,61 +299,41 @@ static void client_accept(struct guestd *g)
 	}
 }
 
-static void do_hello(struct guestd *g, struct client *cl, const struct vcap_msg *m)
-{
-	const struct vcap_msg_hello *h = &m->u.hello;
-	struct vcap_msg_hello_reply *r = &reply_msg.u.hello_reply;
-
-	if (h->version_min > VCAP_PROTO_VERSION || h->version_max < VCAP_PROTO_VERSION) {
-		vcap_msg_error(&reply_msg, m, -EPROTO,
-			       "client speaks protocol versions %u..%u, vcap-guestd speaks %u",
-			       h->version_min, h->version_max, VCAP_PROTO_VERSION);
-		return;
-	}
-	cl->hello = true;
-	if (m->name[0])
-		snprintf(cl->name, sizeof(cl->name), "%s", m->name);
-	vcap_msg_reply(&reply_msg, m);
-	*r = g->limits;
-	r->version = VCAP_PROTO_VERSION;
-}
-
 /*
- * Send m to vcapd under our seq and leave its answer in reply_msg under
- * the client's seq; a failure to get one becomes an error reply.
+ * Send m to vcapd under our seq and leave its answer in *reply under the
+ * client's seq; a failure to get one becomes an error reply.
  * @return 0, or -EPIPE if the region was reset (the caller must not use
  * the client afterwards: region_lost has hung it up).
  */
-static int relay(struct guestd *g, struct vcap_msg *m)
+static int relay(struct guestd *g, const struct vcap_msg *req, struct vcap_msg *reply)
 {
-	uint32_t seq = m->seq;
 	int rc;
 
 	if (!g->ctl) {
-		vcap_msg_error(&reply_msg, m, -ECONNREFUSED, "vcapd does not serve this VM now: %s",
+		vcap_msg_error(reply, req, -ECONNREFUSED, "vcapd does not serve this VM now: %s",
 			       g->lost_why);
 		return 0;
 	}
-	rc = vcap_ctl_shm_exchange(g->ctl, m, &reply_msg);
-	m->seq = seq;
+	own_req = *req; /* the channel stamps its own seq on it */
+	rc = vcap_ctl_shm_exchange(g->ctl, &own_req, reply);
 	if (rc == -EPIPE) {
 		region_lost(g, vcap_errmsg());
 		return -EPIPE;
 	}
 	if (rc)
-		vcap_msg_error(&reply_msg, m, rc, "%s", vcap_errmsg());
-	reply_msg.seq = seq;
+		vcap_msg_error(reply, req, rc, "%s", vcap_errmsg());
+	reply->seq = req->seq;
 	return 0;
 }
 
 /* Our clients' rings carry their pid, uid and name rather than ours. */
-static void rewrite_status(struct guestd *g)
+static void rewrite_status(struct guestd *g, struct vcap_msg *reply)
 {
-	uint32_t n = reply_msg.u.status_reply.n_rings;
+	uint32_t n = reply->u.status_reply.n_rings;
 
-	if (reply_msg.status < 0 || !n || n > STATUS_RINGS_MAX)
+	if (reply->status < 0 || !n || n > STATUS_RINGS_MAX)
 		return;
-	memcpy(status_rings, reply_msg.rings, n * sizeof(status_rings[0]));
+	memcpy(status_rings, reply->rings, n * sizeof(status_rings[0]));
 	for (uint32_t i = 0; i < n; i++) {
 		struct vcap_status_ring *e = &status_rings[i];
 		struct owned_ring *r = ring_find(g, e->ring_id);
@@ -380,17 +345,18 @@ static void rewrite_status(struct guestd *g)
 		memset(e->client, 0, sizeof(e->client));
 		memcpy(e->client, r->owner->name, strnlen(r->owner->name, sizeof(e->client)));
 	}
-	reply_msg.rings = status_rings;
+	reply->rings = status_rings;
 }
 
 /*
  * Hand the client the ring vcapd opened: descriptors to map it from and to
- * sleep on.  @return the number of descriptors, or -1 (reply_msg turned
- * into an error, the ring closed again).
+ * sleep on.  @return the number of descriptors, or 0 with *reply turned
+ * into an error (the ring closed again).
  */
-static int grant_ring(struct guestd *g, struct client *cl, const struct vcap_msg *m, int *fds)
+static int grant_ring(struct guestd *g, struct client *cl, const struct vcap_msg *m,
+		      struct vcap_msg *reply, int *fds)
 {
-	struct vcap_msg_open_reply *r = &reply_msg.u.open_reply;
+	struct vcap_msg_open_reply *r = &reply->u.open_reply;
 	uint32_t id = r->ring_id;
 	int nfds = 0, vfd, rc;
 	void *mem;
@@ -404,8 +370,8 @@ static int grant_ring(struct guestd *g, struct client *cl, const struct vcap_msg
 		snprintf(why, sizeof(why), "%s", vcap_errmsg());
 		glog(LOG_ERR, "ring %u: %s", id, why);
 		close_ring_in_vcapd(g, id);
-		vcap_msg_error(&reply_msg, m, rc, "%s", why);
-		return -1;
+		vcap_msg_error(reply, m, rc, "%s", why);
+		return 0;
 	}
 	fds[nfds++] = g->shm_file;
 	vfd = r->vector ? vcap_ivshmem_vector_fd(g->dev, r->vector) : -1;
@@ -418,103 +384,92 @@ static int grant_ring(struct guestd *g, struct client *cl, const struct vcap_msg
 	return nfds;
 }
 
-/* Answer one request into reply_msg.  @return descriptors to send, or -EPIPE. */
-static int handle(struct guestd *g, struct client *cl, struct vcap_msg *m, int *fds)
+/* ---- the request core's view of a client (proto/serve.h) ------------------ */
+
+static struct guestd *the_guestd; /* one per process; the core passes clients */
+
+static void serve_hello(void *ctx, const struct vcap_msg *req, struct vcap_msg_hello_reply *r)
 {
+	struct client *cl = ctx;
+	uint32_t features = r->features;
+
+	if (req->name[0])
+		snprintf(cl->name, sizeof(cl->name), "%s", req->name);
+	*r = the_guestd->limits;               /* what vcapd gave our own HELLO */
+	r->features = features & the_guestd->limits.features; /* a relay: vcapd's too */
+}
+
+static bool serve_owns_ring(void *ctx, uint32_t id)
+{
+	struct owned_ring *r = ring_find(the_guestd, id);
+
+	return r && r->owner == ctx;
+}
+
+static int serve_request(void *ctx, const struct vcap_msg *m, struct vcap_msg *reply, int *fds)
+{
+	struct guestd *g = the_guestd;
 	struct owned_ring *r;
 	uint32_t id = 0;
-	int rc;
 
-	if (m->flags & VCAP_MSGF_REPLY) {
-		vcap_msg_error(&reply_msg, m, -EPROTO, "vcap-guestd takes requests, not replies");
+	if (relay(g, m, reply))
+		return -1; /* the region was reset: every client is gone */
+	if (reply->status < 0)
 		return 0;
-	}
-	if (m->app == VCAP_APP_FRAMEWORK && m->type == VCAP_MSG_HELLO) {
-		do_hello(g, cl, m);
-		return 0;
-	}
-	if (!cl->hello) {
-		vcap_msg_error(&reply_msg, m, -EPROTO, "%s before HELLO",
-			       vcap_msg_name(m->app, m->type));
-		return 0;
-	}
-	if (ring_of_request(m, &id)) {
-		r = ring_find(g, id);
-		if (!r || r->owner != cl) {
-			vcap_msg_error(&reply_msg, m, -ENOENT,
-				       "ring %u is not open in this session", id);
-			return 0;
-		}
-	}
-	rc = relay(g, m);
-	if (rc)
-		return rc;
-	if (reply_msg.status < 0)
-		return 0;
-	if (m->type == VCAP_MSG_OPEN) {
-		rc = grant_ring(g, cl, m, fds);
-		return rc < 0 ? 0 : rc;
-	}
-	if (m->type == VCAP_MSG_CLOSE && (r = ring_find(g, id)) != NULL) {
+	if (m->type == VCAP_MSG_OPEN)
+		return grant_ring(g, ctx, m, reply, fds);
+	if (m->type == VCAP_MSG_CLOSE && vcap_msg_ring_id(m, &id) && (r = ring_find(g, id))) {
 		glog(LOG_INFO, "ring %u: closed", id);
 		ring_forget(g, r);
 	}
 	if (m->type == VCAP_MSG_STATUS)
-		rewrite_status(g);
+		rewrite_status(g, reply);
 	return 0;
 }
 
-static void send_reply(struct guestd *g, struct client *cl, const int *fds, int nfds)
+static int serve_send(void *ctx, const void *buf, size_t len, const int *fds, int nfds)
 {
-	ssize_t len = vcap_msg_encode(&reply_msg, io_buf, sizeof(io_buf));
-	int rc = len < 0 ? (int)len : vcap_unix_send(cl->fd, io_buf, (size_t)len, fds, nfds);
+	struct client *cl = ctx;
 
-	if (rc) {
-		/* A full socket: the client sends requests without reading replies. */
-		char why[96];
-
-		snprintf(why, sizeof(why), "could not take a reply (%s)", strerror(-rc));
-		client_drop(g, cl, why, true);
-	}
+	return vcap_unix_send(cl->fd, buf, len, fds, nfds);
 }
+
+/* The descriptors we send (BAR2's file, vector eventfds) stay ours: no sent_fds. */
+static const struct vcap_server_ops guestd_server = {
+	.name = "vcap-guestd",
+	.hello = serve_hello,
+	.owns_ring = serve_owns_ring,
+	.request = serve_request,
+	.send = serve_send,
+};
 
 static void client_readable(struct guestd *g, struct client *cl)
 {
-	int fds[2] = { -1, -1 }, nfds;
-	char why[160];
-	ssize_t n;
+	ssize_t n = vcap_unix_recv(cl->fd, io_buf, sizeof(io_buf), NULL, NULL);
+	char why[96];
+	int rc;
 
-	n = vcap_unix_recv(cl->fd, io_buf, sizeof(io_buf), NULL, NULL);
 	if (n == -EAGAIN)
 		return;
 	if (n <= 0) {
 		client_drop(g, cl, n == 0 ? NULL : "receive failed", true);
 		return;
 	}
-	if (vcap_msg_decode(io_buf, (size_t)n, &req_msg, why, sizeof(why))) {
-		/* Malformed: say why (echoing the seq if there was one), then hang up. */
-		struct vcap_msg_hdr h = { 0 };
-		struct vcap_app_hdr a = { 0 };
-
-		if ((size_t)n >= VCAP_MSG_MIN) {
-			memcpy(&h, io_buf, sizeof(h));
-			memcpy(&a, io_buf + sizeof(h), sizeof(a));
-		}
-		vcap_msg_init(&req_msg, h.app, a.type);
-		req_msg.seq = h.seq;
-		vcap_msg_error(&reply_msg, &req_msg, -EBADMSG, "malformed message: %s", why);
-		n = vcap_msg_encode(&reply_msg, io_buf, sizeof(io_buf));
-		if (n > 0)
-			vcap_unix_send(cl->fd, io_buf, (size_t)n, NULL, 0);
-		glog(LOG_WARNING, "client %s (pid %d): malformed message: %s", cl->name,
-		     (int)cl->cred.pid, why);
+	rc = vcap_serve(&guestd_server, cl, &cl->peer, &serve_buf, io_buf, (size_t)n);
+	switch (rc) {
+	case 0:
+	case -ENOTCONN: /* the region was reset: every client is gone */
+		return;
+	case -EBADMSG:
+		glog(LOG_WARNING, "client %s (pid %d): %s", cl->name, (int)cl->cred.pid,
+		     serve_buf.reply.text);
 		client_drop(g, cl, "sent a malformed message", true);
 		return;
+	default: /* a full socket: the client sends requests without reading replies */
+		snprintf(why, sizeof(why), "could not take a reply (%s)", strerror(-rc));
+		client_drop(g, cl, why, true);
+		return;
 	}
-	nfds = handle(g, cl, &req_msg, fds);
-	if (nfds < 0)
-		return; /* the region was reset: every client is gone */
-	send_reply(g, cl, fds, nfds);
 }
 
 /* ---- start-up and the loop --------------------------------------------- */
@@ -731,6 +686,7 @@ int main(int argc, char **argv)
 	const char *env = getenv("VCAP_SOCKET");
 	int opt, ready = -1, rc;
 
+	the_guestd = &g;
 	g.sock_path = env && *env ? env : VCAP_DEFAULT_SOCKET;
 	while ((opt = getopt_long(argc, argv, "s:d:nflh", opts, NULL)) != -1) {
 		switch (opt) {
