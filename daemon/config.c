@@ -241,7 +241,7 @@ static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct sourc
 			snprintf(err, err_len, "source line too long");
 			return -EINVAL;
 		}
-		rc = source_create(spec, &s, err, err_len);
+		rc = source_create(spec, d->source_kinds, &s, err, err_len);
 		if (rc)
 			return rc;
 		/* by the name the source got: in "source a=pcap:/y z" that is "a", not the word */

@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 			socket_opt = optarg;
 			break;
 		case 'S':
-			rc = source_create(optarg, &s, err, sizeof(err));
+			rc = source_create(optarg, NULL, &s, err, sizeof(err));
 			if (rc) {
 				fprintf(stderr, "vcapd: %s\n", err);
 				return 1;
@@ -265,7 +265,7 @@ int main(int argc, char **argv)
 	if (!d.socket_path)
 		d.socket_path = VCAP_DEFAULT_SOCKET;
 	if (!d.sources) {
-		rc = source_create(DEFAULT_SOURCE, &d.sources, err, sizeof(err));
+		rc = source_create(DEFAULT_SOURCE, NULL, &d.sources, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "vcapd: default source: %s\n", err);
 			return 1;

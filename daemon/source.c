@@ -17,10 +17,11 @@
 #include "source.h"
 #include "util.h"
 
-static const struct source_ops *const kinds[] = {
+const struct source_ops *const source_kinds[] = {
 	&source_synth_ops,
 	&source_pcap_ops,
 	&source_if_ops,
+	NULL,
 };
 
 /*
@@ -74,7 +75,8 @@ static bool valid_name(const char *name, size_t len)
 	return true;
 }
 
-int source_create(const char *arg, struct source **out, char *err, size_t err_len)
+int source_create(const char *arg, const struct source_ops *const *kinds, struct source **out,
+		  char *err, size_t err_len)
 {
 	const char *eq = strchr(arg, '='), *spec, *colon;
 	const struct source_ops *ops = NULL;
@@ -93,7 +95,9 @@ int source_create(const char *arg, struct source **out, char *err, size_t err_le
 	spec = eq + 1;
 	colon = strchr(spec, ':');
 	kind_len = colon ? (size_t)(colon - spec) : strlen(spec);
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+	if (!kinds)
+		kinds = source_kinds;
+	for (size_t i = 0; kinds[i]; i++)
 		if (strlen(kinds[i]->kind) == kind_len && !strncmp(spec, kinds[i]->kind, kind_len))
 			ops = kinds[i];
 	if (!ops) {

@@ -125,13 +125,20 @@ struct source {
 	struct source *next;
 };
 
-int source_create(const char *name_eq_spec, struct source **out, char *err, size_t err_len);
+/*
+ * Make source NAME=KIND:OPTIONS with the backend of KIND among kinds (a
+ * NULL-terminated list; NULL: source_kinds, the real ones), opening it.
+ * @return 0 or -errno with err.
+ */
+int source_create(const char *name_eq_spec, const struct source_ops *const *kinds,
+		  struct source **out, char *err, size_t err_len);
 int source_start(struct source *s);
 void source_stop(struct source *s); /* joins the thread, closes the backend */
 void source_destroy(struct source *s);
 struct source *source_find(struct source *list, const char *name);
 void source_set_error(struct source *s, const char *msg);
 
+extern const struct source_ops *const source_kinds[]; /* synth, pcap, if; NULL-terminated */
 extern const struct source_ops source_synth_ops;
 extern const struct source_ops source_pcap_ops;
 extern const struct source_ops source_if_ops;

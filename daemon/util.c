@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * util.c - a bounded sleep on descriptors, and logging (the parts a fuzz
- * target replaces: fuzz/daemon_stubs.c).
+ * util.c - a bounded sleep on descriptors, and logging.
  */
 #include "util.h"
 
@@ -21,6 +20,7 @@ int wait_readable(int fd1, int fd2, uint64_t max_ns)
 }
 
 static bool log_to_syslog;
+static int log_max = LOG_DEBUG;
 
 void vlog_init(bool use_syslog)
 {
@@ -29,12 +29,19 @@ void vlog_init(bool use_syslog)
 		openlog("vcapd", LOG_PID, LOG_DAEMON);
 }
 
+void vlog_set_level(int max_level)
+{
+	log_max = max_level;
+}
+
 void vlog(int level, const char *fmt, ...)
 {
 	static const char *const names[] = { "emerg", "alert", "crit", "error",
 					     "warning", "notice", "info", "debug" };
 	va_list ap;
 
+	if (level > log_max)
+		return;
 	va_start(ap, fmt);
 	if (log_to_syslog) {
 		vsyslog(level, fmt, ap);

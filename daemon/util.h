@@ -11,6 +11,8 @@
 
 /* Logging: stderr in the foreground, syslog once daemonized (util.c). */
 void vlog_init(bool use_syslog);
+/* Log only messages of max_level (LOG_*) or more urgent; -1: none. */
+void vlog_set_level(int max_level);
 void vlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Monotonic and wall clocks in ns (clock.c). */

@@ -24,6 +24,7 @@
 
 struct consumer;
 struct source;
+struct source_ops;
 struct tenant;
 struct vm;
 
@@ -48,6 +49,12 @@ struct vcapd {
 	uint32_t next_ring_id;
 	struct consumer *consumers; /* all of them, newest first */
 	unsigned n_sessions;
+	/*
+	 * The backends configuration lines may name (NULL-terminated; NULL:
+	 * the real ones, source_kinds).  The config fuzz target passes
+	 * stand-ins that open nothing.
+	 */
+	const struct source_ops *const *source_kinds;
 };
 
 /* vcapd's settings before the command line and the configuration file. */

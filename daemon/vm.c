@@ -178,22 +178,6 @@ int vm_create(const char *spec, struct vm **out, char *err, size_t err_len)
 		rc = -EINVAL;
 		goto fail;
 	}
-	vm->memfd = memfd_create(vm->name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (vm->memfd < 0 || ftruncate(vm->memfd, (off_t)vm->size) ||
-	    fcntl(vm->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW)) {
-		rc = -errno;
-		snprintf(err, err_len, "vm %s: region of %llu bytes: %s", vm->name,
-			 (unsigned long long)vm->size, strerror(errno));
-		goto fail;
-	}
-	vm->map = mmap(NULL, vm->size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->memfd, 0);
-	if (vm->map == MAP_FAILED) {
-		rc = -errno;
-		snprintf(err, err_len, "vm %s: mmap: %s", vm->name, strerror(errno));
-		goto fail;
-	}
-	vm->hdr = (struct vcap_shm_hdr *)vm->map;
-	reset_region(vm);
 	*out = vm;
 	return 0;
 fail:
@@ -227,11 +211,34 @@ static void on_peer(void *arg, const struct ivshmem_server_event *ev)
 	}
 }
 
+/* The region QEMU maps as BAR2: a sealed memfd, laid out fresh. */
+static int make_region(struct vm *vm, char *err, size_t err_len)
+{
+	int rc;
+
+	vm->memfd = memfd_create(vm->name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (vm->memfd < 0 || ftruncate(vm->memfd, (off_t)vm->size) ||
+	    fcntl(vm->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW)) {
+		rc = -errno;
+		snprintf(err, err_len, "vm %s: region of %llu bytes: %s", vm->name,
+			 (unsigned long long)vm->size, strerror(errno));
+		return rc;
+	}
+	vm->map = mmap(NULL, vm->size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->memfd, 0);
+	if (vm->map == MAP_FAILED) {
+		rc = -errno;
+		snprintf(err, err_len, "vm %s: mmap: %s", vm->name, strerror(errno));
+		return rc;
+	}
+	vm->hdr = (struct vcap_shm_hdr *)vm->map;
+	reset_region(vm);
+	return 0;
+}
+
 int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t err_len)
 {
 	struct ivshmem_server_cfg cfg = {
 		.path = vm->socket,
-		.shm_fd = vm->memfd,
 		.vectors = vm->vectors,
 		.max_peers = 1, /* one VM per socket: a stable peer id */
 		.mode = 0600,   /* whoever connects gets the region: root's QEMU only */
@@ -239,8 +246,12 @@ int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t e
 		.cb_arg = vm,
 	};
 	char why[256];
-	int rc = ivshmem_server_open(&vm->server, &cfg, why, sizeof(why));
+	int rc = make_region(vm, err, err_len);
 
+	if (rc)
+		return rc;
+	cfg.shm_fd = vm->memfd;
+	rc = ivshmem_server_open(&vm->server, &cfg, why, sizeof(why));
 	if (rc) {
 		snprintf(err, err_len, "vm %s: %s", vm->name, why);
 		return rc;

@@ -29,7 +29,11 @@ struct vcapd;
 
 struct vm;
 
-/* Parse "NAME=SOCKET,size=SIZE[,vectors=N]" and create the region.  @return 0 or -errno. */
+/*
+ * Parse "NAME=SOCKET,size=SIZE[,vectors=N]": a VM as the configuration
+ * names it, with nothing created yet (vm_start makes its region and
+ * socket).  @return 0 or -errno with err.
+ */
 int vm_create(const char *spec, struct vm **out, char *err, size_t err_len);
 void vm_destroy(struct vm *vm);
 

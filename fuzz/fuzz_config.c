@@ -8,8 +8,10 @@
  * and the tenant filters' compilation (daemon/filter.c, libpcap).  The
  * input is the file: it is written to a memfd and loaded through
  * /proc/self/fd/N, so config_load() runs exactly as vcapd runs it, fopen()
- * included.  Sources and VMs are the stand-ins of fake_backends.c: the
- * parser is the target, and nothing a line names is opened for real.
+ * included.  Sources get the stand-in backends of fake_backends.c (through
+ * struct vcapd's source_kinds): the parser is the target, and nothing a
+ * line names is opened for real.  VMs are the real ones: parsing a `vm`
+ * line creates nothing until vcapd starts the VM.
  *
  * Asserts, beyond "no crash":
  *   - it returns 0 or a negative errno, and an error's message starts with
@@ -31,9 +33,12 @@
 #include "fuzz.h"
 #include "policy.h"
 #include "source.h"
+#include "util.h"
 #include "vm.h"
 
 #define ERR_LEN 512 /* as vcapd's main() */
+
+extern const struct source_ops *const fake_source_kinds[]; /* fake_backends.c */
 
 static int fd = -1;
 static char path[64];
@@ -42,6 +47,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	vlog_set_level(-1); /* a bad input is logged once per input, millions of times */
 	fd = memfd_create("vcapd.conf", MFD_CLOEXEC);
 	FUZZ_CHECK(fd >= 0, "memfd_create");
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
@@ -111,6 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vcapd d = VCAPD_DEFAULTS;
 	char *err = malloc(ERR_LEN);
+
+	d.source_kinds = fake_source_kinds;
 	int rc;
 
 	FUZZ_CHECK(err, "malloc");
