@@ -186,16 +186,8 @@ static void do_set_filter(struct consumer *c, const struct vcap_msg *m, struct v
 
 static void do_stats(struct consumer *c, const struct vcap_msg *m, struct vcap_msg *reply)
 {
-	struct vcap_msg_stats_reply *r = &reply->u.stats_reply;
-	struct vcap_ring_counters cnt;
-
-	vcap_ring_stats_read(&c->mirror, &cnt);
 	vcap_msg_reply(reply, m);
-	*r = (struct vcap_msg_stats_reply){ .received = cnt.received,
-					    .delivered = cnt.delivered,
-					    .dropped = cnt.dropped,
-					    .filtered = cnt.filtered,
-					    .kernel_drops = cnt.kernel_drops };
+	vcap_ring_stats_read(&c->mirror, &reply->u.stats_reply.counters);
 }
 
 static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_msg *reply)

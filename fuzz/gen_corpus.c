@@ -178,7 +178,7 @@ static void codec_seeds(void)
 	save_msg("stats", &m);
 	req = m;
 	vcap_msg_reply(&m, &req);
-	m.u.stats_reply = (struct vcap_msg_stats_reply){ 100, 90, 5, 5, 1 };
+	m.u.stats_reply.counters = (struct vcap_ring_counters){ 100, 90, 5, 5, 1 };
 	save_msg("stats-reply", &m);
 
 	vcap_msg_init(&m, VCAP_APP_CAPTURE, VCAP_MSG_STATUS);

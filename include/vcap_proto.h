@@ -42,6 +42,8 @@
 
 #include <stdint.h>
 
+#include "vcap_ring.h" /* struct vcap_ring_counters */
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "vcap shared memory and messages are little-endian; big-endian hosts are not supported"
 #endif
@@ -198,11 +200,7 @@ struct vcap_msg_stats {
 };
 
 struct vcap_msg_stats_reply {
-	uint64_t received;
-	uint64_t delivered;
-	uint64_t dropped;
-	uint64_t filtered;
-	uint64_t kernel_drops;
+	struct vcap_ring_counters counters; /* vcap_ring.h */
 };
 
 /*

@@ -139,6 +139,21 @@ struct vcap_ring_cons {
  * update is in progress), published once per batch.  For every ring,
  * received == delivered + dropped + filtered in any consistent snapshot.
  */
+/*
+ * A ring's counters as one plain snapshot: what the producer keeps
+ * privately, what a seqlock read of struct vcap_ring_stats yields, and what
+ * a STATS reply carries (vcap_proto.h).  vcap.h's struct vcap_stats is the
+ * API's own, growable copy.
+ */
+struct vcap_ring_counters {
+	uint64_t received;     /* packets the source offered to this ring */
+	uint64_t delivered;    /* written into the ring */
+	uint64_t dropped;      /* no room in the ring */
+	uint64_t filtered;     /* rejected by this consumer's filters or rules */
+	uint64_t kernel_drops; /* dropped by the source's kernel socket */
+};
+
+/* The same counters in shared memory, each word atomic, under a seqlock. */
 struct vcap_ring_stats {
 	_Atomic uint32_t seq;
 	uint32_t reserved0;

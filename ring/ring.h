@@ -29,14 +29,6 @@ struct vcap_pkt_meta {
 	uint32_t hash;
 };
 
-struct vcap_ring_counters {
-	uint64_t received;
-	uint64_t delivered;
-	uint64_t dropped;
-	uint64_t filtered;
-	uint64_t kernel_drops;
-};
-
 struct vcap_ring_writer {
 	struct vcap_ring *r;
 	uint32_t size;        /* data_size */

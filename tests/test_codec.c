@@ -114,10 +114,10 @@ static void test_roundtrips(void)
 	roundtrip();
 	req = m;
 	vcap_msg_reply(&m, &req);
-	m.u.stats_reply.received = 10;
-	m.u.stats_reply.delivered = 7;
+	m.u.stats_reply.counters.received = 10;
+	m.u.stats_reply.counters.delivered = 7;
 	roundtrip();
-	CHECK_EQ(out.u.stats_reply.delivered, 7);
+	CHECK_EQ(out.u.stats_reply.counters.delivered, 7);
 
 	/* STATUS reply with entries */
 	static struct vcap_status_source srcs[3];
