@@ -33,8 +33,12 @@
 # machine's busy time (/proc/stat), which includes the kernel's delivery.
 #
 #   usage: bench/capture.sh [-d SECONDS] [-r ROUNDS] [-o OUTDIR]
+#   writes: OUTDIR/capture.jsonl (raw; docs/bench/schema.md), capture.md,
+#           capture.png
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 secs=3
 rounds=2
@@ -50,11 +54,7 @@ while getopts d:r:o: opt; do
 	esac
 done
 
-B=${VCAP_BUILD_DIR:-build}
-B=$(cd "$B" 2>/dev/null && pwd || echo "$PWD/$B")
-sh scripts/deps.sh bench
-[ -d "$B" ] || meson setup "$B" >/dev/null
-ninja -C "$B" >/dev/null
+vcap_build
 mkdir -p "$out"
 raw="$out/capture.jsonl"
 : >"$raw"
@@ -67,25 +67,13 @@ pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	ip netns del "$cap" 2>/dev/null || true
-	ip netns del "$snd" 2>/dev/null || true
+	netns_delete "$cap" "$snd"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
 
-ip netns add "$cap"
-ip netns add "$snd"
-ip link add veth0 netns "$cap" type veth peer name veth1 netns "$snd"
-for ns in "$cap" "$snd"; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-done
-ip -n "$cap" link set veth0 up
-ip -n "$snd" link set veth1 up
+netns_pair "$cap" "$snd"
 
-busy() { # machine busy jiffies: user nice system irq softirq steal
-	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-}
 pcpu() { # PID...: CPU time of these processes, all their threads, in ns (the
 	# scheduler's exact run time: tick samples are too coarse for small loads)
 	local t=0 p f
@@ -99,21 +87,9 @@ pcpu() { # PID...: CPU time of these processes, all their threads, in ns (the
 hz=$(getconf CLK_TCK)
 softirqd=$(pgrep -d ' ' '^ksoftirqd/') # where the kernel's packet work goes when deferred
 
-start_vcapd() { # SPEC
-	ip netns exec "$cap" "$B/daemon/vcapd" --foreground --socket "$tmp/vcapd.sock" --source "v=$1" \
-		2>"$tmp/vcapd.log" &
-	vcapd_pid=$!
+start_vcapd() { # SPEC: vcapd with source v=SPEC in netns $cap
+	vcapd_start -n "$cap" --source "v=$1" || exit 1
 	pids+=("$vcapd_pid")
-	until [ -S "$tmp/vcapd.sock" ]; do
-		kill -0 "$vcapd_pid" 2>/dev/null || { cat "$tmp/vcapd.log" >&2; exit 1; }
-		sleep 0.02
-	done
-}
-stop_vcapd() {
-	kill "$vcapd_pid"
-	wait "$vcapd_pid" 2>/dev/null || true
-	rm -f "$tmp/vcapd.sock"
-	vcapd_pid=
 }
 
 # vcap_tcpdump ERRFILE [FILTER]: an unmodified tcpdump on vcapd's source v
@@ -158,7 +134,7 @@ run_capture() {
 	[ "$mode" = tcpdump-vcap ] || [ "$mode" = tcpdump-direct ] && sleep 0.5 # it opens slower
 	local watch=("${cpids[@]}")
 	[ -n "${vcapd_pid:-}" ] && watch+=("$vcapd_pid")
-	b0=$(busy)
+	b0=$(busy_jiffies)
 	p0=$(pcpu "${watch[@]}")
 	k0=$(pcpu $softirqd)
 	sent=$(ip netns exec "$snd" timeout -s INT "$secs" taskset -c 0 "$B/tools/vcapsend" \
@@ -167,7 +143,7 @@ run_capture() {
 	sleep 0.2 # let the consumers drain
 	# ... and tcpdump's last packets wait up to its 1-s buffer timeout, either way
 	case $mode in tcpdump-*) sleep 1.1 ;; esac
-	b1=$(busy)
+	b1=$(busy_jiffies)
 	p1=$(pcpu "${watch[@]}")
 	k1=$(pcpu $softirqd)
 	case $mode in
@@ -183,7 +159,7 @@ run_capture() {
 		;;
 	esac
 	for p in "${cpids[@]}"; do wait "$p" || true; done
-	[ -n "${vcapd_pid:-}" ] && stop_vcapd
+	vcapd_stop
 	python3 - "$mode" "$size" "$n" "$filter" "$sent" "$(((b1 - b0)))" "$(((p1 - p0)))" "$hz" \
 		"${rate:-0}" "$((k1 - k0))" "$tmp"/c*.json <<'EOF'
 import json, os, sys
@@ -279,7 +255,7 @@ for round in $(seq 1 "$rounds"); do
 			wait "$cp" || true
 			consumer="\"consumer\":\"vcapcount\",\"watermark\":${wait% *},\"timeout_ms\":${wait#* }"
 		fi
-		stop_vcapd
+		vcapd_stop
 		echo "{\"round\":$round,\"experiment\":3,\"r\":{\"filter\":\"$filter\",\"source_pps\":\"$pps\",$consumer,\"consumer_cpu_s\":$(awk "BEGIN { print ($p1 - $p0) / 1e9 }"),\"vcapd_cpu_s\":$(awk "BEGIN { print ($v1 - $v0) / 1e9 }"),\"seconds\":$((secs - 1)),\"result\":$(cat "$tmp/f.json")}}" |
 			tee -a "$raw" >&2
 	done

@@ -4,40 +4,23 @@
 
 usage: report_vm.py RAW.jsonl OUTDIR "COMMAND"
 
+The raw records are described in docs/bench/schema.md ("vm.jsonl").
+
 Series (see bench/vm.sh): vcap (vcapsend -> veth -> vcapd if: -> guest
 ring), virtio (vcapsend -> veth -> redirect -> tap -> virtio-net -> guest
 AF_PACKET), virtio-tap (vcapsend on the tap itself, flow-controlled, flat
 out only), synth (vcapd's generator -> guest ring).
 """
 import collections
-import datetime
-import json
 import os
-import platform
 import re
-import statistics
-import subprocess
 import sys
 
+from vcapbench import gnuplot, machine
+from vcapbench.jsonl import read_records, split_run
+
 raw, out, command = sys.argv[1:4]
-meta, end, rows = {}, {}, []
-for line in open(raw):
-    if not line.strip():
-        continue
-    r = json.loads(line)
-    if "meta" in r:
-        meta = r["meta"]
-    elif "end" in r:
-        end = r["end"]
-    else:
-        rows.append(r)
-
-
-def cpu_model():
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "?"
+meta, end, rows = split_run(read_records(raw))
 
 
 # (series, size, rate) -> good rows; errors listed apart
@@ -97,9 +80,9 @@ def cells(r, tap=False):
 
 L = ["# VM guests: vcap vs virtio-net on the same traffic (the paper's figures 11-13)\n",
      f"Command: `{command}` (from the repository root).  Raw results: `vm.jsonl`.\n",
-     f"Machine: {cpu_model()}, {os.cpu_count()} CPUs, host Linux {platform.release()}; "
+     f"Machine: {machine.cpu_model()}, {machine.cpu_count()} CPUs, host Linux {machine.kernel()}; "
      f"{meta.get('qemu_version', 'QEMU ?')}; guest Linux {meta.get('guest_kernel', '?')} "
-     f"(Debian's cloud kernel, stock); {datetime.date.today().isoformat()}.  "
+     f"(Debian's cloud kernel, stock); {machine.today()}.  "
      f"Load average before the run: {meta.get('loadavg_start', '?')}"
      + (f"; after: {end['loadavg']} ({end['elapsed_s'] // 60} min {end['elapsed_s'] % 60} s)."
         if end else ".") + "\n",
@@ -299,7 +282,7 @@ for size in sizes:
 if cpu:
     L.append(f"CPU used while vcapsend sent, in % of one CPU: user + system time of the "
              f"QEMU process (the emulated guest and the device models) and of vcapd, and the "
-             f"whole machine's busy time ({os.cpu_count()} CPUs = {100 * os.cpu_count()} %; it "
+             f"whole machine's busy time ({machine.cpu_count()} CPUs = {100 * machine.cpu_count()} %; it "
              f"includes vcapsend, the kernel's delivery and whatever else ran on the machine).  "
              f"vcapsend paces by spinning between frames, so at most offered rates it keeps "
              f"one CPU busy by itself.\n")
@@ -389,10 +372,7 @@ with open(dat, "w") as f:
                 p3.append(f"\"{dat}\" index {i} using 1:2 with linespoints lw 2 dt {dt} "
                           f"pt {pt[series]} lc rgb \"{zcol[z]}\" title \"{names[series]} {z} B\"")
 join = ", \\\n     ".join
-gp = f"""
-set terminal pngcairo size 1500,520 font ",10"
-set output "{os.path.join(out, 'vm.png')}"
-set multiplot layout 1,3 title "Guest under TCG (software emulation): vcap vs virtio-net, {secs} s per point"
+gp = "\n" + gnuplot.terminal(os.path.join(out, "vm.png"), "1500,520", 10) + f"""set multiplot layout 1,3 title "Guest under TCG (software emulation): vcap vs virtio-net, {secs} s per point"
 set grid
 set key top left font ",8"
 set logscale xy
@@ -419,6 +399,5 @@ set title "loss (solid: vcap, dashed: virtio-net)"
 plot {join(p3) or "NaN notitle"}
 unset multiplot
 """
-subprocess.run(["gnuplot"], input=gp, text=True, check=True)
-os.remove(dat)
+gnuplot.run(gp, dat)
 print("\n".join(L))

@@ -17,9 +17,12 @@
 # keeps the states apart and gives medians and each round's ratios.
 #
 #   usage: bench/ring.sh [-r ROUNDS] [-d SECONDS] [-o OUTDIR] [-s "SIZES"]
-#   writes: OUTDIR/ring.jsonl (raw), ring.md (tables), ring.png (plot)
+#   writes: OUTDIR/ring.jsonl (raw; docs/bench/schema.md), ring.md (tables),
+#           ring.png (plot)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 rounds=3
 secs=3
@@ -35,17 +38,13 @@ while getopts r:d:o:s: opt; do
 	esac
 done
 
-B=${VCAP_BUILD_DIR:-build}
-sh scripts/deps.sh bench
-[ -d "$B" ] || meson setup "$B" >/dev/null
-ninja -C "$B" >/dev/null
+vcap_build
 mkdir -p "$out"
 raw="$out/ring.jsonl"
 : >"$raw"
 tmp=$(mktemp -d /tmp/vcap-bench-XXXXXX)
-vcapd_pid=
 cleanup() {
-	[ -n "$vcapd_pid" ] && kill "$vcapd_pid" 2>/dev/null && wait "$vcapd_pid" 2>/dev/null
+	vcapd_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -54,27 +53,10 @@ record() { # ROUND SIZE SYSTEM JSON
 	echo "{\"round\":$1,\"size\":\"$2\",\"system\":\"$3\",\"result\":$4}" | tee -a "$raw" >&2
 }
 
-start_vcapd() { # SPEC
-	vcapd_pid=
-	"$B/daemon/vcapd" --foreground --socket "$tmp/vcapd.sock" --source "s=$1" 2>"$tmp/vcapd.log" &
-	vcapd_pid=$!
-	until [ -S "$tmp/vcapd.sock" ]; do
-		kill -0 "$vcapd_pid" 2>/dev/null || { cat "$tmp/vcapd.log" >&2; exit 1; }
-		sleep 0.02
-	done
-}
-
-stop_vcapd() {
-	kill "$vcapd_pid"
-	wait "$vcapd_pid" || true
-	vcapd_pid=
-	rm -f "$tmp/vcapd.sock"
-}
-
 run_vcap() { # SIZE [PPS]
-	start_vcapd "synth:size=$1,pps=${2:-0},flows=1024,cpu=0"
+	vcapd_start --source "s=synth:size=$1,pps=${2:-0},flows=1024,cpu=0" || exit 1
 	VCAP_SOCKET="$tmp/vcapd.sock" "$B/tools/vcapcount" -i host:s -g 1 -d "$secs" -q --json
-	stop_vcapd
+	vcapd_stop
 }
 
 run_memif() { # SIZE

@@ -51,12 +51,15 @@
 #         flat out (default "10k 30k 100k 300k max")
 #     -g  rates for the synth series ("" for none; default "1M 3M 10M")
 #     -t  the virtio-tap series, 1 or 0 (default 1)
-#     -o  output directory (default docs/bench): vm.jsonl, vm.md, vm.png
+#     -o  output directory (default docs/bench): vm.jsonl (raw;
+#         docs/bench/schema.md), vm.md, vm.png
 #
 # The default run is 84 points, each about SECONDS + 5-6 s (boot, guest
 # start, drain, power-off): about 15 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 secs=5
 sizes="64 128 256 512 1024 1500"
@@ -105,11 +108,7 @@ for s in $sizes; do
 	fi
 done
 
-B=${VCAP_BUILD_DIR:-build}
-B=$(cd "$B" 2>/dev/null && pwd || echo "$PWD/$B")
-sh scripts/deps.sh bench
-[ -d "$B" ] || meson setup "$B" >/dev/null
-ninja -C "$B" >/dev/null
+vcap_build
 command -v tc >/dev/null || { echo "vm.sh: tc (iproute2) missing" >&2; exit 1; }
 img="$B/vm-bench-image" # its own: images are cached by content
 sh guest/make-image.sh -b "$B" -o "$img" -m 'virtio_pci virtio_net' >&2 ||
@@ -123,35 +122,23 @@ cap="$tag-cap"
 snd="$tag-snd"
 tmp=$(mktemp -d /tmp/vcap-vmbench-XXXXXX)
 qemu_pid=
-vcapd_pid=
 cleanup() {
 	set +e
 	[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
 	[ -n "$vcapd_pid" ] && kill "$vcapd_pid" 2>/dev/null && sleep 0.2
-	# anything still in our namespaces is ours: QEMU, vcapd, vcapsend
-	ip netns pids "$cap" 2>/dev/null | xargs -r kill -9 2>/dev/null
-	ip netns pids "$snd" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	netns_kill "$cap" "$snd"
 	wait 2>/dev/null
 	ip -n "$cap" link del tap0 2>/dev/null
-	ip netns del "$cap" 2>/dev/null
-	ip netns del "$snd" 2>/dev/null
+	netns_delete "$cap" "$snd"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$cap"
-ip netns add "$snd"
-for ns in "$cap" "$snd"; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-done
-ip link add veth0 netns "$cap" type veth peer name veth1 netns "$snd"
+netns_pair "$cap" "$snd"
 ip netns exec "$cap" ip tuntap add tap0 mode tap
 ip -n "$cap" link set lo up
-ip -n "$cap" link set veth0 up
 ip -n "$cap" link set tap0 up
-ip -n "$snd" link set veth1 up
 
 # shellcheck disable=SC2054 # commas inside QEMU options
 netdev=(-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off -device virtio-net-pci,netdev=n0)
@@ -180,26 +167,9 @@ guest_cmd() {
 	esac
 }
 
-start_vcapd() { # SPEC
-	rm -f "$tmp/vcapd.sock" "$tmp/vm1.ivshmem"
-	ip netns exec "$cap" "$B/daemon/vcapd" --foreground --socket "$tmp/vcapd.sock" \
-		--vm "vm1=$tmp/vm1.ivshmem,size=64Mi,vectors=4" --source "v=$1" 2>"$tmp/vcapd.log" &
-	vcapd_pid=$!
-	local i=0
-	until [ -S "$tmp/vcapd.sock" ] && [ -S "$tmp/vm1.ivshmem" ]; do
-		i=$((i + 1))
-		if ! kill -0 "$vcapd_pid" 2>/dev/null || [ $i -ge 500 ]; then
-			echo "vm.sh: vcapd did not start:" >&2
-			cat "$tmp/vcapd.log" >&2
-			exit 1
-		fi
-		sleep 0.02
-	done
-}
-stop_vcapd() {
-	kill "$vcapd_pid" 2>/dev/null || true
-	wait "$vcapd_pid" 2>/dev/null || true
-	vcapd_pid=
+start_vcapd() { # SPEC: vcapd serving guest vm1, with source v=SPEC, in netns $cap
+	vcapd_start -n "$cap" -w "$tmp/vm1.ivshmem" --vm "vm1=$tmp/vm1.ivshmem,size=64Mi,vectors=4" \
+		--source "v=$1" || exit 1
 }
 
 # No IPv6 in the guest: its eth0 would send router solicitations, which its
@@ -250,12 +220,6 @@ finish_qemu() { # SECONDS: wait for the guest to power off, else kill it
 	qemu_pid=
 }
 
-busy() { # the machine's busy jiffies: user nice system irq softirq steal
-	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-}
-jiffies() { # PID: user+sys jiffies, 0 if gone
-	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
 tap_dropped() {
 	ip netns exec "$cap" cat /sys/class/net/tap0/statistics/tx_dropped
 }
@@ -288,7 +252,7 @@ point() {
 	elif { [ "$series" = vcap ] && until_ring 90; } ||
 		{ [ "$series" != vcap ] && until_marker "VCAP-BENCH: ready" 90; }; then
 		tb=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-		q0=$(jiffies "$qemu_pid") v0=$(jiffies "$vcapd_pid") b0=$(busy)
+		q0=$(proc_jiffies "$qemu_pid") v0=$(proc_jiffies "$vcapd_pid") b0=$(busy_jiffies)
 		if [ "$series" = virtio-tap ]; then
 			sent=$(ip netns exec "$cap" timeout -s INT "$secs" "$B/tools/vcapsend" -i tap0 \
 				-l "$size" -r "$pps" --flows 1024 -q --json 2>>"$tmp/vcapsend.log" || true)
@@ -296,7 +260,7 @@ point() {
 			sent=$(ip netns exec "$snd" timeout -s INT "$secs" "$B/tools/vcapsend" -i veth1 \
 				-l "$size" -r "$pps" --flows 1024 -q --json 2>>"$tmp/vcapsend.log" || true)
 		fi
-		q1=$(jiffies "$qemu_pid") v1=$(jiffies "$vcapd_pid") b1=$(busy)
+		q1=$(proc_jiffies "$qemu_pid") v1=$(proc_jiffies "$vcapd_pid") b1=$(busy_jiffies)
 		finish_qemu $((gsecs + 60))
 	else
 		err="the guest's consumer never became ready"
@@ -305,7 +269,7 @@ point() {
 	fi
 	d1=$(tap_dropped)
 	[ "$series" = virtio ] && ip netns exec "$cap" tc qdisc del dev veth0 ingress
-	stop_vcapd
+	vcapd_stop
 	tr -d '\r' <"$tmp/console.log" >"$tmp/console.txt" 2>/dev/null || : >"$tmp/console.txt"
 	python3 - "$series" "$size" "$rate" "$pps" "$secs" "$sent" "$err" "$tb" \
 		"$((d1 - d0))" "$((q1 - q0))" "$((v1 - v0))" "$hz" "$tmp/console.txt" "$((b1 - b0))" <<'EOF'
