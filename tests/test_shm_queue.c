@@ -165,6 +165,27 @@ static void hostile_consumer(void)
 	CHECK(full > 1000, "an impossible tail means a full queue");
 }
 
+/* The producer rings only a consumer that asked (wait_seq odd), whatever else it wrote. */
+static void doorbell_on_request(void)
+{
+	uint8_t *mem = guarded(VCAP_SHM_QUEUE_SIZE);
+	static _Alignas(8) uint8_t msg[VCAP_MSG_MAX];
+	struct shm_queue prod, cons;
+	size_t len = make_msg(msg, 64, 1);
+
+	CHECK(shm_queue_attach(&prod, mem, VCAP_SHM_QUEUE_SIZE) == 0, "attach");
+	CHECK(shm_queue_attach(&cons, mem, VCAP_SHM_QUEUE_SIZE) == 0, "attach");
+	shm_queue_reset(&prod);
+	CHECK(shm_queue_send(&prod, msg, len) == 0, "send");
+	CHECK(!shm_queue_peer_waiting(&prod), "nobody asked: no doorbell");
+	for (uint32_t seq = 1; seq < 8; seq++) {
+		atomic_store_explicit(&cons.q->wait_seq, seq, memory_order_relaxed);
+		CHECK(shm_queue_peer_waiting(&prod) == (seq & 1), "wait_seq %u", seq);
+	}
+	atomic_store_explicit(&cons.q->wait_seq, 0xffffffffu, memory_order_relaxed);
+	CHECK(shm_queue_peer_waiting(&prod), "any odd value asks");
+}
+
 static void regions(void)
 {
 	struct region r;
@@ -205,6 +226,7 @@ static void regions(void)
 
 int main(void)
 {
+	doorbell_on_request();
 	roundtrips();
 	hostile_producer();
 	hostile_consumer();
