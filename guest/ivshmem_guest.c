@@ -437,7 +437,7 @@ static int open_vfio(struct vcap_ivshmem *d, unsigned vectors, char *err, size_t
 
 static int open_sysfs(struct vcap_ivshmem *d, char *err, size_t len)
 {
-	unsigned long long start, size;
+	unsigned long long start = 0, size = 0; /* set by bar_range() when it returns 0 */
 	long page = sysconf(_SC_PAGESIZE);
 	char path[PATH_MAX];
 	uint16_t cmd;
