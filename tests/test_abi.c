@@ -142,9 +142,10 @@ static void opts_old(void)
 	CHECK_EQ(vcap_stats(h, &st, sizeof(st)), 0);
 	CHECK_EQ(st.received, N);
 	CHECK_EQ(st.delivered, got);
-	/* the filter, from the old struct: flow f % 4 == 3 is TCP */
+	/* the filter, from the old struct: flow f % 4 == 3 is TCP (a small ring may drop) */
 	CHECK_EQ(st.filtered, N / 4);
-	CHECK_EQ(got, N - N / 4);
+	CHECK_EQ(st.delivered + st.dropped, N - N / 4);
+	CHECK(got > 0, "no packet arrived");
 	vcap_close(h);
 	vcapd_stop(&d);
 }
