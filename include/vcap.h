@@ -18,11 +18,26 @@
  *   - functions returning int return 0 (or a count) on success and a
  *     negative errno on failure; functions returning a pointer return NULL
  *     and set errno.  Either way vcap_errmsg() then says what went wrong.
- *   - options structs start with `sz` and are declared with VCAP_OPTS(),
- *     which zero-fills them; a NULL options pointer means all defaults.
- *     Fields are only ever added at the end, so programs built against an
- *     older vcap.h keep working; a library older than the header refuses
- *     options it does not know that are set (-EOPNOTSUPP).
+ *   - structs only ever grow, by fields added at the end, so that a program
+ *     and a libvcap built from different versions of this header work
+ *     together.  Two kinds can grow:
+ *   - options structs (input) start with `sz` and are declared with
+ *     VCAP_OPTS(), which zero-fills them, padding included; a NULL options
+ *     pointer means all defaults.  A library newer than the program gives
+ *     the fields the program's struct lacks their defaults; a library older
+ *     than the program ignores the fields it does not know if they are 0,
+ *     and refuses the call (-EOPNOTSUPP, the field's offset in
+ *     vcap_errmsg()) if one is set.
+ *   - structs the library fills (output: vcap_stats, vcap_info,
+ *     vcap_source_desc) are passed with their size, sizeof(*ptr) as the
+ *     program sees it.  The library fills the fields both sides know and
+ *     zeroes the rest of the program's struct (fields the library is too
+ *     old for read 0); it never writes beyond that size.  A size smaller
+ *     than the struct's first published version is -EINVAL.
+ *   - the other structs (vcap_pkt, vcap_rule, vcap_flow) carry no size and
+ *     are fixed: a change to them would take new functions.
+ *   - VCAP_VERSION is the version of this header, vcap_version() that of
+ *     the library the program runs with.
  *   - a struct vcap is used by one thread at a time, except
  *     vcap_breakloop(), which any thread or signal handler may call.
  */
@@ -31,6 +46,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h> /* memset, for VCAP_OPTS */
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,8 +54,21 @@ extern "C" {
 
 #define VCAP_API __attribute__((visibility("default")))
 
+/*
+ * The version of this header, meson's project version (the build checks
+ * that they agree).  Compare VCAP_VERSION with vcap_version() to learn
+ * whether the library is older than the header a program was built with.
+ */
 #define VCAP_VERSION_MAJOR 0
 #define VCAP_VERSION_MINOR 1
+#define VCAP_MKVERSION(major, minor) ((uint32_t)(major) << 16 | (uint32_t)(minor))
+#define VCAP_VERSION VCAP_MKVERSION(VCAP_VERSION_MAJOR, VCAP_VERSION_MINOR)
+
+/**
+ * @brief The version of the libvcap this program runs with, as
+ * VCAP_MKVERSION(major, minor): the library's VCAP_VERSION.
+ */
+VCAP_API uint32_t vcap_version(void);
 
 /* An open capture handle. */
 struct vcap;
@@ -48,8 +77,33 @@ struct vcap;
  * Declare an options struct NAME of type `struct TYPE`, zero-filled, with
  * sz set and the given designated initializers applied, e.g.
  *   VCAP_OPTS(vcap_open_opts, o, .filter = "udp", .ring_size = 1 << 26);
+ * As libbpf's LIBBPF_OPTS: a GNU statement expression (gcc, clang) zeroes
+ * the whole struct, padding included, which a plain initializer need not,
+ * then assigns it a compound literal: so a newer library never mistakes
+ * the padding after the program's last field for a field of its own.
+ * (Copying a compound literal keeps the struct's padding zero with gcc
+ * and clang at any -O; copying a declared variable does not, with clang
+ * at -O0.)  C++: the designators must come in declaration order, and g++
+ * would warn (-Wmissing-field-initializers) about the fields not named,
+ * which is the point, so that warning is off for the declaration.
  */
-#define VCAP_OPTS(TYPE, NAME, ...) struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }
+#ifdef __cplusplus
+#define VCAP_OPTS(TYPE, NAME, ...)                                                   \
+	_Pragma("GCC diagnostic push")                                               \
+	_Pragma("GCC diagnostic ignored \"-Wmissing-field-initializers\"")          \
+	struct TYPE NAME = ({                                                        \
+		memset(&NAME, 0, sizeof(struct TYPE));                               \
+		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ };             \
+	});                                                                          \
+	_Pragma("GCC diagnostic pop")                                                \
+	static_assert(sizeof(NAME) > 0, "VCAP_OPTS") /* takes the caller's `;` */
+#else
+#define VCAP_OPTS(TYPE, NAME, ...)                                                   \
+	struct TYPE NAME = ({                                                        \
+		memset(&NAME, 0, sizeof(struct TYPE));                               \
+		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ };             \
+	})
+#endif
 
 struct vcap_open_opts {
 	size_t sz; /* sizeof(struct vcap_open_opts) */
@@ -78,7 +132,7 @@ struct vcap_open_opts {
 	 */
 	uint32_t cluster_id;
 	uint32_t cluster_mode;
-	size_t : 0;
+	/* New fields go here, and vcap_open_opts__last_field names the last. */
 };
 #define vcap_open_opts__last_field cluster_mode
 
@@ -183,11 +237,21 @@ VCAP_API int vcap_set_filter(struct vcap *h, const char *filter);
  */
 VCAP_API int vcap_set_watermark(struct vcap *h, uint32_t packets, uint32_t timeout_ms);
 
-/** @brief Read the handle's counters.  @return 0 or a negative errno. */
-VCAP_API int vcap_stats(struct vcap *h, struct vcap_stats *st);
+/**
+ * @brief Read the handle's counters.
+ * @param sz sizeof(*st): the library fills what it knows of the first sz
+ * bytes and zeroes the rest (see Conventions at the top).
+ * @return 0, -EINVAL (st NULL or sz below the first struct vcap_stats), or
+ * another negative errno.
+ */
+VCAP_API int vcap_stats(struct vcap *h, struct vcap_stats *st, size_t sz);
 
-/** @brief Describe the handle.  @return 0. */
-VCAP_API int vcap_info(struct vcap *h, struct vcap_info *info);
+/**
+ * @brief Describe the handle.
+ * @param sz sizeof(*info), as for vcap_stats().
+ * @return 0, or -EINVAL (info NULL or sz below the first struct vcap_info).
+ */
+VCAP_API int vcap_info(struct vcap *h, struct vcap_info *info, size_t sz);
 
 /**
  * @brief A descriptor for poll/epoll loops.
@@ -337,11 +401,16 @@ struct vcap_source_desc {
  * @brief List vcapd's sources.
  * @param socket_path vcapd's socket; NULL: $VCAP_SOCKET, else VCAP_DEFAULT_SOCKET.
  * @param out room for n descriptions, filled in vcapd's order (NULL if n is 0).
+ * @param sz sizeof(*out): the stride of the array; each element is filled
+ * as vcap_stats() fills its struct (see Conventions at the top).
  * @return how many sources vcapd has, which may be more than n (only n are
- * filled then), or a negative errno as vcap_open() (-ECONNREFUSED: vcapd
- * is not running) with vcap_errmsg() set.  Blocks while talking to vcapd.
+ * filled then), -EINVAL (sz below the first struct vcap_source_desc, or
+ * out NULL with n > 0), or a negative errno as vcap_open() (-ECONNREFUSED:
+ * vcapd is not running) with vcap_errmsg() set.  Blocks while talking to
+ * vcapd.
  */
-VCAP_API int vcap_list_sources(const char *socket_path, struct vcap_source_desc *out, unsigned n);
+VCAP_API int vcap_list_sources(const char *socket_path, struct vcap_source_desc *out, unsigned n,
+			       size_t sz);
 
 /* ---- end of vcapd's sources -------------------------------------------- */
 

@@ -158,12 +158,50 @@ extern const struct vcap_ops ring_ops;
 /* Open a local interface directly. */
 int vcap_direct_open(struct vcap *h, const char *ifname, const struct vcap_open_opts *o);
 
-/* Read an option field only if the caller's struct has it (libbpf's OPTS_GET). */
-#define VCAP_OPT(o, field, def)                                                         \
-	(((o) && (o)->sz >= offsetof(struct vcap_open_opts, field) + sizeof((o)->field) && \
-	  (o)->field)                                                                    \
-		 ? (o)->field                                                            \
+/* The offset of the first byte after field of struct type. */
+#define VCAP_OFFSETOFEND(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+/*
+ * Read an option field only if the caller's struct has it, and it is set
+ * (libbpf's OPTS_GET).  vcap_open() has checked the struct (check_opts in
+ * vcap.c): sz covers at least sz itself, and whatever lies beyond the
+ * fields this library knows is zero.
+ */
+#define VCAP_OPT(o, field, def)                                                      \
+	(((o) && (o)->sz >= VCAP_OFFSETOFEND(struct vcap_open_opts, field) && (o)->field) \
+		 ? (o)->field                                                         \
 		 : (def))
+
+#define VCAP_STR_(x) #x
+#define VCAP_STR(x) VCAP_STR_(x)
+
+/*
+ * Symbol versions (lib/libvcap.map), as libbpf's: when a function's
+ * signature changes, its new definition, named NAME_VERSION, becomes NAME
+ * at the new version (the default, what programs link against from then
+ * on), and the old one stays NAME at the old version for programs built
+ * before.  Both versions must list NAME in libvcap.map.
+ */
+#define VCAP_SYMVER_DEFAULT(internal, api, version) \
+	__asm__(".symver " #internal "," #api "@@" #version)
+#define VCAP_SYMVER_COMPAT(internal, api, version) \
+	__asm__(".symver " #internal "," #api "@" #version)
+/* The new definition has the type vcap.h declares for the function. */
+#define VCAP_SAME_TYPE(internal, api)                                                \
+	_Static_assert(__builtin_types_compatible_p(__typeof__(internal), __typeof__(api)), \
+		       #internal " does not match vcap.h's " #api)
+
+/*
+ * Give the caller's output struct of sz bytes what this library has in
+ * ours (known bytes): copy what both know, zero the caller's fields we do
+ * not know, never write past sz.  The convention at the top of vcap.h.
+ */
+static inline void vcap_fill_out(void *out, size_t sz, const void *ours, size_t known)
+{
+	memcpy(out, ours, sz < known ? sz : known);
+	if (sz > known)
+		memset((char *)out + known, 0, sz - known);
+}
 
 /* Our name in vcapd's status (HELLO): the program, as the kernel knows it. */
 void vcap_program_name(char *buf, size_t len);

@@ -45,24 +45,53 @@ VCAP_API const char *vcap_errmsg(void)
 	return errmsg;
 }
 
+#ifdef VCAP_PROJECT_VERSION_MAJOR /* from lib/meson.build */
+_Static_assert(VCAP_VERSION_MAJOR == VCAP_PROJECT_VERSION_MAJOR &&
+		       VCAP_VERSION_MINOR == VCAP_PROJECT_VERSION_MINOR,
+	       "VCAP_VERSION_MAJOR/MINOR of include/vcap.h differ from meson.build's version");
+#endif
+
+VCAP_API uint32_t vcap_version(void)
+{
+	return VCAP_VERSION;
+}
+
 /*
- * Options from a newer vcap.h are fine as long as the fields this library
- * does not know are zero (libbpf's OPTS_VALID).
+ * The bytes of struct vcap_open_opts this library knows, and the largest
+ * sz it takes for one: an options struct of a later vcap.h may be larger,
+ * but a sz of pages is no options struct (an uninitialised one, most
+ * likely), and looking for set bytes in it would read far past it.
+ */
+#define OPTS_KNOWN VCAP_OFFSETOFEND(struct vcap_open_opts, vcap_open_opts__last_field)
+#define OPTS_MAX 4096
+
+/*
+ * libbpf's OPTS_VALID: sz must cover sz itself; fields the caller's struct
+ * lacks take their defaults (VCAP_OPT); options from a newer vcap.h are
+ * fine as long as every byte this library does not know is zero.  Known
+ * ends at the last field, not at sizeof: the tail padding of our struct is
+ * where the next field of a newer vcap.h goes.
  */
 static int check_opts(const struct vcap_open_opts *o)
 {
-	size_t known = sizeof(struct vcap_open_opts);
+	const uint8_t *b = (const uint8_t *)o;
 
 	if (!o)
 		return 0;
-	if (o->sz < sizeof(o->sz))
-		return vcap_set_err(-EINVAL, "vcap_open_opts.sz is %zu: use VCAP_OPTS()", o->sz);
-	for (size_t i = known; i < o->sz; i++)
-		if (((const uint8_t *)o)[i])
+	if (o->sz < VCAP_OFFSETOFEND(struct vcap_open_opts, sz) || o->sz > OPTS_MAX)
+		return vcap_set_err(-EINVAL,
+				    "vcap_open_opts.sz is %zu, not the size of an options struct: "
+				    "declare it with VCAP_OPTS()",
+				    o->sz);
+	for (size_t i = OPTS_KNOWN; i < o->sz; i++)
+		if (b[i])
 			return vcap_set_err(-EOPNOTSUPP,
-					    "vcap_open_opts has a field at byte %zu this libvcap "
-					    "does not know",
-					    i);
+					    "vcap_open_opts: an option at byte %zu is set, but this "
+					    "libvcap %d.%d knows only the first %zu bytes (up to "
+					    "." VCAP_STR(vcap_open_opts__last_field)
+					    "): upgrade libvcap, or leave the option 0",
+					    i, VCAP_VERSION_MAJOR, VCAP_VERSION_MINOR,
+					    (size_t)OPTS_KNOWN);
 	return 0;
 }
 
@@ -83,7 +112,7 @@ VCAP_API struct vcap *vcap_open(const char *device, const struct vcap_open_opts 
 	}
 	if (VCAP_OPT(o, flags, 0) & ~VCAP_OPEN_FLOW_HASH) {
 		errno = EINVAL;
-		vcap_set_err(-EINVAL, "%s: unknown open flags 0x%x", device, o->flags);
+		vcap_set_err(-EINVAL, "%s: unknown open flags 0x%x", device, VCAP_OPT(o, flags, 0));
 		return NULL;
 	}
 	h = calloc(1, sizeof(*h));
@@ -141,16 +170,75 @@ VCAP_API int vcap_set_watermark(struct vcap *h, uint32_t packets, uint32_t timeo
 	return 0;
 }
 
-VCAP_API int vcap_stats(struct vcap *h, struct vcap_stats *st)
-{
-	return h->ops->stats(h, st);
-}
+/*
+ * Output structs: the bytes their first published version had.  A caller's
+ * struct may be anything from that up (the convention at the top of
+ * vcap.h).
+ */
+#define STATS_SIZE_0_1 VCAP_OFFSETOFEND(struct vcap_stats, kernel_drops)
+#define INFO_SIZE_0_1 VCAP_OFFSETOFEND(struct vcap_info, ring_id)
 
-VCAP_API int vcap_info(struct vcap *h, struct vcap_info *info)
+static int check_out(const struct vcap *h, const void *out, size_t sz, size_t min, const char *what)
 {
-	*info = h->info;
+	if (!out)
+		return vcap_set_err(-EINVAL, "%s: no struct %s given", h->device, what);
+	if (sz < min)
+		return vcap_set_err(-EINVAL,
+				    "%s: struct %s of %zu bytes, the first version had %zu: pass "
+				    "sizeof(struct %s)",
+				    h->device, what, sz, min, what);
 	return 0;
 }
+
+/*
+ * VCAP_0.2: vcap_stats(h, st, sz).  Defined under its own name and bound to
+ * the symbol by .symver, as libbpf does, because the 0.1 symbol
+ * (vcap_stats_0_1) lives on for programs built before sz was added.
+ */
+VCAP_API int vcap_stats_0_2(struct vcap *h, struct vcap_stats *st, size_t sz)
+{
+	struct vcap_stats mine = { 0 };
+	int rc = check_out(h, st, sz, STATS_SIZE_0_1, "vcap_stats");
+
+	if (rc)
+		return rc;
+	rc = h->ops->stats(h, &mine);
+	if (rc)
+		return rc;
+	vcap_fill_out(st, sz, &mine, sizeof(mine));
+	return 0;
+}
+VCAP_SYMVER_DEFAULT(vcap_stats_0_2, vcap_stats, VCAP_0.2);
+VCAP_SAME_TYPE(vcap_stats_0_2, vcap_stats);
+
+VCAP_API int vcap_info_0_2(struct vcap *h, struct vcap_info *info, size_t sz)
+{
+	int rc = check_out(h, info, sz, INFO_SIZE_0_1, "vcap_info");
+
+	if (rc)
+		return rc;
+	vcap_fill_out(info, sz, &h->info, sizeof(h->info));
+	return 0;
+}
+VCAP_SYMVER_DEFAULT(vcap_info_0_2, vcap_info, VCAP_0.2);
+VCAP_SAME_TYPE(vcap_info_0_2, vcap_info);
+
+/*
+ * VCAP_0.1, for programs built before sz: their structs are the first
+ * versions, whose sizeof is STATS_SIZE_0_1 and INFO_SIZE_0_1 (no tail
+ * padding).
+ */
+VCAP_API int vcap_stats_0_1(struct vcap *h, struct vcap_stats *st)
+{
+	return vcap_stats_0_2(h, st, STATS_SIZE_0_1);
+}
+VCAP_SYMVER_COMPAT(vcap_stats_0_1, vcap_stats, VCAP_0.1);
+
+VCAP_API int vcap_info_0_1(struct vcap *h, struct vcap_info *info)
+{
+	return vcap_info_0_2(h, info, INFO_SIZE_0_1);
+}
+VCAP_SYMVER_COMPAT(vcap_info_0_1, vcap_info, VCAP_0.1);
 
 VCAP_API int vcap_fd(struct vcap *h)
 {

@@ -99,7 +99,7 @@ static pcap_if_t *vcap_devices(void)
 			return NULL;
 		}
 		descs = more;
-		n = vcap_list_sources(NULL, descs, room);
+		n = vcap_list_sources(NULL, descs, room, sizeof(*descs));
 		if (n <= (int)room)
 			break;
 		room = (unsigned)n; /* sources came while we asked: ask again */

@@ -323,7 +323,7 @@ int pcap_activate(pcap_t *p)
 		TRACE("pcap_activate(%s) failed: %s", m->device, real.geterr(m->key));
 		return rc;
 	}
-	vcap_info(m->vh, &m->info);
+	vcap_info(m->vh, &m->info, sizeof(m->info));
 	/*
 	 * Wake the reader as libpcap's kernel ring does, once per block (a
 	 * quarter of its buffer): once a quarter of the ring holds 64-byte

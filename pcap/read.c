@@ -444,7 +444,7 @@ int pcap_stats(pcap_t *p, struct pcap_stat *ps)
 		return real.stats(p, ps);
 	if (!m->activated)
 		return shim_not_activated(m);
-	rc = vcap_stats(m->vh, &st);
+	rc = vcap_stats(m->vh, &st, sizeof(st));
 	if (rc) {
 		shim_err(m, "%s", vcap_errmsg());
 		return PCAP_ERROR;

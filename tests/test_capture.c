@@ -108,7 +108,7 @@ static void expect_stats(struct vcap *h, uint64_t received, uint64_t delivered,
 {
 	struct vcap_stats st;
 
-	CHECK_EQ(vcap_stats(h, &st), 0);
+	CHECK_EQ(vcap_stats(h, &st, sizeof(st)), 0);
 	fprintf(stderr, "%s: received %llu delivered %llu filtered %llu dropped %llu\n", who,
 		(unsigned long long)st.received, (unsigned long long)st.delivered,
 		(unsigned long long)st.filtered, (unsigned long long)st.dropped);
@@ -507,7 +507,7 @@ static void flow_rule(void)
 	CHECK(vcap_flow_remove(h, &rev, &hits) == 0, "remove by the reverse: %s", vcap_errmsg());
 	CHECK_EQ(hits, expect_hits);
 	CHECK(vcap_flow_remove(h, &f, &hits) == -ENOENT, "removed once");
-	CHECK_EQ(vcap_stats(h, &st), 0);
+	CHECK_EQ(vcap_stats(h, &st, sizeof(st)), 0);
 	CHECK_EQ(st.filtered, expect_hits);
 	CHECK_EQ(st.received, N);
 	fprintf(stderr, "flow rule: %llu packets of flow %d shunted after the rule, %llu before\n",
@@ -548,7 +548,7 @@ static void idle_expiry(void)
 
 	wire_send(&w, "-l 128 --flows 4 --proto udp -n 4000 -r 20k");
 	CHECK_EQ(drain(h, &g, 4000, NULL, NULL, NULL), 4000);
-	CHECK_EQ(vcap_stats(h, &st), 0);
+	CHECK_EQ(vcap_stats(h, &st, sizeof(st)), 0);
 	CHECK_EQ(st.received, 8000);
 	CHECK_EQ(st.filtered, 1000);
 	vcap_close(h);
@@ -656,7 +656,7 @@ static void kernel_drops(void)
 	t = mono_ms();
 	do {
 		sleep_ms(100);
-		CHECK_EQ(vcap_stats(h, &st), 0);
+		CHECK_EQ(vcap_stats(h, &st, sizeof(st)), 0);
 	} while (st.received + st.kernel_drops < 20000 && mono_ms() - t < 5000);
 	fprintf(stderr, "kernel drops: received %llu, kernel dropped %llu\n",
 		(unsigned long long)st.received, (unsigned long long)st.kernel_drops);
@@ -747,7 +747,7 @@ static void kernel_filter(void)
 	}
 	wire_send(&w, "-l 128 --flows 64 --proto mix -n 10000 -r 100k");
 	CHECK_EQ(drain(a, &g, want, NULL, NULL, NULL), want);
-	CHECK_EQ(vcap_stats(a, &st), 0);
+	CHECK_EQ(vcap_stats(a, &st, sizeof(st)), 0);
 	CHECK_EQ(st.received, want);
 	CHECK_EQ(st.filtered, 0);
 	CHECK_EQ(status_source(&d, "v").received, want);

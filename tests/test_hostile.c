@@ -121,7 +121,7 @@ static void scribble(void)
 	}
 	CHECK_EQ(n, (unsigned long long)-ENODATA);
 	CHECK_EQ(next, N);
-	CHECK_EQ(vcap_stats(good, &st), 0);
+	CHECK_EQ(vcap_stats(good, &st, sizeof(st)), 0);
 	CHECK_EQ(st.dropped, 0);
 	/* vcapd's own view of the scribbler's ring still adds up */
 	{
@@ -367,7 +367,7 @@ static void soak(void)
 
 				if (!h[i])
 					continue;
-				CHECK_EQ(vcap_stats(h[i], &st), 0);
+				CHECK_EQ(vcap_stats(h[i], &st, sizeof(st)), 0);
 				CHECK(st.received == st.delivered + st.dropped + st.filtered,
 				      "ring %u: %llu != %llu + %llu + %llu", i,
 				      (unsigned long long)st.received,

@@ -35,7 +35,7 @@ static void check_invariant(struct vcap *h)
 {
 	struct vcap_stats st;
 
-	CHECK_EQ(vcap_stats(h, &st), 0);
+	CHECK_EQ(vcap_stats(h, &st, sizeof(st)), 0);
 	CHECK(st.received == st.delivered + st.dropped + st.filtered,
 	      "received %llu != delivered %llu + dropped %llu + filtered %llu",
 	      (unsigned long long)st.received, (unsigned long long)st.delivered,
@@ -81,7 +81,7 @@ static void exact(void)
 	}
 	CHECK_EQ(n, (unsigned long long)-ENODATA);
 	CHECK_EQ(next, N);
-	CHECK_EQ(vcap_stats(h, &st), 0);
+	CHECK_EQ(vcap_stats(h, &st, sizeof(st)), 0);
 	CHECK_EQ(st.received, N);
 	CHECK_EQ(st.delivered, N);
 	CHECK_EQ(st.dropped, 0);
@@ -151,7 +151,7 @@ static void filters(void)
 	for (int k = 0; k < K; k++) {
 		struct vcap_stats st;
 
-		vcap_stats(h[k], &st);
+		vcap_stats(h[k], &st, sizeof(st));
 		fprintf(stderr, "filter \"%s\": %llu of %u\n", exprs[k], (unsigned long long)got[k], N);
 		CHECK(expect[k] > 0, "the traffic mix must exercise \"%s\"", exprs[k]);
 		CHECK_EQ(got[k], expect[k]);
@@ -190,8 +190,8 @@ static void slow_consumer(void)
 	while ((n = vcap_recv_burst(slow, p, 256, VCAP_WAIT)) > 0)
 		slow_got += (uint64_t)n;
 	CHECK_EQ(n, (unsigned long long)-ENODATA);
-	vcap_stats(fast, &fs);
-	vcap_stats(slow, &ss);
+	vcap_stats(fast, &fs, sizeof(fs));
+	vcap_stats(slow, &ss, sizeof(ss));
 	fprintf(stderr, "fast: %llu delivered; slow: %llu delivered, %llu dropped\n",
 		(unsigned long long)fs.delivered, (unsigned long long)ss.delivered,
 		(unsigned long long)ss.dropped);

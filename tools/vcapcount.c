@@ -211,7 +211,7 @@ int main(int argc, char **argv)
 			double t = now_s();
 
 			tick = 0;
-			vcap_stats(handle, &st);
+			vcap_stats(handle, &st, sizeof(st));
 			if (!quiet)
 				print_line(lines, t - t0, &tot, &prev, t - last, &st);
 			prev = tot;
@@ -221,7 +221,7 @@ int main(int argc, char **argv)
 		}
 	}
 	last = now_s() - t0;
-	vcap_stats(handle, &st);
+	vcap_stats(handle, &st, sizeof(st));
 
 	if (json) {
 		printf("{");

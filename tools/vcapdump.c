@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vcapdump: %s\n", vcap_errmsg());
 		return 1;
 	}
-	vcap_info(handle, &info);
+	vcap_info(handle, &info, sizeof(info));
 	/* libpcap writes the file header: link type and snaplen of what vcapd sends */
 	dead = pcap_open_dead_with_tstamp_precision((int)info.linktype, (int)info.snaplen,
 						    nano ? PCAP_TSTAMP_PRECISION_NANO
@@ -169,7 +169,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	vcap_stats(handle, &st);
+	vcap_stats(handle, &st, sizeof(st));
 	if (pcap_dump_flush(dumper)) {
 		fprintf(stderr, "vcapdump: %s: %s\n", file, strerror(errno));
 		rc = 1;

@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 		extra += (unsigned long long)n;
 	if (to_end && n != -ENODATA)
 		extra++;
-	vcap_stats(h, &st);
+	vcap_stats(h, &st, sizeof(st));
 	printf("VCAP-CHECK: ok=%d extra=%llu packets=%llu bad=%llu unordered=%llu rejected=%llu first_ms=%llu "
 	       "received=%llu delivered=%llu dropped=%llu filtered=%llu irqs=%llu%s%s\n",
 	       got == count && !bad && !unordered && !rejected && !extra, extra, got, bad,
