@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * test_rules.c - source/parse.c, the flow hash on top of it, and
- * daemon/rules.c, each against an oracle that does not share its code.
+ * daemon/rules.c with the wildcard rules (wildcard.c) and the flow table
+ * (flowtab.c) it combines, each against an oracle that does not share its
+ * code.
  *
  *   parse     every generator frame must parse to what vcap_synth_tuple()
  *             says it carries; every prefix of it to what a cut at that
