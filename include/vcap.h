@@ -38,8 +38,24 @@
  *     are fixed: a change to them would take new functions.
  *   - VCAP_VERSION is the version of this header, vcap_version() that of
  *     the library the program runs with.
- *   - a struct vcap is used by one thread at a time, except
- *     vcap_breakloop(), which any thread or signal handler may call.
+ *   - threads: the receive calls (vcap_recv, vcap_recv_burst,
+ *     vcap_recv_timeout) and vcap_set_watermark of one handle are made by
+ *     one thread at a time.  Every other call on a handle (filters, rules,
+ *     flows, stats, info, vcap_pkt_meta) may come from any thread, also
+ *     while another thread sleeps in a receive of the same handle: a
+ *     worker thread can shunt a flow while the capture thread waits.
+ *     vcap_breakloop() may be called from any thread and from a signal
+ *     handler.  vcap_close() must be the last call on a handle.
+ *   - byte order, said once for every struct here: byte arrays (MAC and IP
+ *     addresses) are as on the wire, i.e. network byte order; every integer
+ *     field (ports, VLAN ids, EtherTypes, lengths, counters) is in host
+ *     byte order.  So the port of a TCP header is ntohs() of its bytes.
+ *   - hang-ups: once vcapd is gone (it exited or was killed), a host:
+ *     handle reports -EPIPE from then on, on every path: a receive (after
+ *     the packets still in the ring were read), vcap_stats (which still
+ *     fills in the last counters vcapd published), filter and rule calls.
+ *     vcap_fd() polls readable when that happens, so an event loop learns
+ *     it as it learns of packets.  Nothing clears it but vcap_close().
  */
 #ifndef VCAP_H
 #define VCAP_H
@@ -115,7 +131,11 @@ struct vcap_open_opts {
 	uint32_t ring_size;
 	/* Bytes kept of each packet.  0: 65535 (whole packets). */
 	uint32_t snaplen;
-	/* Filter in tcpdump syntax, applied before packets enter the ring. */
+	/*
+	 * Filter in tcpdump syntax, applied before packets enter the ring.
+	 * As in tcpdump, "tcp" matches untagged frames only: write
+	 * "tcp or (vlan and tcp)" to see VLAN-tagged traffic too.
+	 */
 	const char *filter;
 	/* Wake a waiting vcap_recv() once this many packets wait.  0: 1. */
 	uint32_t watermark;
@@ -152,6 +172,14 @@ struct vcap_open_opts {
  * consumers that ask; without this flag hash is 0 and nobody pays for it.
  */
 #define VCAP_OPEN_FLOW_HASH 0x1
+/*
+ * Records carry vcapd's parse of the headers and the packet's sequence
+ * number (struct vcap_meta, read with vcap_pkt_meta()): vcapd parses each
+ * packet once for all the consumers that ask, or need it anyway for rules,
+ * clusters or hashes.  Costs 24 bytes of ring per packet.  Without it,
+ * vcap_pkt_meta() parses in the caller's thread and has no sequence number.
+ */
+#define VCAP_OPEN_META 0x2
 
 #define VCAP_DEFAULT_SOCKET "/run/vcap/vcapd.sock"
 
@@ -166,7 +194,7 @@ struct vcap_pkt {
 };
 
 /* Flags for vcap_recv() and vcap_recv_burst(). */
-#define VCAP_WAIT 0x1 /* sleep until packets arrive (see watermark) */
+#define VCAP_WAIT 0x1 /* sleep until packets arrive (see watermark); vcap_recv_timeout bounds it */
 
 /*
  * Counters of one handle.  For host: devices they are vcapd's, and
@@ -176,8 +204,15 @@ struct vcap_stats {
 	uint64_t received;     /* packets the source offered to this handle */
 	uint64_t delivered;    /* put into the ring */
 	uint64_t dropped;      /* lost because the ring was full */
-	uint64_t filtered;     /* rejected by the filter */
+	uint64_t filtered;     /* rejected: by the policy, the filter or a rule */
 	uint64_t kernel_drops; /* lost by the source's kernel socket */
+	/*
+	 * Of `filtered`, those a rule dropped (a flow rule, a wildcard rule
+	 * or the default action) rather than the policy or the BPF filter:
+	 * what shunting saved.  filtered - shunted is what the filters
+	 * rejected.
+	 */
+	uint64_t shunted;
 };
 
 struct vcap_info {
@@ -185,6 +220,10 @@ struct vcap_info {
 	uint32_t snaplen;
 	uint32_t ring_size; /* bytes of records actually granted */
 	uint32_t ring_id;   /* vcapd's ring id (0 for direct devices) */
+	/* The most wildcard rules and flow rules this handle may hold (0: no rules). */
+	uint32_t rule_max;
+	uint32_t flow_max;
+	uint32_t flags;     /* VCAP_OPEN_* in force (a flag vcapd could not grant is absent) */
 };
 
 /**
@@ -207,8 +246,9 @@ VCAP_API struct vcap *vcap_open(const char *device, const struct vcap_open_opts 
  * @return 1 with *pkt filled; 0 if no packet is waiting and VCAP_WAIT was
  * not given; -ENODATA when a finite source (pcap file, counted generator)
  * has ended and everything was read; -EINTR if interrupted by a signal or
- * vcap_breakloop(); -EPIPE if vcapd went away; -EPROTO on a corrupt ring.
- * Makes no system call unless it sleeps.
+ * vcap_breakloop(); -EPIPE if vcapd went away (sticky, see Conventions);
+ * -EPROTO on a corrupt ring.
+ * Makes no system call while packets are waiting.
  */
 VCAP_API int vcap_recv(struct vcap *h, struct vcap_pkt *pkt, int flags);
 
@@ -222,6 +262,22 @@ VCAP_API int vcap_recv(struct vcap *h, struct vcap_pkt *pkt, int flags);
 VCAP_API int vcap_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int flags);
 
 /**
+ * @brief Receive up to n packets, waiting at most timeout_ms for them: a
+ * bounded wait, for tools that must also do periodic work (print stats,
+ * expire state) when traffic stops.  libpcap's to_ms means this.
+ * The wait ends at the first of: the watermark or the watermark timeout is
+ * reached (vcap_set_watermark), the deadline passes (then whatever is
+ * waiting is returned, fewer than the watermark or none), a break, or a
+ * hang-up.
+ * @param timeout_ms 0: do not wait (VCAP_WAIT not given); -1: no limit
+ * (VCAP_WAIT); otherwise milliseconds, measured on CLOCK_MONOTONIC.
+ * @return the number received (0..n), 0 once the deadline passed with
+ * nothing there, or a negative errno as vcap_recv().
+ */
+VCAP_API int vcap_recv_timeout(struct vcap *h, struct vcap_pkt *pkts, unsigned n,
+			       int timeout_ms);
+
+/**
  * @brief Replace the filter; NULL or "" removes it.
  * For host: devices vcapd compiles and runs it, before the ring; for
  * direct devices the kernel runs it (SO_ATTACH_FILTER).
@@ -233,6 +289,8 @@ VCAP_API int vcap_set_filter(struct vcap *h, const char *filter);
  * @brief Set when a waiting receive wakes: once `packets` wait, or once
  * the first waiting packet is timeout_ms old.  0 means 1 packet / 100 ms.
  * Whatever these say, it also wakes once the ring is more than half full.
+ * This timeout counts from the first waiting packet and so never ends a
+ * wait on an idle source: that is what vcap_recv_timeout()'s bound is for.
  * @return 0.  No system call: the values live in the ring.
  */
 VCAP_API int vcap_set_watermark(struct vcap *h, uint32_t packets, uint32_t timeout_ms);
@@ -254,22 +312,91 @@ VCAP_API int vcap_stats(struct vcap *h, struct vcap_stats *st, size_t sz);
 VCAP_API int vcap_info(struct vcap *h, struct vcap_info *info, size_t sz);
 
 /**
- * @brief A descriptor for poll/epoll loops.
- * It becomes readable when packets are waiting, once vcap_recv() or
- * vcap_recv_burst() without VCAP_WAIT has returned 0 (that call asks the
- * producer for a wake-up).  Do not read from it: the next receive call
- * takes care of it.
+ * @brief A descriptor for poll/epoll loops (level-triggered, EPOLLIN).
+ * It polls readable when
+ *   - packets are waiting, once a receive without waiting returned 0 (that
+ *     call asks the producer for a wake-up, as the watermark says);
+ *   - vcap_breakloop() was called: the next receive returns -EINTR;
+ *   - vcapd is gone: the next receive returns -EPIPE once the ring is read;
+ *   - in a VM whose device has no interrupts (a polled ring), at least
+ *     every 10 ms while a wake-up is asked for, so the loop looks again.
+ * It stays readable until a receive call has taken care of the reason: so
+ * after a wake-up, call a receive until it returns 0 (or an error).  Do not
+ * read from it or add it to another epoll set with EPOLLET.  The same
+ * descriptor for the handle's life.
+ * @return the descriptor, or a negative errno.
  */
 VCAP_API int vcap_fd(struct vcap *h);
 
 /**
- * @brief Make a receive that sleeps (or the next one) return -EINTR.
+ * @brief Make the receive that sleeps, or else the next receive call on h,
+ * return -EINTR, and make vcap_fd() poll readable until it has.
+ * The latch: one -EINTR answers every vcap_breakloop() made before it;
+ * that receive takes no packet (even if packets are waiting) and clears
+ * the latch, so the receive after it returns packets again.
  * Async-signal-safe; callable from any thread.
  */
 VCAP_API void vcap_breakloop(struct vcap *h);
 
 /** @brief Release the ring and everything the handle holds.  NULL is a no-op. */
 VCAP_API void vcap_close(struct vcap *h);
+
+/* ---- parsed headers ------------------------------------------------------ */
+
+/*
+ * What a packet's headers say, parsed once (by vcapd for handles opened
+ * with VCAP_OPEN_META, else by vcap_pkt_meta() itself).  Offsets are
+ * from pkt->data; a header counts as present only if it is whole within
+ * caplen.  Integers in host order (see Conventions).
+ */
+struct vcap_meta {
+	/*
+	 * The packet's number among all the packets the source offered this
+	 * handle (received, whatever became of them), from 0; valid with
+	 * VCAP_META_SEQ.  Compare it with vcap_flow_add()'s applied_at: a
+	 * packet with seq >= applied_at was judged with the rule in force.
+	 */
+	uint64_t seq;
+	uint16_t l3_off;     /* IPv4/IPv6 header (0: not IP, or cut off) */
+	uint16_t l4_off;     /* transport header (0: none, a fragment, or cut off) */
+	uint16_t ethertype;  /* after up to two VLAN tags (0: not Ethernet or cut off) */
+	uint16_t vlan;       /* VLAN id of the outer tag; valid with VCAP_META_VLAN */
+	uint8_t ip_version;  /* 4, 6, or 0 */
+	uint8_t proto;       /* IP protocol, after IPv6 extension headers */
+	uint8_t tcp_flags;   /* valid with VCAP_META_PORTS and proto 6 */
+	uint8_t pad;
+	uint32_t flags;      /* VCAP_META_* */
+};
+
+#define VCAP_META_SEQ 0x01      /* seq is valid (VCAP_OPEN_META on a host: device) */
+#define VCAP_META_VLAN 0x02     /* the frame had a VLAN tag */
+#define VCAP_META_FRAGMENT 0x04 /* an IP fragment (first or later) */
+#define VCAP_META_PORTS 0x08    /* a whole TCP/UDP/SCTP header is at l4_off */
+#define VCAP_META_VCAPD 0x10    /* vcapd's parse, carried in the record */
+
+/**
+ * @brief Parsed headers and sequence number of a packet.
+ * @param pkt a packet the last receive call on h returned (still valid).
+ * @param sz sizeof(*m): filled as vcap_stats() fills its struct.
+ * @return 0, or -EINVAL (m NULL, sz too small, or pkt not from h's ring).
+ * No system call; reading vcapd's parse costs a copy of 24 bytes, parsing
+ * here about 5 ns.
+ */
+VCAP_API int vcap_pkt_meta(struct vcap *h, const struct vcap_pkt *pkt, struct vcap_meta *m,
+			   size_t sz);
+
+struct vcap_flow;
+
+/**
+ * @brief The 5-tuple of a packet, as the flow rule that names its
+ * conversation: addresses and ports of the packet (source as addr_a,
+ * port_a), ports 0 for protocols without them.
+ * @param m what vcap_pkt_meta() said of pkt.
+ * @return 0, or -ENOENT if pkt has no 5-tuple: not IP, or a TCP/UDP/SCTP
+ * packet whose ports are not there (a fragment, or cut off).
+ */
+VCAP_API int vcap_pkt_flow(const struct vcap_pkt *pkt, const struct vcap_meta *m,
+			   struct vcap_flow *f);
 
 /**
  * @brief What the last failing vcap call of this thread said, e.g.
@@ -284,8 +411,15 @@ VCAP_API const char *vcap_errmsg(void);
  * the handle's rules.  Rules decide by the first that matches: exact flow
  * rules first, then wildcard rules by increasing id, then the default
  * action (VCAP_PASS unless changed).  Every packet a rule drops counts as
- * filtered.  Rules take effect before the call that installs them returns.
- * Direct devices have no rules (-EOPNOTSUPP).
+ * filtered, and as shunted (struct vcap_stats).  Rules take effect before
+ * the call that installs them returns.  Direct devices have no rules
+ * (-EOPNOTSUPP).
+ *
+ * Cost: each call is one round trip to vcapd, which answers once the
+ * capture thread has applied the change: tens of microseconds on an idle
+ * host (docs/bench/rules.md has measured numbers), more while vcapd is
+ * busy.  Any thread may make these calls, also while another thread
+ * sleeps in a receive on the same handle (Conventions).
  *
  * Wildcard rules: fields not named in `fields` are ignored (pad must be 0);
  * a VLAN rule, VLAN 0 included, matches tagged frames only; port fields
@@ -314,22 +448,22 @@ VCAP_API const char *vcap_errmsg(void);
 #define VCAP_RULE_DPORT 0x100u     /* destination port in [dport_lo, dport_hi] */
 #define VCAP_RULE_TCP_FLAGS 0x200u /* (TCP flags & tcp_flags_mask) == tcp_flags */
 
-/* A wildcard rule, like PF_RING's. */
+/* A wildcard rule, like PF_RING's.  Byte order: see Conventions. */
 struct vcap_rule {
 	uint32_t id;     /* order of evaluation, and the name to remove it by */
 	uint32_t fields; /* VCAP_RULE_* */
 	uint32_t action; /* VCAP_PASS or VCAP_DROP */
 	uint8_t smac[6];
 	uint8_t dmac[6];
-	uint16_t vlan;
-	uint16_t ethertype;
+	uint16_t vlan;         /* 0..4095, host order */
+	uint16_t ethertype;    /* host order, e.g. 0x0800 */
 	uint8_t proto;
 	uint8_t family;        /* 4 or 6: the kind of address in saddr/daddr */
 	uint8_t saddr_prefix;  /* bits of saddr that must match (0..32 or 0..128) */
 	uint8_t daddr_prefix;
 	uint8_t saddr[16];     /* IPv4 in the first 4 bytes; network byte order */
 	uint8_t daddr[16];
-	uint16_t sport_lo, sport_hi;
+	uint16_t sport_lo, sport_hi; /* host order, inclusive */
 	uint16_t dport_lo, dport_hi;
 	uint8_t tcp_flags;
 	uint8_t tcp_flags_mask;
@@ -353,8 +487,9 @@ VCAP_API int vcap_rule_default(struct vcap *h, uint32_t action);
 VCAP_API int vcap_rule_hits(struct vcap *h, uint32_t id, uint64_t *hits);
 
 /*
- * One conversation: a 5-tuple that matches both directions.  Addresses in
- * network byte order (IPv4 in the first 4 bytes), ports in host order.
+ * One conversation: a 5-tuple that matches both directions.  Addresses as
+ * on the wire (IPv4 in the first 4 bytes, the rest 0), ports in host order
+ * (Conventions); vcap_pkt_flow() fills one from a packet.
  */
 struct vcap_flow {
 	uint8_t family; /* 4 or 6 */
@@ -372,9 +507,11 @@ struct vcap_flow {
  * @param idle_timeout_ms remove the rule once no packet matched it for this
  * long (0: never).
  * @param applied_at if not NULL, set to how many packets the source had
- * delivered to this handle's filters when the rule took effect: a
- * packet of the flow counted after that point was judged by the rule.
- * @return 0; -EEXIST, -EINVAL, -ENOSPC, -EOPNOTSUPP.
+ * offered this handle (vcap_stats' received) when the rule took effect:
+ * a packet whose vcap_meta.seq is at least that was judged by the rule;
+ * those before it may still be waiting in the ring.
+ * @return 0; -EEXIST, -EINVAL, -ENOSPC (vcap_info's flow_max reached),
+ * -EOPNOTSUPP.
  */
 VCAP_API int vcap_flow_add(struct vcap *h, const struct vcap_flow *f, uint32_t action,
 			   uint32_t idle_timeout_ms, uint64_t *applied_at);
@@ -385,6 +522,32 @@ VCAP_API int vcap_flow_add(struct vcap *h, const struct vcap_flow *f, uint32_t a
  * @return 0 or -ENOENT (never added, or already expired).
  */
 VCAP_API int vcap_flow_remove(struct vcap *h, const struct vcap_flow *f, uint64_t *hits);
+
+/**
+ * @brief How many packets a live flow rule has matched (either direction
+ * names it).  @return 0 or -ENOENT (never added, removed, or expired).
+ */
+VCAP_API int vcap_flow_hits(struct vcap *h, const struct vcap_flow *f, uint64_t *hits);
+
+/* One flow rule, as vcap_flow_list() reports it. */
+struct vcap_flow_stat {
+	struct vcap_flow flow;    /* as added */
+	uint32_t action;          /* VCAP_PASS or VCAP_DROP */
+	uint32_t idle_timeout_ms; /* as added (0: never expires) */
+	uint64_t hits;            /* packets matched so far */
+	uint64_t idle_ms;         /* since it last matched (or was added) */
+};
+
+/**
+ * @brief List the handle's flow rules.
+ * @param out room for n entries (NULL if n is 0); sz sizeof(*out), the
+ * stride, each entry filled as vcap_stats() fills its struct.
+ * @return how many flow rules the handle has, which may be more than n
+ * (only n are filled then), or a negative errno.  The listing is read in
+ * pages of several hundred rules; rules added, removed or expired while
+ * it is read may be missed or reported twice.
+ */
+VCAP_API int vcap_flow_list(struct vcap *h, struct vcap_flow_stat *out, unsigned n, size_t sz);
 
 /* ---- vcapd's sources (lib/list.c) ------------------------------------ */
 
