@@ -52,6 +52,14 @@ int roster_rule_hits(struct consumer *c, uint32_t id, uint64_t *hits);
 int roster_flow_add(struct consumer *c, const struct vcap_flow *f, uint32_t action,
 		    uint32_t idle_ms, uint64_t *applied_at, char *err, size_t err_len);
 int roster_flow_remove(struct consumer *c, const struct vcap_flow *f, uint64_t *hits);
+int roster_flow_hits(struct consumer *c, const struct vcap_flow *f, uint64_t *hits);
+/*
+ * A page of c's flow rules (rules_flow_list), and how many it has in all.
+ * The capture thread fills out: the control thread never reads the table.
+ * @return the entries filled.
+ */
+uint32_t roster_flow_list(struct consumer *c, uint64_t cursor, struct vcap_flow_stat *out,
+			  uint32_t max, uint64_t *next, uint32_t *total);
 /* Capture thread: after c's rules changed (or expired), refresh what depends on them. */
 void roster_rules_changed(struct consumer *c);
 

@@ -22,21 +22,33 @@ static char *socket_copy;
 struct limit_key {
 	const char *name;
 	uint64_t min, max;
-	size_t offset;
-	bool wide; /* uint64_t rather than uint32_t */
+	size_t offset; /* in struct vcapd */
+	bool wide;     /* uint64_t rather than uint32_t */
 };
+
+/*
+ * Rules per ring: wildcard rules are evaluated one after another (~2.5 ns
+ * each), so tens are the use and 65536 plenty; flow rules are a hash
+ * table, 2^30 the most its 32-bit bucket count allows.  0 forbids either.
+ */
+#define WILDCARD_RULES_MAX 65536u
+#define FLOW_RULES_MAX (1u << 30)
 
 static const struct limit_key limit_keys[] = {
-	{ "rings-per-session", 1, 65536, offsetof(struct vcapd_limits, max_rings), false },
-	{ "ring-memory", 1u << 16, 1ull << 40, offsetof(struct vcapd_limits, ring_memory_max), true },
+	{ "rings-per-session", 1, 65536, offsetof(struct vcapd, limits.max_rings), false },
+	{ "ring-memory", 1u << 16, 1ull << 40, offsetof(struct vcapd, limits.ring_memory_max),
+	  true },
 	{ "ring-size-max", VCAP_RING_DATA_MIN, VCAP_RING_DATA_MAX,
-	  offsetof(struct vcapd_limits, ring_size_max), false },
+	  offsetof(struct vcapd, limits.ring_size_max), false },
 	{ "ring-size-default", VCAP_RING_DATA_MIN, VCAP_RING_DATA_MAX,
-	  offsetof(struct vcapd_limits, ring_size_default), false },
-	{ "sessions", 1, 65536, offsetof(struct vcapd_limits, max_sessions), false },
+	  offsetof(struct vcapd, limits.ring_size_default), false },
+	{ "sessions", 1, 65536, offsetof(struct vcapd, limits.max_sessions), false },
+	{ "wildcard-rules", 0, WILDCARD_RULES_MAX, offsetof(struct vcapd, rules_limits.max_rules),
+	  false },
+	{ "flow-rules", 0, FLOW_RULES_MAX, offsetof(struct vcapd, rules_limits.max_flows), false },
 };
 
-static int set_limit(struct vcapd_limits *l, const char *key, const char *val, char *err,
+static int set_limit(struct vcapd *d, const char *key, const char *val, char *err,
 		     size_t err_len)
 {
 	for (size_t i = 0; i < sizeof(limit_keys) / sizeof(limit_keys[0]); i++) {
@@ -50,14 +62,14 @@ static int set_limit(struct vcapd_limits *l, const char *key, const char *val, c
 		if (rc)
 			return rc;
 		if (k->wide)
-			*(uint64_t *)((char *)l + k->offset) = v;
+			*(uint64_t *)((char *)d + k->offset) = v;
 		else
-			*(uint32_t *)((char *)l + k->offset) = (uint32_t)v;
+			*(uint32_t *)((char *)d + k->offset) = (uint32_t)v;
 		return 0;
 	}
 	snprintf(err, err_len,
 		 "unknown limit \"%s\" (rings-per-session, ring-memory, ring-size-max, "
-		 "ring-size-default, sessions)",
+		 "ring-size-default, sessions, wildcard-rules, flow-rules)",
 		 key);
 	return -EINVAL;
 }
@@ -259,7 +271,7 @@ static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct sourc
 			snprintf(err, err_len, "expected: limit NAME VALUE");
 			return -EINVAL;
 		}
-		return set_limit(&d->limits, a, b, err, err_len);
+		return set_limit(d, a, b, err, err_len);
 	}
 	if (!strcmp(kw, "tenant"))
 		return parse_tenant(d, a, b, p, lineno, err, err_len);

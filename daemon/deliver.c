@@ -42,15 +42,22 @@ static void pick_members(struct cluster *cl, const struct vcap_parsed *parsed, b
 	}
 }
 
+/* What became of a packet for one consumer, and so which counter it goes to. */
+enum verdict {
+	TAKE,     /* into the ring */
+	REJECT,   /* the policy or the BPF filter said no: filtered */
+	SHUNT,    /* a rule (or the rules' default action) dropped it: filtered and shunted */
+};
+
 /* Does consumer c want this packet?  Policy first: rules cannot undo it. */
-static bool wanted(struct consumer *c, const struct vcap_pkt_meta *m, const uint8_t *data,
-		   const struct vcap_parsed *p, uint64_t now)
+static enum verdict wanted(struct consumer *c, const struct vcap_pkt_meta *m, const uint8_t *data,
+			   const struct vcap_parsed *p, uint64_t now)
 {
 	if (c->policy && !filter_match(c->policy, m, data))
-		return false;
+		return REJECT;
 	if (c->filter && !filter_match(c->filter, m, data))
-		return false;
-	return c->rules_trivial || rules_pass(c->rules, p, now);
+		return REJECT;
+	return c->rules_trivial || rules_pass(c->rules, p, now) ? TAKE : SHUNT;
 }
 
 static void deliver_one(struct consumer *c, const struct vcap_pkt_meta *meta,
@@ -73,10 +80,17 @@ static void deliver_one(struct consumer *c, const struct vcap_pkt_meta *meta,
 		if (pick && pick[i] != me)
 			continue; /* another member's */
 		offered++;
-		if (wanted(c, &meta[i], data[i], &parsed[i], now))
+		switch (wanted(c, &meta[i], data[i], &parsed[i], now)) {
+		case TAKE:
 			vcap_ring_writer_put(w, &meta[i], data[i]);
-		else
+			break;
+		case REJECT:
 			vcap_ring_writer_filtered(w, 1);
+			break;
+		case SHUNT:
+			vcap_ring_writer_shunted(w, 1);
+			break;
+		}
 	}
 	vcap_ring_writer_offer(w, offered);
 }

@@ -70,6 +70,14 @@
 /* Largest table (buckets, 1 MiB) given back as soon as it is empty. */
 #define FREE_EMPTY_MAX 16384u
 
+/*
+ * Home buckets one flowtab_list() call visits at most: it runs on the
+ * capture thread, and a large table emptied down to a few flows would
+ * otherwise be walked whole (2M buckets, ~0.2 s) for one page.  4096
+ * visits cost well under a millisecond.
+ */
+#define LIST_STEPS 4096u
+
 int flowtab_init(struct flowtab *ft, uint32_t max_flows)
 {
 	if (max_flows > FLOWS_MAX)
@@ -345,7 +353,8 @@ int flowtab_add(struct flowtab *ft, const struct vcap_flow *f, uint32_t action,
 		ft->now_ns = now_ns;
 
 	memset(&e, 0, sizeof(e));
-	flow_key_make(&e.key, f->family, f->proto, f->addr_a, f->port_a, f->addr_b, f->port_b);
+	e.swapped = flow_key_make(&e.key, f->family, f->proto, f->addr_a, f->port_a, f->addr_b,
+				  f->port_b);
 	old = flowtab_find(ft, &e.key, &ref);
 	if (old) {
 		/* a rule idle past its timeout is gone, even if not yet reclaimed */
@@ -394,6 +403,140 @@ int flowtab_remove(struct flowtab *ft, const struct vcap_flow *f, uint64_t *hits
 	flowtab_delete(ft, &ref);
 	flow_shrink_if_empty(ft);
 	return expired ? -ENOENT : 0;
+}
+
+int flowtab_hits(struct flowtab *ft, const struct vcap_flow *f, uint64_t now_ns, uint64_t *hits)
+{
+	struct flow_ref ref;
+	struct flow_key k;
+	struct flow *e;
+
+	if (f->family != 4 && f->family != 6)
+		return -ENOENT;
+	flow_key_make(&k, f->family, f->proto, f->addr_a, f->port_a, f->addr_b, f->port_b);
+	e = flowtab_find(ft, &k, &ref);
+	/* one idle past its timeout is gone, reclaimed or not (flowtab_verdict ignores it) */
+	if (!e || flow_expired(e, now_ns))
+		return -ENOENT;
+	*hits = e->hits;
+	return 0;
+}
+
+/* ---- listing ----------------------------------------------------------------- */
+
+static uint32_t bit_reverse(uint32_t v)
+{
+	v = (v >> 1 & 0x55555555u) | (v & 0x55555555u) << 1;
+	v = (v >> 2 & 0x33333333u) | (v & 0x33333333u) << 2;
+	v = (v >> 4 & 0x0f0f0f0fu) | (v & 0x0f0f0f0fu) << 4;
+	v = (v >> 8 & 0x00ff00ffu) | (v & 0x00ff00ffu) << 8;
+	return v >> 16 | v << 16;
+}
+
+/*
+ * The home bucket after v in reverse-binary order under mask: increment
+ * the reversed index.  The bits above mask carry out and end up 0, so the
+ * cursor means the same under a table twice or half the size.  0: v was
+ * the last.
+ */
+static uint32_t scan_next(uint32_t v, uint32_t mask)
+{
+	v |= ~mask;
+	return bit_reverse(bit_reverse(v) + 1);
+}
+
+/* The flow of rule e, as it was added. */
+static void flow_as_added(const struct flow *e, struct vcap_flow *f)
+{
+	const uint64_t *a = e->swapped ? e->key.b : e->key.a, *b = e->swapped ? e->key.a : e->key.b;
+	uint16_t pa = (uint16_t)e->key.meta, pb = (uint16_t)(e->key.meta >> 16);
+
+	memset(f, 0, sizeof(*f));
+	f->family = (uint8_t)(e->key.meta >> 32);
+	f->proto = (uint8_t)(e->key.meta >> 40);
+	f->port_a = e->swapped ? pb : pa;
+	f->port_b = e->swapped ? pa : pb;
+	memcpy(f->addr_a, a, 16); /* the words were read from these bytes */
+	memcpy(f->addr_b, b, 16);
+}
+
+struct list_page {
+	struct vcap_flow_stat *out;
+	uint32_t n, max;
+	uint64_t now_ns;
+	uint32_t skip; /* entries of the current home bucket still to pass over */
+};
+
+/*
+ * Add the live rules of t whose home under mask is `home`: they lie in the
+ * run of occupied buckets that starts at their home under t's own mask.
+ * @return false once the page is full (the rest of the bucket left out).
+ */
+static bool list_home(const struct flow_buckets *t, uint32_t mask, uint32_t home,
+		      struct list_page *pg)
+{
+	for (uint32_t i = home & t->mask; t->b[i].key.meta; i = (i + 1) & t->mask) {
+		const struct flow *e = &t->b[i];
+		struct vcap_flow_stat *o;
+
+		if ((key_hash(&e->key) & mask) != home || flow_expired(e, pg->now_ns))
+			continue;
+		if (pg->skip) {
+			pg->skip--;
+			continue;
+		}
+		if (pg->n == pg->max)
+			return false;
+		o = &pg->out[pg->n++];
+		memset(o, 0, sizeof(*o));
+		flow_as_added(e, &o->flow);
+		o->action = e->action;
+		o->idle_timeout_ms = e->idle_ms;
+		o->hits = e->hits;
+		o->idle_ms = pg->now_ns > e->last_ns ? (pg->now_ns - e->last_ns) / FLOW_NS_PER_MS : 0;
+	}
+	return true;
+}
+
+/*
+ * The cursor: the home bucket (under the current table's mask) in its low
+ * 32 bits, and in the high 32 how many of that bucket's rules earlier
+ * pages listed, for a bucket that did not fit in one page.
+ */
+uint32_t flowtab_list(const struct flowtab *ft, uint64_t cursor, uint64_t now_ns,
+		      struct vcap_flow_stat *out, uint32_t max, uint64_t *next)
+{
+	struct list_page pg = { .out = out, .max = max, .now_ns = now_ns };
+	uint32_t mask = ft->cur.mask, v, steps = LIST_STEPS;
+
+	*next = 0;
+	if (!ft->cur.b)
+		return 0;
+	if (!max) {
+		*next = cursor;
+		return 0;
+	}
+	v = (uint32_t)cursor & mask;
+	pg.skip = (uint32_t)(cursor >> 32);
+	do {
+		uint32_t before = pg.n, skipped = pg.skip;
+
+		if (!list_home(&ft->cur, mask, v, &pg) ||
+		    (ft->old.b && !list_home(&ft->old, mask, v, &pg))) {
+			/* full: leave the whole bucket to the next page, unless it alone overflows one */
+			if (before) {
+				pg.n = before;
+				*next = v;
+			} else {
+				*next = (uint64_t)(skipped + pg.n) << 32 | v;
+			}
+			return pg.n;
+		}
+		pg.skip = 0;
+		v = scan_next(v, mask);
+	} while (v && --steps);
+	*next = v;
+	return pg.n;
 }
 
 void flowtab_expire(struct flowtab *ft, uint64_t now_ns)

@@ -43,7 +43,8 @@ struct flow {
 	uint64_t hits;
 	uint32_t idle_ms; /* 0: never expires */
 	uint8_t action;
-	uint8_t pad[3];
+	uint8_t swapped;  /* added as (b, a): how to give the flow back as it was named */
+	uint8_t pad[2];
 };
 _Static_assert(sizeof(struct flow) == 64, "a flow bucket is one cache line");
 
@@ -106,6 +107,30 @@ int flowtab_add(struct flowtab *ft, const struct vcap_flow *f, uint32_t action,
 int flowtab_remove(struct flowtab *ft, const struct vcap_flow *f, uint64_t *hits);
 
 /*
+ * The hits of the live rule for f (either direction names it).
+ * @return 0, or -ENOENT if there is none or it is idle past its timeout at now_ns.
+ */
+int flowtab_hits(struct flowtab *ft, const struct vcap_flow *f, uint64_t now_ns, uint64_t *hits);
+
+/*
+ * A page of the table for a listing: up to max live rules, from cursor
+ * (0: the start) on, into out: each flow as it was added, with its hits
+ * and how long it has been idle at now_ns.  *next is where the next page
+ * starts, 0 once the whole table was walked.
+ *
+ * The cursor walks home buckets in reverse-binary order (Redis's SCAN), so
+ * it stays valid while the table grows, is migrated or shrinks between
+ * pages: a rule present for the whole walk is listed at least once (twice
+ * at most, if the table shrank), unless more rules than fit in one page
+ * share a home bucket (then the page splits them, and a change between
+ * pages may shift the split).  Bounded work: a call visits at most 4096
+ * home buckets, so on a sparse table it may return 0 with *next not 0.
+ * @return the entries filled.
+ */
+uint32_t flowtab_list(const struct flowtab *ft, uint64_t cursor, uint64_t now_ns,
+		      struct vcap_flow_stat *out, uint32_t max, uint64_t *next);
+
+/*
  * Remove flow rules idle past their timeout.  Does a bounded amount of work
  * per call (the capture thread calls it once per loop), so a table of a
  * million flows never stalls capture: it scans 64 to 16384 buckets, as many
@@ -128,8 +153,9 @@ static inline uint32_t flowtab_count(const struct flowtab *ft)
 /*
  * Canonical key of the conversation between (x, xp) and (y, yp).  Both
  * directions must land on the same key: order the endpoints.
+ * @return true if (y, yp) became endpoint a.
  */
-static inline void flow_key_make(struct flow_key *k, uint8_t family, uint8_t proto,
+static inline bool flow_key_make(struct flow_key *k, uint8_t family, uint8_t proto,
 				 const uint8_t *x, uint16_t xp, const uint8_t *y, uint16_t yp)
 {
 	uint64_t x0, x1, y0, y1;
@@ -146,6 +172,7 @@ static inline void flow_key_make(struct flow_key *k, uint8_t family, uint8_t pro
 	k->b[1] = swap ? x1 : y1;
 	k->meta = (uint64_t)(swap ? yp : xp) | (uint64_t)(swap ? xp : yp) << 16 |
 		  (uint64_t)family << 32 | (uint64_t)proto << 40;
+	return swap;
 }
 
 /* Where a flow rule sits: which table, which bucket. */

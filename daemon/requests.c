@@ -30,6 +30,18 @@
 /* STATUS entries, built one request at a time. */
 static _Alignas(8) uint8_t status_scratch[VCAP_MSG_MAX];
 
+/*
+ * Flow rules per FLOW_LIST page: the capture thread fills a page between
+ * two batches, so a page bounds how long it stays away from packets
+ * (~0.1 ms for 512); vcap.h promises pages of several hundred.
+ */
+#define FLOW_PAGE 512u
+_Static_assert(FLOW_PAGE <= VCAP_FLOW_LIST_MAX, "a page fits in one reply");
+
+/* FLOW_LIST entries, one request at a time: as the capture thread wrote them, then wired. */
+static struct vcap_flow_stat flow_page[FLOW_PAGE];
+static struct vcap_wire_flow_stat flow_wire[FLOW_PAGE];
+
 void requests_hello(struct session *ss, struct vcap_msg_hello_reply *r)
 {
 	struct vcapd *d = ss->d;
@@ -153,6 +165,11 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 	r->linktype = s->linktype;
 	r->region_off = c->place.region_off;
 	r->vector = c->place.vector;
+	/* what was granted: every flag vcapd knows (unknown ones were refused above) */
+	r->flags = c->want_hash ? VCAP_OPENF_FLOW_HASH : 0;
+	/* VCAP_OPENF_META: r->flags |= VCAP_OPENF_META when records carry the parse */
+	r->rule_max = d->rules_limits.max_rules;
+	r->flow_max = d->rules_limits.max_flows;
 	memcpy(fds, c->place.give, (size_t)c->place.n_give * sizeof(*fds));
 	vlog(LOG_INFO, "ring %u: %s (pid %d%s%s) opened %s, %u bytes%s%s%s", c->id, ss->client,
 	     (int)ss->cred.pid, ss->tenant ? ", tenant " : "", ss->tenant ? ss->tenant->name : "",
@@ -224,11 +241,17 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 		rc = roster_flow_add(c, &flow, m->u.flow_add.action, m->u.flow_add.idle_timeout_ms,
 				     &count, err, sizeof(err));
 		break;
-	default: /* VCAP_MSG_FLOW_REMOVE */
+	case VCAP_MSG_FLOW_REMOVE:
 		vcap_flow_from_wire(&m->u.flow_remove.flow, &flow);
 		rc = roster_flow_remove(c, &flow, &count);
 		if (rc)
 			snprintf(err, sizeof(err), "ring %u has no rule for that flow", c->id);
+		break;
+	default: /* VCAP_MSG_FLOW_HITS */
+		vcap_flow_from_wire(&m->u.flow_hits.flow, &flow);
+		rc = roster_flow_hits(c, &flow, &count);
+		if (rc)
+			snprintf(err, sizeof(err), "ring %u has no live rule for that flow", c->id);
 		break;
 	}
 	if (rc) {
@@ -237,6 +260,21 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 	}
 	vcap_msg_reply(reply, m);
 	reply->u.count_reply.count = count;
+}
+
+static void do_flow_list(struct consumer *c, const struct vcap_msg *m, struct vcap_msg *reply)
+{
+	const struct vcap_msg_flow_list *q = &m->u.flow_list;
+	struct vcap_msg_flow_list_reply *r = &reply->u.flow_list_reply;
+	uint32_t max = q->max < FLOW_PAGE ? q->max : FLOW_PAGE;
+	uint32_t n;
+
+	vcap_msg_reply(reply, m);
+	n = roster_flow_list(c, q->cursor, flow_page, max, &r->next, &r->total);
+	for (uint32_t i = 0; i < n; i++)
+		vcap_flow_stat_to_wire(&flow_page[i], &flow_wire[i]);
+	r->count = n;
+	reply->flows = flow_wire;
 }
 
 int requests_answer(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply,
@@ -262,6 +300,9 @@ int requests_answer(struct session *ss, const struct vcap_msg *m, struct vcap_ms
 	case VCAP_MSG_STATUS:
 		vcap_msg_reply(reply, m);
 		status_fill(ss, m->u.status.first, reply, status_scratch, sizeof(status_scratch));
+		break;
+	case VCAP_MSG_FLOW_LIST:
+		do_flow_list(c, m, reply);
 		break;
 	default:
 		do_rules(c, m, reply);

@@ -206,7 +206,7 @@ struct filter *roster_refilter(struct consumer *c, struct filter *f)
 
 /* ---- rules ------------------------------------------------------------------ */
 
-enum rule_op { RULE_ADD, RULE_REMOVE, RULE_DEFAULT, RULE_HITS, FLOW_ADD, FLOW_REMOVE };
+enum rule_op { RULE_ADD, RULE_REMOVE, RULE_DEFAULT, RULE_HITS, FLOW_ADD, FLOW_REMOVE, FLOW_HITS };
 
 struct rule_letter {
 	enum rule_op op;
@@ -248,6 +248,9 @@ static void do_rule(struct source *s, void *arg)
 		break;
 	case FLOW_REMOVE:
 		l->rc = rules_flow_remove(r, l->flow, &l->out);
+		break;
+	case FLOW_HITS:
+		l->rc = rules_flow_hits(r, l->flow, mono_ns(), &l->out);
 		break;
 	}
 	roster_rules_changed(c);
@@ -310,4 +313,41 @@ int roster_flow_remove(struct consumer *c, const struct vcap_flow *f, uint64_t *
 
 	*hits = l.out;
 	return rc;
+}
+
+int roster_flow_hits(struct consumer *c, const struct vcap_flow *f, uint64_t *hits)
+{
+	struct rule_letter l = { .op = FLOW_HITS, .c = c, .flow = f };
+	int rc = rule_call(&l);
+
+	*hits = l.out;
+	return rc;
+}
+
+/* A page of the flow table, read on the thread that changes it. */
+struct flow_list_letter {
+	struct consumer *c;
+	uint64_t cursor, next;
+	struct vcap_flow_stat *out;
+	uint32_t max, n, total;
+};
+
+static void do_flow_list(struct source *s, void *arg)
+{
+	struct flow_list_letter *l = arg;
+
+	(void)s;
+	l->total = rules_flow_count(l->c->rules);
+	l->n = rules_flow_list(l->c->rules, l->cursor, mono_ns(), l->out, l->max, &l->next);
+}
+
+uint32_t roster_flow_list(struct consumer *c, uint64_t cursor, struct vcap_flow_stat *out,
+			  uint32_t max, uint64_t *next, uint32_t *total)
+{
+	struct flow_list_letter l = { .c = c, .cursor = cursor, .out = out, .max = max };
+
+	mailbox_call(c->src, do_flow_list, &l);
+	*next = l.next;
+	*total = l.total;
+	return l.n;
 }

@@ -101,6 +101,17 @@ int rules_flow_remove(struct rules *r, const struct vcap_flow *f, uint64_t *hits
 	return flowtab_remove(&r->flows, f, hits);
 }
 
+int rules_flow_hits(struct rules *r, const struct vcap_flow *f, uint64_t now_ns, uint64_t *hits)
+{
+	return flowtab_hits(&r->flows, f, now_ns, hits);
+}
+
+uint32_t rules_flow_list(const struct rules *r, uint64_t cursor, uint64_t now_ns,
+			 struct vcap_flow_stat *out, uint32_t max, uint64_t *next)
+{
+	return flowtab_list(&r->flows, cursor, now_ns, out, max, next);
+}
+
 void rules_expire(struct rules *r, uint64_t now_ns)
 {
 	flowtab_expire(&r->flows, now_ns);

@@ -41,6 +41,10 @@ int rules_hits(const struct rules *r, uint32_t id, uint64_t *hits); /* 0 or -ENO
 int rules_flow_add(struct rules *r, const struct vcap_flow *f, uint32_t action,
 		   uint32_t idle_timeout_ms, uint64_t now_ns, char *err, size_t err_len);
 int rules_flow_remove(struct rules *r, const struct vcap_flow *f, uint64_t *hits);
+/* Hits of a live flow rule; a page of them for a listing: flowtab_hits(), flowtab_list(). */
+int rules_flow_hits(struct rules *r, const struct vcap_flow *f, uint64_t now_ns, uint64_t *hits);
+uint32_t rules_flow_list(const struct rules *r, uint64_t cursor, uint64_t now_ns,
+			 struct vcap_flow_stat *out, uint32_t max, uint64_t *next);
 
 /*
  * The verdict for one packet: true to deliver it.  First matching flow

@@ -68,6 +68,7 @@ static void fill_ring(struct vcap_status_ring *e, struct consumer *c)
 	e->delivered = cnt.delivered;
 	e->dropped = cnt.dropped;
 	e->filtered = cnt.filtered;
+	e->shunted = cnt.shunted;
 	e->cluster_id = c->cluster_id;
 	e->cluster_mode = c->cluster_mode;
 	e->rules = atomic_load_explicit(&c->rule_count, memory_order_relaxed);

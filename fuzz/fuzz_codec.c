@@ -10,14 +10,15 @@
  * the very end of its allocation, as does every buffer handed in):
  *   1. decode is a function of the bytes alone: the same message decoded
  *      from an 8-byte aligned and from a misaligned buffer gives the same
- *      verdict and the same struct, except that a STATUS reply (whose
- *      entries are pointed at, not copied) is refused misaligned, -EINVAL;
+ *      verdict and the same struct, except that a STATUS or FLOW_LIST
+ *      reply (whose entries are pointed at, not copied) is refused
+ *      misaligned, -EINVAL;
  *   2. it returns 0, -EPROTO or -EBADMSG (or that -EINVAL), with a reason,
  *      and never writes more of the reason buffer than it was given;
  *   3. round trip: whatever decodes re-encodes to exactly the same bytes
  *      (and not into one byte less), and those decode to the same struct;
  *      its strings are NUL-terminated, within their limits, and a STATUS
- *      reply's entries lie inside the input;
+ *      or FLOW_LIST reply's entries lie inside the input;
  *   4. no prefix of a message that decodes also decodes;
  *   5. the encoder never writes what the decoder refuses: the input, read
  *      as a struct vcap_msg with a header as vcap_msg_init() and
@@ -39,7 +40,12 @@ static void same_msg(const struct vcap_msg *a, const struct vcap_msg *b)
 		   "headers differ");
 	FUZZ_CHECK(!memcmp(&a->u, &b->u, sizeof(a->u)), "payloads differ");
 	FUZZ_CHECK(!strcmp(a->name, b->name) && !strcmp(a->text, b->text), "strings differ");
-	FUZZ_CHECK(!a->sources == !b->sources && !a->rings == !b->rings, "entries differ");
+	FUZZ_CHECK(!a->sources == !b->sources && !a->rings == !b->rings && !a->flows == !b->flows,
+		   "entries differ");
+	if (a->flows)
+		FUZZ_CHECK(!memcmp(a->flows, b->flows,
+				   a->u.flow_list_reply.count * sizeof(*a->flows)),
+			   "FLOW_LIST entries differ");
 	if (a->sources) {
 		const struct vcap_msg_status_reply *r = &a->u.status_reply;
 
@@ -53,6 +59,18 @@ static bool is_status_reply(const struct vcap_msg *m)
 {
 	return m->app == VCAP_APP_CAPTURE && m->type == VCAP_MSG_STATUS &&
 	       (m->flags & VCAP_MSGF_REPLY) && m->status >= 0;
+}
+
+static bool is_flow_list_reply(const struct vcap_msg *m)
+{
+	return m->app == VCAP_APP_CAPTURE && m->type == VCAP_MSG_FLOW_LIST &&
+	       (m->flags & VCAP_MSGF_REPLY) && m->status >= 0;
+}
+
+/* Replies whose entries the decoder points at: refused from a misaligned buffer. */
+static bool has_entries(const struct vcap_msg *m)
+{
+	return is_status_reply(m) || is_flow_list_reply(m);
 }
 
 /* A decoded message is well-formed as codec.h promises. */
@@ -78,8 +96,23 @@ static void check_decoded(const struct vcap_msg *m, const uint8_t *buf, size_t l
 
 		FUZZ_CHECK(s >= buf && s + ns == r && r + nr <= buf + len,
 			   "STATUS entries outside the message");
+		FUZZ_CHECK(!m->flows, "flows on a STATUS reply");
+	} else if (is_flow_list_reply(m) && m->u.flow_list_reply.count) {
+		const uint8_t *f = (const uint8_t *)m->flows;
+		size_t nf = m->u.flow_list_reply.count * sizeof(*m->flows);
+
+		FUZZ_CHECK(m->u.flow_list_reply.count <= VCAP_FLOW_LIST_MAX, "count %u",
+			   m->u.flow_list_reply.count);
+		FUZZ_CHECK(f >= buf && f + nf <= buf + len, "FLOW_LIST entries outside the message");
+		FUZZ_CHECK(!m->sources && !m->rings, "STATUS entries on a FLOW_LIST reply");
+		for (uint32_t i = 0; i < m->u.flow_list_reply.count; i++)
+			FUZZ_CHECK((m->flows[i].flow.family == 4 || m->flows[i].flow.family == 6) &&
+					   (m->flows[i].action == 1 || m->flows[i].action == 2) &&
+					   !m->flows[i].flow.pad,
+				   "FLOW_LIST entry %u is no rule vcapd could hold", i);
 	} else {
-		FUZZ_CHECK(!m->sources && !m->rings, "entries on a message without them");
+		FUZZ_CHECK(!m->sources && !m->rings && !m->flows,
+			   "entries on a message without them");
 	}
 }
 
@@ -144,8 +177,8 @@ static void decode_input(const uint8_t *data, size_t size)
 	rc_odd = decode(mis + 1, size, &odd, 256);
 	if (!rc) {
 		check_decoded(&m, aligned, size);
-		if (is_status_reply(&m)) {
-			FUZZ_CHECK(rc_odd == -EINVAL, "misaligned STATUS reply: %d", rc_odd);
+		if (has_entries(&m)) {
+			FUZZ_CHECK(rc_odd == -EINVAL, "misaligned reply with entries: %d", rc_odd);
 		} else {
 			FUZZ_CHECK(rc_odd == 0, "aligned decodes, misaligned %d", rc_odd);
 			same_msg(&m, &odd);
@@ -170,6 +203,7 @@ static void encode_input(const uint8_t *data, size_t size)
 	static struct vcap_msg m, back;
 	struct vcap_status_source *src = NULL;
 	struct vcap_status_ring *rings = NULL;
+	struct vcap_wire_flow_stat *flows = NULL;
 	struct fuzz_in in = { data, size };
 	uint8_t *out, *again;
 	size_t cap;
@@ -214,6 +248,15 @@ static void encode_input(const uint8_t *data, size_t size)
 		fuzz_bytes(&in, rings, nr * sizeof(*rings));
 		m.sources = src;
 		m.rings = rings;
+	} else if (is_flow_list_reply(&m)) {
+		uint32_t nf = m.u.flow_list_reply.count;
+
+		if (nf > VCAP_FLOW_LIST_MAX)
+			return;
+		flows = calloc(nf ? nf : 1, sizeof(*flows));
+		FUZZ_CHECK(flows, "calloc");
+		fuzz_bytes(&in, flows, nf * sizeof(*flows));
+		m.flows = flows;
 	}
 	cap = shape & 8 ? VCAP_MSG_MAX : fuzz_u16(&in);
 	out = malloc(cap ? cap : 1);
@@ -239,6 +282,7 @@ static void encode_input(const uint8_t *data, size_t size)
 	free(out);
 	free(src);
 	free(rings);
+	free(flows);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -111,6 +111,9 @@ static void check_counters(void)
 		   (unsigned long long)t.cnt.received, (unsigned long long)t.cnt.delivered,
 		   (unsigned long long)t.cnt.dropped, (unsigned long long)t.cnt.filtered);
 	FUZZ_CHECK(c.received == c.delivered + c.dropped + c.filtered, "received != the rest");
+	FUZZ_CHECK(c.shunted == t.cnt.shunted && c.shunted <= c.filtered,
+		   "shunted %llu, model %llu, filtered %llu", (unsigned long long)c.shunted,
+		   (unsigned long long)t.cnt.shunted, (unsigned long long)c.filtered);
 	if (!t.stats_scribbled) {
 		struct vcap_ring_counters s;
 
@@ -418,10 +421,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 2:
 			put(&in);
 			break;
-		case 3: { /* a consumer's filter rejected n packets */
-			uint32_t n = fuzz_u8(&in) % 8;
+		case 3: { /* a consumer's filter rejected n packets, or its rules dropped them */
+			uint8_t b = fuzz_u8(&in);
+			uint32_t n = b % 8;
 
-			vcap_ring_writer_filtered(&t.w, n);
+			if (b & 8) {
+				vcap_ring_writer_shunted(&t.w, n);
+				t.cnt.shunted += n;
+			} else {
+				vcap_ring_writer_filtered(&t.w, n);
+			}
 			vcap_ring_writer_offer(&t.w, n);
 			t.cnt.filtered += n;
 			t.cnt.received += n;

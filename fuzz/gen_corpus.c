@@ -132,6 +132,9 @@ static void codec_seeds(void)
 	m.version = 2;
 	m.u.hello.version_max = 2;
 	save_msg("hello-v2", &m);
+	m.version = VCAP_PROTO_VERSION;
+	m.u.hello.version_max = VCAP_PROTO_VERSION;
+	save_msg("hello-v3", &m);
 	req = m;
 	req.version = 1;
 	vcap_msg_reply(&m, &req);
@@ -153,7 +156,9 @@ static void codec_seeds(void)
 	vcap_msg_reply(&m, &req);
 	m.u.open_reply = (struct vcap_msg_open_reply){ .ring_id = 3, .ring_size = 1u << 20,
 						       .map_size = (1u << 20) + 256,
-						       .snaplen = 128, .linktype = 1 };
+						       .snaplen = 128, .linktype = 1,
+						       .flags = VCAP_OPENF_FLOW_HASH,
+						       .rule_max = 1024, .flow_max = 1u << 20 };
 	save_msg("open-reply", &m);
 	vcap_msg_error(&m, &req, -ENOENT, "host:eth9: no such source (vcapd has: eth0, synth)");
 	save_msg("open-error", &m);
@@ -178,7 +183,7 @@ static void codec_seeds(void)
 	save_msg("stats", &m);
 	req = m;
 	vcap_msg_reply(&m, &req);
-	m.u.stats_reply.counters = (struct vcap_ring_counters){ 100, 90, 5, 5, 1 };
+	m.u.stats_reply.counters = (struct vcap_ring_counters){ 100, 90, 5, 5, 1, 3 };
 	save_msg("stats-reply", &m);
 
 	vcap_msg_init(&m, VCAP_APP_CAPTURE, VCAP_MSG_STATUS);
@@ -245,6 +250,42 @@ static void codec_seeds(void)
 	req = m;
 	vcap_msg_error(&m, &req, -ENOENT, "no such flow");
 	save_msg("flow-remove-error", &m);
+	vcap_msg_init(&m, VCAP_APP_CAPTURE, VCAP_MSG_FLOW_HITS);
+	m.u.flow_hits = (struct vcap_msg_flow_remove){
+		.ring_id = 3, .flow = { .family = 4, .proto = 1,
+					.addr_a = { 192, 168, 0, 1 }, .addr_b = { 192, 168, 0, 2 } }
+	};
+	save_msg("flow-hits", &m);
+	req = m;
+	vcap_msg_reply(&m, &req);
+	m.u.count_reply.count = 99;
+	save_msg("flow-hits-reply", &m);
+
+	vcap_msg_init(&m, VCAP_APP_CAPTURE, VCAP_MSG_FLOW_LIST);
+	m.u.flow_list = (struct vcap_msg_flow_list){ .ring_id = 3, .max = 512, .cursor = 0 };
+	save_msg("flow-list", &m);
+	req = m;
+	vcap_msg_reply(&m, &req);
+	m.u.flow_list_reply = (struct vcap_msg_flow_list_reply){ .total = 0 };
+	save_msg("flow-list-reply-empty", &m);
+	{
+		static struct vcap_wire_flow_stat e[3] = {
+			{ .flow = { .family = 4, .proto = 6, .port_a = 1024, .port_b = 80,
+				    .addr_a = { 10, 1, 0, 1 }, .addr_b = { 10, 2, 0, 1 } },
+			  .action = 2, .idle_timeout_ms = 30000, .hits = 12, .idle_ms = 3 },
+			{ .flow = { .family = 6, .proto = 17, .port_a = 53, .port_b = 5353,
+				    .addr_a = { 0xfd, [15] = 1 }, .addr_b = { 0xfd, [15] = 2 } },
+			  .action = 1, .hits = 1u << 20, .idle_ms = 1000 },
+			{ .flow = { .family = 4, .proto = 47,
+				    .addr_a = { 10, 0, 0, 1 }, .addr_b = { 10, 0, 0, 2 } },
+			  .action = 2 },
+		};
+
+		m.u.flow_list_reply = (struct vcap_msg_flow_list_reply){ .total = 1500, .count = 3,
+									  .next = 0x100000007ull };
+		m.flows = e;
+		save_msg("flow-list-reply", &m);
+	}
 	/* an error reply to a type nobody knows still decodes */
 	vcap_msg_init(&req, VCAP_APP_CAPTURE, 99);
 	vcap_msg_error(&m, &req, -EPROTO, "unknown message: application 2 type 99");

@@ -49,7 +49,11 @@
 #endif
 
 #define VCAP_PROTO_MAGIC 0x50414356u /* "VCAP" read as little-endian bytes */
-#define VCAP_PROTO_VERSION 2u
+/*
+ * 3: OPEN's reply carries the flags granted and the rule limits, counters
+ * carry `shunted`, STATUS ring entries too; FLOW_HITS and FLOW_LIST.
+ */
+#define VCAP_PROTO_VERSION 3u
 
 #define VCAP_MSG_MIN 24u    /* both headers, empty payload */
 #define VCAP_MSG_MAX 65536u /* no message is longer */
@@ -94,6 +98,8 @@ struct vcap_app_hdr {
 #define VCAP_MSG_RULE_HITS 9u  /* CAPTURE */
 #define VCAP_MSG_FLOW_ADD 10u  /* CAPTURE */
 #define VCAP_MSG_FLOW_REMOVE 11u /* CAPTURE */
+#define VCAP_MSG_FLOW_HITS 12u /* CAPTURE */
+#define VCAP_MSG_FLOW_LIST 13u /* CAPTURE */
 
 /* ---- payloads ---------------------------------------------------------- */
 
@@ -138,7 +144,7 @@ struct vcap_msg_hello_reply {
  * feature is an optional behaviour within a version, in force for a session
  * only if both sides set it in HELLO (the reply carries the intersection).
  * A peer ignores bits it does not know, so either side may be newer.
- * Version 2 defines none yet; bits are only ever added.
+ * Version 3 defines none yet; bits are only ever added.
  */
 #define VCAP_FEATURES 0u /* every feature this header knows */
 
@@ -164,6 +170,7 @@ struct vcap_msg_open {
 };
 
 #define VCAP_OPENF_FLOW_HASH 0x1u /* fill vcap_rec.hash */
+/* VCAP_OPENF_META 0x2u goes here (records carry vcapd's parse); add it to _ALL */
 #define VCAP_OPENF_ALL 0x1u
 
 struct vcap_msg_open_reply {
@@ -174,7 +181,9 @@ struct vcap_msg_open_reply {
 	uint32_t snaplen;
 	uint32_t linktype;   /* DLT_* */
 	uint32_t vector;     /* VM regions: doorbell vector; unix sockets: 0 */
-	uint32_t pad;
+	uint32_t flags;      /* VCAP_OPENF_* in force: those asked for that vcapd granted */
+	uint32_t rule_max;   /* wildcard rules the ring may hold */
+	uint32_t flow_max;   /* flow rules the ring may hold */
 };
 
 /* CLOSE, C2D: detach and free a ring.  Reply: empty payload. */
@@ -265,7 +274,12 @@ struct vcap_msg_flow_add {
 	struct vcap_wire_flow flow;
 };
 
-/* FLOW_REMOVE, C2D.  Reply: struct vcap_msg_count_reply (hits). */
+/*
+ * FLOW_REMOVE, FLOW_HITS, C2D: name a flow rule (either direction).
+ * Reply: struct vcap_msg_count_reply (hits: FLOW_REMOVE's up to its
+ * removal, FLOW_HITS' so far), or -ENOENT if the ring has no live rule for
+ * the flow.
+ */
 struct vcap_msg_flow_remove {
 	uint32_t ring_id;
 	uint32_t pad;
@@ -275,6 +289,47 @@ struct vcap_msg_flow_remove {
 struct vcap_msg_count_reply {
 	uint64_t count;
 };
+
+/*
+ * FLOW_LIST, C2D: a page of a ring's flow rules.  The first request has
+ * cursor 0, each next one the cursor its predecessor's reply gave, until
+ * a reply's `next` is 0.  The cursor is vcapd's (a place in its table, not
+ * a count): rules present for the whole listing are reported at least
+ * once, rules added or removed meanwhile may be missed, and a rule may be
+ * reported twice if the table was resized in between.
+ * Reply: struct vcap_msg_flow_list_reply, then `count` struct
+ * vcap_wire_flow_stat.
+ */
+struct vcap_msg_flow_list {
+	uint32_t ring_id;
+	uint32_t max;    /* entries wanted in this page (vcapd may send fewer); 0: only total */
+	uint64_t cursor;
+};
+
+struct vcap_msg_flow_list_reply {
+	/*
+	 * Flow rules the ring holds now: rules idle past their timeout count
+	 * until vcapd's sweep reclaims them (within about a second), though
+	 * no page lists them.
+	 */
+	uint32_t total;
+	uint32_t count;  /* entries in this page, <= VCAP_FLOW_LIST_MAX and the request's max */
+	uint64_t next;   /* cursor of the next page; 0: none left */
+};
+
+/* One flow rule: struct vcap_flow_stat of vcap.h.  The codec checks each. */
+struct vcap_wire_flow_stat {
+	struct vcap_wire_flow flow; /* as added: family 4 or 6, pad 0 */
+	uint32_t action;            /* VCAP_PASS or VCAP_DROP */
+	uint32_t idle_timeout_ms;
+	uint64_t hits;
+	uint64_t idle_ms;           /* since it last matched, or was added */
+};
+
+/* The most entries one FLOW_LIST reply can carry. */
+#define VCAP_FLOW_LIST_MAX                                                              \
+	((VCAP_MSG_MAX - VCAP_MSG_MIN - sizeof(struct vcap_msg_flow_list_reply)) /      \
+	 sizeof(struct vcap_wire_flow_stat))
 
 /*
  * STATUS, C2D: every source and ring vcapd has, for vcapctl.  Entries are
@@ -330,6 +385,7 @@ struct vcap_status_ring {
 	uint64_t delivered;
 	uint64_t dropped;
 	uint64_t filtered;
+	uint64_t shunted;          /* of filtered, dropped by the ring's rules */
 	uint32_t cluster_id;       /* 0: none */
 	uint32_t cluster_mode;
 	uint32_t rules;            /* wildcard rules */
@@ -353,14 +409,18 @@ _Static_assert(sizeof(struct vcap_msg_rule_ref) == 8, "rule ref");
 _Static_assert(sizeof(struct vcap_msg_flow_add) == 56, "flow add");
 _Static_assert(sizeof(struct vcap_msg_flow_remove) == 48, "flow remove");
 _Static_assert(sizeof(struct vcap_msg_count_reply) == 8, "count reply");
-_Static_assert(sizeof(struct vcap_msg_open_reply) == 40, "open reply");
+_Static_assert(sizeof(struct vcap_msg_flow_list) == 16, "flow list");
+_Static_assert(sizeof(struct vcap_msg_flow_list_reply) == 16, "flow list reply");
+_Static_assert(sizeof(struct vcap_wire_flow_stat) == 64, "flow list entry");
+_Static_assert(VCAP_FLOW_LIST_MAX == 1023, "flow list entries per reply");
+_Static_assert(sizeof(struct vcap_msg_open_reply) == 48, "open reply");
 _Static_assert(sizeof(struct vcap_msg_close) == 8, "close");
 _Static_assert(sizeof(struct vcap_msg_set_filter) == 8, "set filter");
 _Static_assert(sizeof(struct vcap_msg_stats) == 8, "stats");
-_Static_assert(sizeof(struct vcap_msg_stats_reply) == 40, "stats reply");
+_Static_assert(sizeof(struct vcap_msg_stats_reply) == 48, "stats reply");
 _Static_assert(sizeof(struct vcap_msg_status) == 8, "status");
 _Static_assert(sizeof(struct vcap_msg_status_reply) == 16, "status reply");
 _Static_assert(sizeof(struct vcap_status_source) == 488, "status source entry");
-_Static_assert(sizeof(struct vcap_status_ring) == 648, "status ring entry");
+_Static_assert(sizeof(struct vcap_status_ring) == 656, "status ring entry");
 
 #endif /* VCAP_PROTO_H */

@@ -137,7 +137,8 @@ struct vcap_ring_cons {
 /*
  * Line 3: counters, producer-written under a seqlock (seq odd while an
  * update is in progress), published once per batch.  For every ring,
- * received == delivered + dropped + filtered in any consistent snapshot.
+ * received == delivered + dropped + filtered in any consistent snapshot,
+ * and shunted <= filtered.
  */
 /*
  * A ring's counters as one plain snapshot: what the producer keeps
@@ -151,6 +152,7 @@ struct vcap_ring_counters {
 	uint64_t dropped;      /* no room in the ring */
 	uint64_t filtered;     /* rejected by this consumer's filters or rules */
 	uint64_t kernel_drops; /* dropped by the source's kernel socket */
+	uint64_t shunted;      /* of filtered, those a rule (or the default action) dropped */
 };
 
 /* The same counters in shared memory, each word atomic, under a seqlock. */
@@ -162,7 +164,12 @@ struct vcap_ring_stats {
 	_Atomic uint64_t dropped;   /* no room in the ring */
 	_Atomic uint64_t filtered;  /* rejected by this consumer's filter */
 	_Atomic uint64_t kernel_drops; /* dropped by the source's kernel socket */
-	uint64_t reserved[2];
+	/*
+	 * Of filtered, those a rule dropped.  Was reserved[0], always 0: a
+	 * reader of an older writer sees no shunting, which is what it did.
+	 */
+	_Atomic uint64_t shunted;
+	uint64_t reserved[1];
 };
 
 struct vcap_ring {

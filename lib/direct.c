@@ -124,6 +124,7 @@ int vcap_direct_open(struct vcap *h, const char *ifname, const struct vcap_open_
 	if (rc)
 		return vcap_set_err(rc, "%s", err);
 	h->ops = &direct_ops;
+	/* no rules (rule_max, flow_max 0) and no flags: no hash is computed here */
 	h->info = (struct vcap_info){ .linktype = DLT_EN10MB,
 				      .snaplen = ao.snaplen,
 				      .ring_size = ao.ring_size };

@@ -258,7 +258,8 @@ static int ring_stats(struct vcap *h, struct vcap_stats *st)
 				   .delivered = c.delivered,
 				   .dropped = c.dropped,
 				   .filtered = c.filtered,
-				   .kernel_drops = c.kernel_drops };
+				   .kernel_drops = c.kernel_drops,
+				   .shunted = c.shunted };
 	return 0;
 }
 
@@ -342,6 +343,17 @@ int vcap_ring_attach_mem(struct vcap *h, void *mem, size_t map_size)
 	return 0;
 }
 
+/* The VCAP_OPEN_* of vcap.h for the VCAP_OPENF_* vcapd granted (bits unknown here: none). */
+static uint32_t open_flags(uint32_t granted)
+{
+	uint32_t f = 0;
+
+	if (granted & VCAP_OPENF_FLOW_HASH)
+		f |= VCAP_OPEN_FLOW_HASH;
+	/* VCAP_OPENF_META -> VCAP_OPEN_META goes here */
+	return f;
+}
+
 int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_opts *o)
 {
 	const char *filter = VCAP_OPT(o, filter, "");
@@ -381,7 +393,10 @@ int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_op
 	h->info = (struct vcap_info){ .linktype = reply->u.open_reply.linktype,
 				      .snaplen = reply->u.open_reply.snaplen,
 				      .ring_size = reply->u.open_reply.ring_size,
-				      .ring_id = reply->u.open_reply.ring_id };
+				      .ring_id = reply->u.open_reply.ring_id,
+				      .rule_max = reply->u.open_reply.rule_max,
+				      .flow_max = reply->u.open_reply.flow_max,
+				      .flags = open_flags(reply->u.open_reply.flags) };
 	rc = h->ctl->attach ? h->ctl->attach(h->ctl, h, &reply->u.open_reply)
 			    : map_ring(h, &reply->u.open_reply, fds, nfds);
 	if (rc) {

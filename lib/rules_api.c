@@ -129,3 +129,113 @@ VCAP_API int vcap_flow_remove(struct vcap *h, const struct vcap_flow *f, uint64_
 	free(m);
 	return rc;
 }
+
+VCAP_API int vcap_flow_hits(struct vcap *h, const struct vcap_flow *f, uint64_t *hits)
+{
+	struct vcap_msg *m;
+	int rc = need_ctl(h, "vcap_flow_hits");
+
+	if (rc)
+		return rc;
+	if (!hits)
+		return vcap_set_err(-EINVAL, "%s: vcap_flow_hits: no hits given", h->device);
+	if (!(m = request(h, VCAP_MSG_FLOW_HITS)))
+		return -ENOMEM;
+	m->u.flow_hits.ring_id = h->info.ring_id;
+	vcap_flow_to_wire(f, &m->u.flow_hits.flow);
+	rc = call(h, m, hits);
+	free(m);
+	return rc;
+}
+
+/* The bytes of the first struct vcap_flow_stat (vcap 0.2). */
+#define FLOW_STAT_SIZE_0_2 VCAP_OFFSETOFEND(struct vcap_flow_stat, idle_ms)
+
+/*
+ * One FLOW_LIST page from cursor, at most max entries; its entries go to
+ * out from index *filled on, while there is room for n.
+ */
+static int list_page(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply,
+		     uint64_t cursor, uint32_t max, struct vcap_flow_stat *out, unsigned n,
+		     size_t sz, unsigned *filled)
+{
+	const struct vcap_msg_flow_list_reply *r = &reply->u.flow_list_reply;
+	int rc;
+
+	vcap_msg_init(req, VCAP_APP_CAPTURE, VCAP_MSG_FLOW_LIST);
+	req->u.flow_list = (struct vcap_msg_flow_list){ .ring_id = h->info.ring_id,
+							.max = max,
+							.cursor = cursor };
+	rc = h->ctl->call(h->ctl, req, reply, NULL, NULL);
+	if (rc)
+		return rc;
+	/* a cursor that does not move would list forever */
+	if (r->count > max || (max && r->next && r->next == cursor))
+		return vcap_set_err(-EPROTO,
+				    "%s: vcapd's flow listing sent %u rules for %u asked, next %llu",
+				    h->device, r->count, max, (unsigned long long)r->next);
+	for (uint32_t i = 0; i < r->count && *filled < n; i++, (*filled)++) {
+		struct vcap_flow_stat mine;
+
+		vcap_flow_stat_from_wire(&reply->flows[i], &mine);
+		vcap_fill_out((char *)out + (size_t)*filled * sz, sz, &mine, sizeof(mine));
+	}
+	return 0;
+}
+
+VCAP_API int vcap_flow_list(struct vcap *h, struct vcap_flow_stat *out, unsigned n, size_t sz)
+{
+	struct vcap_msg *req, *reply;
+	unsigned filled = 0;
+	uint64_t cursor = 0;
+	int rc = need_ctl(h, "vcap_flow_list");
+
+	if (rc)
+		return rc;
+	if (sz < FLOW_STAT_SIZE_0_2)
+		return vcap_set_err(-EINVAL,
+				    "%s: struct vcap_flow_stat of %zu bytes, the first version had "
+				    "%zu: pass sizeof(struct vcap_flow_stat)",
+				    h->device, sz, (size_t)FLOW_STAT_SIZE_0_2);
+	if (!out && n)
+		return vcap_set_err(-EINVAL, "%s: vcap_flow_list: room for %u given, but no array",
+				    h->device, n);
+	req = request(h, VCAP_MSG_FLOW_LIST);
+	reply = malloc(sizeof(*reply));
+	if (!req || !reply) {
+		rc = vcap_set_err(-ENOMEM, "%s: out of memory", h->device);
+		goto out;
+	}
+	/*
+	 * Page after page until the room is filled or the walk ends.  A page
+	 * may come back empty (vcapd bounds the buckets one page visits), but
+	 * the cursor always moves on.
+	 */
+	for (;;) {
+		unsigned want = n - filled;
+		uint32_t max = want < VCAP_FLOW_LIST_MAX ? want : VCAP_FLOW_LIST_MAX;
+		const struct vcap_msg_flow_list_reply *r = &reply->u.flow_list_reply;
+
+		rc = list_page(h, req, reply, cursor, max, out, n, sz, &filled);
+		if (rc)
+			goto out;
+		if (!n) {
+			rc = (int)r->total; /* only the count was asked for */
+			break;
+		}
+		if (filled == n) {
+			/* more may follow: say how many there are, at least what was filled */
+			rc = (int)(r->total > filled ? r->total : filled);
+			break;
+		}
+		if (!r->next) {
+			rc = (int)filled; /* the whole table: what it holds, as listed */
+			break;
+		}
+		cursor = r->next;
+	}
+out:
+	free(req);
+	free(reply);
+	return rc;
+}

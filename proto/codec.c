@@ -15,10 +15,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vcap.h" /* VCAP_PASS, VCAP_DROP */
+
 #define NO_STR 0xffffu
 
 /* Which string of struct vcap_msg a length field announces. */
 enum str_slot { SLOT_NAME, SLOT_TEXT };
+
+/* Which entries, if any, follow a reply's fixed payload (counted there). */
+enum entries { ENT_NONE, ENT_STATUS, ENT_FLOWS };
 
 struct msg_desc {
 	uint16_t app;
@@ -35,18 +40,23 @@ struct msg_desc {
 	 * handler runs, so no handler or relay lists the types that name one.
 	 */
 	uint16_t ring_id_at;
+	enum entries entries;
 };
 
 #define DESC(APP, TYPE, REPLY, NAME, STRUCT, NAME_AT, TEXT_AT, TEXT_MAX)                \
 	{ VCAP_APP_##APP, VCAP_MSG_##TYPE, REPLY, NAME, sizeof(struct STRUCT), NAME_AT, \
-	  TEXT_AT, TEXT_MAX, NO_STR }
+	  TEXT_AT, TEXT_MAX, NO_STR, ENT_NONE }
 /* A request naming a ring: its id is the payload's first field (asserted below). */
 #define RING_REQ(TYPE, NAME, STRUCT, TEXT_AT, TEXT_MAX)                                   \
 	{ VCAP_APP_CAPTURE, VCAP_MSG_##TYPE, false, NAME, sizeof(struct STRUCT), NO_STR, \
-	  TEXT_AT, TEXT_MAX, offsetof(struct STRUCT, ring_id) }
+	  TEXT_AT, TEXT_MAX, offsetof(struct STRUCT, ring_id), ENT_NONE }
 /* A reply with no payload. */
 #define EMPTY_REPLY(TYPE, NAME) \
-	{ VCAP_APP_CAPTURE, VCAP_MSG_##TYPE, true, NAME, 0, NO_STR, NO_STR, 0, NO_STR }
+	{ VCAP_APP_CAPTURE, VCAP_MSG_##TYPE, true, NAME, 0, NO_STR, NO_STR, 0, NO_STR, ENT_NONE }
+/* A reply whose fixed payload counts the entries that follow it. */
+#define ENTRIES_REPLY(TYPE, NAME, STRUCT, ENTRIES)                                        \
+	{ VCAP_APP_CAPTURE, VCAP_MSG_##TYPE, true, NAME, sizeof(struct STRUCT), NO_STR, NO_STR, \
+	  0, NO_STR, ENTRIES }
 
 static const struct msg_desc descs[] = {
 	DESC(FRAMEWORK, HELLO, false, "HELLO", vcap_msg_hello,
@@ -64,8 +74,8 @@ static const struct msg_desc descs[] = {
 	RING_REQ(STATS, "STATS", vcap_msg_stats, NO_STR, 0),
 	DESC(CAPTURE, STATS, true, "STATS", vcap_msg_stats_reply, NO_STR, NO_STR, 0),
 	DESC(CAPTURE, STATUS, false, "STATUS", vcap_msg_status, NO_STR, NO_STR, 0),
-	/* entries follow the fixed part; see status_entries_len() */
-	DESC(CAPTURE, STATUS, true, "STATUS", vcap_msg_status_reply, NO_STR, NO_STR, 0),
+	/* entries follow the fixed part; see entries_len() */
+	ENTRIES_REPLY(STATUS, "STATUS", vcap_msg_status_reply, ENT_STATUS),
 	RING_REQ(RULE_ADD, "RULE_ADD", vcap_msg_rule_add, NO_STR, 0),
 	EMPTY_REPLY(RULE_ADD, "RULE_ADD"),
 	RING_REQ(RULE_REMOVE, "RULE_REMOVE", vcap_msg_rule_ref, NO_STR, 0),
@@ -78,12 +88,27 @@ static const struct msg_desc descs[] = {
 	DESC(CAPTURE, FLOW_ADD, true, "FLOW_ADD", vcap_msg_count_reply, NO_STR, NO_STR, 0),
 	RING_REQ(FLOW_REMOVE, "FLOW_REMOVE", vcap_msg_flow_remove, NO_STR, 0),
 	DESC(CAPTURE, FLOW_REMOVE, true, "FLOW_REMOVE", vcap_msg_count_reply, NO_STR, NO_STR, 0),
+	RING_REQ(FLOW_HITS, "FLOW_HITS", vcap_msg_flow_remove, NO_STR, 0),
+	DESC(CAPTURE, FLOW_HITS, true, "FLOW_HITS", vcap_msg_count_reply, NO_STR, NO_STR, 0),
+	RING_REQ(FLOW_LIST, "FLOW_LIST", vcap_msg_flow_list, NO_STR, 0),
+	ENTRIES_REPLY(FLOW_LIST, "FLOW_LIST", vcap_msg_flow_list_reply, ENT_FLOWS),
 };
+
+/* RING_REQ reads the ring id where the struct has it; the first field, in each. */
+_Static_assert(offsetof(struct vcap_msg_close, ring_id) == 0 &&
+		       offsetof(struct vcap_msg_set_filter, ring_id) == 0 &&
+		       offsetof(struct vcap_msg_stats, ring_id) == 0 &&
+		       offsetof(struct vcap_msg_rule_add, ring_id) == 0 &&
+		       offsetof(struct vcap_msg_rule_ref, ring_id) == 0 &&
+		       offsetof(struct vcap_msg_flow_add, ring_id) == 0 &&
+		       offsetof(struct vcap_msg_flow_remove, ring_id) == 0 &&
+		       offsetof(struct vcap_msg_flow_list, ring_id) == 0,
+	       "a ring request starts with its ring id");
 
 /* Any failed reply: struct vcap_msg_error and its reason. */
 static const struct msg_desc error_desc = {
 	0, 0, true, "ERROR", sizeof(struct vcap_msg_error), NO_STR,
-	offsetof(struct vcap_msg_error, reason_len), VCAP_REASON_MAX, NO_STR
+	offsetof(struct vcap_msg_error, reason_len), VCAP_REASON_MAX, NO_STR, ENT_NONE
 };
 
 static const struct msg_desc *find_desc(uint16_t app, uint16_t type, bool reply, int32_t status)
@@ -96,18 +121,59 @@ static const struct msg_desc *find_desc(uint16_t app, uint16_t type, bool reply,
 	return NULL;
 }
 
-static bool is_status_reply(const struct msg_desc *d)
+/*
+ * Bytes of the entries that follow the fixed payload u of a reply of d,
+ * as its counts say; SIZE_MAX if the counts are absurd.  A length that is
+ * merely wrong is caught by the total length check.
+ */
+static size_t entries_len(const struct msg_desc *d, const void *u)
 {
-	return d->app == VCAP_APP_CAPTURE && d->type == VCAP_MSG_STATUS && d->reply;
+	const struct vcap_msg_status_reply *st = u;
+	const struct vcap_msg_flow_list_reply *fl = u;
+
+	switch (d->entries) {
+	case ENT_STATUS:
+		if (st->n_sources > VCAP_MSG_MAX || st->n_rings > VCAP_MSG_MAX)
+			return SIZE_MAX;
+		return (size_t)st->n_sources * sizeof(struct vcap_status_source) +
+		       (size_t)st->n_rings * sizeof(struct vcap_status_ring);
+	case ENT_FLOWS:
+		if (fl->count > VCAP_FLOW_LIST_MAX)
+			return SIZE_MAX;
+		return (size_t)fl->count * sizeof(struct vcap_wire_flow_stat);
+	default:
+		return 0;
+	}
 }
 
-/* Bytes of STATUS reply entries, or SIZE_MAX if the counts are absurd. */
-static size_t status_entries_len(const struct vcap_msg_status_reply *r)
+/*
+ * Is FLOW_LIST entry e one vcapd can have sent: a rule as vcapd accepts
+ * one?  @return NULL, or what is wrong with it.  The encoder checks the
+ * same, so it never writes what the decoder refuses.
+ */
+static const char *bad_flow_entry(const struct vcap_wire_flow_stat *e)
 {
-	if (r->n_sources > VCAP_MSG_MAX || r->n_rings > VCAP_MSG_MAX)
-		return SIZE_MAX;
-	return (size_t)r->n_sources * sizeof(struct vcap_status_source) +
-	       (size_t)r->n_rings * sizeof(struct vcap_status_ring);
+	static const uint8_t zero[12];
+
+	if (e->flow.family != 4 && e->flow.family != 6)
+		return "family is neither 4 nor 6";
+	if (e->flow.pad)
+		return "pad is not zero";
+	if (e->flow.family == 4 &&
+	    (memcmp(e->flow.addr_a + 4, zero, 12) || memcmp(e->flow.addr_b + 4, zero, 12)))
+		return "an IPv4 address has bytes past its 4";
+	if (e->action != VCAP_PASS && e->action != VCAP_DROP)
+		return "action is neither PASS nor DROP";
+	return NULL;
+}
+
+/* The first bad entry of n at e, or -1; *what says why. */
+static long bad_flow_entries(const struct vcap_wire_flow_stat *e, uint32_t n, const char **what)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if ((*what = bad_flow_entry(&e[i])) != NULL)
+			return (long)i;
+	return -1;
 }
 
 static uint16_t get_u16(const void *fixed, uint16_t at)
@@ -147,6 +213,7 @@ void vcap_msg_init(struct vcap_msg *m, uint16_t app, uint16_t type)
 	m->text[0] = '\0';
 	m->sources = NULL;
 	m->rings = NULL;
+	m->flows = NULL;
 	m->app = app;
 	m->type = type;
 	m->version = VCAP_PROTO_VERSION;
@@ -196,8 +263,20 @@ ssize_t vcap_msg_encode(const struct vcap_msg *m, void *buf, size_t cap)
 			return -EINVAL;
 		put_u16(fixed, d->text_len_at, (uint16_t)text_len);
 	}
-	if (is_status_reply(d) && (extra = status_entries_len(&m->u.status_reply)) == SIZE_MAX)
-		return -EINVAL;
+	if (d->entries != ENT_NONE) {
+		const char *what;
+
+		extra = entries_len(d, &m->u);
+		if (extra == SIZE_MAX)
+			return -EINVAL;
+		if (d->entries == ENT_FLOWS && extra &&
+		    (!m->flows || bad_flow_entries(m->flows, m->u.flow_list_reply.count, &what) >= 0))
+			return -EINVAL;
+		if (d->entries == ENT_STATUS && extra &&
+		    ((m->u.status_reply.n_sources && !m->sources) ||
+		     (m->u.status_reply.n_rings && !m->rings)))
+			return -EINVAL;
+	}
 
 	len = VCAP_MSG_MIN + d->fixed + name_len + text_len + extra;
 	if (len > cap || len > VCAP_MSG_MAX)
@@ -215,13 +294,17 @@ ssize_t vcap_msg_encode(const struct vcap_msg *m, void *buf, size_t cap)
 	p += sizeof(a);
 	memcpy(p, fixed, d->fixed);
 	p += d->fixed;
-	if (extra) {
+	if (extra && d->entries == ENT_STATUS) {
 		size_t ns = m->u.status_reply.n_sources * sizeof(*m->sources);
 
-		memcpy(p, m->sources, ns);
-		memcpy(p + ns, m->rings, extra - ns);
-		p += extra;
+		if (ns)
+			memcpy(p, m->sources, ns);
+		if (extra - ns)
+			memcpy(p + ns, m->rings, extra - ns);
+	} else if (extra) {
+		memcpy(p, m->flows, extra);
 	}
+	p += extra;
 	memcpy(p, m->name, name_len);
 	p += name_len;
 	memcpy(p, m->text, text_len);
@@ -299,12 +382,13 @@ int vcap_msg_decode(const void *buf, size_t len, struct vcap_msg *m, char *why, 
 		FAIL(-EBADMSG, "%s name of %zu bytes exceeds %u", d->name, name_len, VCAP_NAME_MAX);
 	if (text_len > d->text_max)
 		FAIL(-EBADMSG, "%s text of %zu bytes exceeds %u", d->name, text_len, d->text_max);
-	if (is_status_reply(d)) {
-		extra = status_entries_len(&m->u.status_reply);
+	if (d->entries != ENT_NONE) {
+		extra = entries_len(d, &m->u);
 		if (extra == SIZE_MAX)
-			FAIL(-EBADMSG, "STATUS reply with absurd entry counts");
+			FAIL(-EBADMSG, "%s reply with absurd entry counts", d->name);
+		/* the entries are pointed at, not copied: they must be aligned as structs */
 		if (((uintptr_t)buf & 7) != 0)
-			FAIL(-EINVAL, "STATUS reply buffer is not 8-byte aligned");
+			FAIL(-EINVAL, "%s reply buffer is not 8-byte aligned", d->name);
 	}
 	need += extra + name_len + text_len;
 	if (len != need)
@@ -312,12 +396,20 @@ int vcap_msg_decode(const void *buf, size_t len, struct vcap_msg *m, char *why, 
 		     reply ? " reply" : "", len, need);
 
 	p += VCAP_MSG_MIN + d->fixed;
-	if (extra) {
+	if (extra && d->entries == ENT_STATUS) {
 		m->sources = (const struct vcap_status_source *)p;
 		m->rings = (const struct vcap_status_ring *)(p + m->u.status_reply.n_sources *
 							     sizeof(struct vcap_status_source));
-		p += extra;
+	} else if (extra) {
+		const struct vcap_wire_flow_stat *e = (const struct vcap_wire_flow_stat *)p;
+		const char *what;
+		long bad = bad_flow_entries(e, m->u.flow_list_reply.count, &what);
+
+		if (bad >= 0)
+			FAIL(-EBADMSG, "FLOW_LIST reply entry %ld: %s", bad, what);
+		m->flows = e;
 	}
+	p += extra;
 	if (!take_string(m->name, sizeof(m->name), p, name_len))
 		FAIL(-EBADMSG, "%s name holds a NUL byte", d->name);
 	p += name_len;

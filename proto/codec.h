@@ -42,7 +42,10 @@ struct vcap_msg {
 		struct vcap_msg_rule_ref rule_ref;
 		struct vcap_msg_flow_add flow_add;
 		struct vcap_msg_flow_remove flow_remove;
+		struct vcap_msg_flow_remove flow_hits; /* the same request, another type */
 		struct vcap_msg_count_reply count_reply;
+		struct vcap_msg_flow_list flow_list;
+		struct vcap_msg_flow_list_reply flow_list_reply;
 	} u;
 	/*
 	 * Strings that follow the fixed payload.  `name` is HELLO's client or
@@ -52,12 +55,15 @@ struct vcap_msg {
 	char name[VCAP_NAME_MAX + 1];
 	char text[VCAP_FILTER_MAX + 1];
 	/*
-	 * STATUS reply entries.  Encode: arrays of u.status_reply.n_sources and
-	 * .n_rings entries.  Decode: pointers into the decoded buffer, which
-	 * must stay alive and be 8-byte aligned.
+	 * Entries that follow the fixed payload of a reply: STATUS's sources
+	 * and rings (u.status_reply.n_sources, .n_rings of them), FLOW_LIST's
+	 * flows (u.flow_list_reply.count).  Encode: arrays of that many.
+	 * Decode: pointers into the decoded buffer, which must stay alive and
+	 * be 8-byte aligned; NULL for other messages.
 	 */
 	const struct vcap_status_source *sources;
 	const struct vcap_status_ring *rings;
+	const struct vcap_wire_flow_stat *flows;
 };
 
 /* Clear *m and make it a request of (app, type). */
@@ -85,7 +91,9 @@ ssize_t vcap_msg_encode(const struct vcap_msg *m, void *buf, size_t cap);
  * Decode the len bytes at buf into *m.
  * @return 0; or -EPROTO (bad magic or version, unknown type), -EBADMSG
  * (lengths that do not add up, a NUL inside a string, a string over its
- * limit), with a one-line reason written to why[0..why_len).
+ * limit, a FLOW_LIST entry out of range), -EINVAL (a reply with entries in
+ * a buffer that is not 8-byte aligned), with a one-line reason written to
+ * why[0..why_len).
  */
 int vcap_msg_decode(const void *buf, size_t len, struct vcap_msg *m, char *why, size_t why_len);
 

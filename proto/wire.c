@@ -62,3 +62,25 @@ void vcap_flow_from_wire(const struct vcap_wire_flow *w, struct vcap_flow *f)
 	memset(f, 0, sizeof(*f));
 	COPY_FLOW(f, w);
 }
+
+#define COPY_FLOW_STAT(dst, src)                                  \
+	do {                                                      \
+		(dst)->action = (src)->action;                    \
+		(dst)->idle_timeout_ms = (src)->idle_timeout_ms;  \
+		(dst)->hits = (src)->hits;                        \
+		(dst)->idle_ms = (src)->idle_ms;                  \
+	} while (0)
+
+void vcap_flow_stat_to_wire(const struct vcap_flow_stat *s, struct vcap_wire_flow_stat *w)
+{
+	memset(w, 0, sizeof(*w));
+	vcap_flow_to_wire(&s->flow, &w->flow);
+	COPY_FLOW_STAT(w, s);
+}
+
+void vcap_flow_stat_from_wire(const struct vcap_wire_flow_stat *w, struct vcap_flow_stat *s)
+{
+	memset(s, 0, sizeof(*s));
+	vcap_flow_from_wire(&w->flow, &s->flow);
+	COPY_FLOW_STAT(s, w);
+}

@@ -79,9 +79,20 @@ static inline void vcap_ring_writer_offer(struct vcap_ring_writer *w, uint32_t n
 	w->cnt.received += n;
 }
 
+/* Count n packets the consumer's filters rejected (policy, BPF). */
 static inline void vcap_ring_writer_filtered(struct vcap_ring_writer *w, uint32_t n)
 {
 	w->cnt.filtered += n;
+}
+
+/*
+ * Count n packets the consumer's rules dropped: filtered, and of those
+ * shunted, so that received = delivered + dropped + filtered still holds.
+ */
+static inline void vcap_ring_writer_shunted(struct vcap_ring_writer *w, uint32_t n)
+{
+	w->cnt.filtered += n;
+	w->cnt.shunted += n;
 }
 
 /*

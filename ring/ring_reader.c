@@ -121,6 +121,7 @@ bool vcap_ring_stats_read(const struct vcap_ring_stats *s, struct vcap_ring_coun
 		out->dropped = atomic_load_explicit(&s->dropped, memory_order_relaxed);
 		out->filtered = atomic_load_explicit(&s->filtered, memory_order_relaxed);
 		out->kernel_drops = atomic_load_explicit(&s->kernel_drops, memory_order_relaxed);
+		out->shunted = atomic_load_explicit(&s->shunted, memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		s2 = atomic_load_explicit(&s->seq, memory_order_relaxed);
 		if (s1 == s2 && !(s1 & 1))

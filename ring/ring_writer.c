@@ -115,6 +115,7 @@ static void stats_write(struct vcap_ring_stats *s, uint32_t *seq, const struct v
 	atomic_store_explicit(&s->dropped, c->dropped, memory_order_relaxed);
 	atomic_store_explicit(&s->filtered, c->filtered, memory_order_relaxed);
 	atomic_store_explicit(&s->kernel_drops, c->kernel_drops, memory_order_relaxed);
+	atomic_store_explicit(&s->shunted, c->shunted, memory_order_relaxed);
 	atomic_store_explicit(&s->seq, *seq + 2, memory_order_release);
 	*seq += 2;
 }

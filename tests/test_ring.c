@@ -159,6 +159,18 @@ static void test_edges(void)
 	CHECK_EQ(c.received, c.delivered + c.dropped + c.filtered);
 	CHECK_EQ(c.delivered, 2 * fit);
 	CHECK_EQ(c.dropped, 3);
+	CHECK_EQ(c.filtered, 0);
+	CHECK_EQ(c.shunted, 0);
+
+	/* rejected by a filter, dropped by a rule: both filtered, the second also shunted */
+	vcap_ring_writer_offer(&w, 5);
+	vcap_ring_writer_filtered(&w, 2);
+	vcap_ring_writer_shunted(&w, 3);
+	vcap_ring_writer_publish(&w, 0);
+	vcap_ring_reader_counters(&rd, &c);
+	CHECK_EQ(c.received, c.delivered + c.dropped + c.filtered);
+	CHECK_EQ(c.filtered, 5);
+	CHECK_EQ(c.shunted, 3);
 
 	/* snaplen is enforced and marked */
 	free_guarded(&g);

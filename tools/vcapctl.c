@@ -107,14 +107,16 @@ static void print_source(const struct vcap_status_source *e, bool json, bool fir
 static void print_ring(const struct vcap_status_ring *e, bool json, bool first)
 {
 	if (!json) {
-		char extra[96] = "";
+		char extra[192] = "";
 
 		if (e->cluster_id)
 			snprintf(extra, sizeof(extra), " [cluster %u %s]", e->cluster_id,
 				 mode_name(e->cluster_mode));
-		if (e->rules || e->flows)
+		/* what the rules dropped is part of FILTERED: shown beside the rules */
+		if (e->rules || e->flows || e->shunted)
 			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
-				 " [%u rules, %u flows]", e->rules, e->flows);
+				 " [%u rules, %u flows, %llu shunted]", e->rules, e->flows,
+				 (unsigned long long)e->shunted);
 		if (e->tenant[0])
 			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
 				 " [tenant %.*s]", FIELD(e->tenant));
@@ -134,9 +136,11 @@ static void print_ring(const struct vcap_status_ring *e, bool json, bool first)
 	json_str(stdout, e->client, sizeof(e->client));
 	printf(",\"pid\":%u,\"uid\":%u,\"ring_size\":%u,\"used\":%u", e->pid, e->uid, e->ring_size,
 	       e->used);
-	printf(",\"received\":%llu,\"delivered\":%llu,\"dropped\":%llu,\"filtered\":%llu",
+	printf(",\"received\":%llu,\"delivered\":%llu,\"dropped\":%llu,\"filtered\":%llu"
+	       ",\"shunted\":%llu",
 	       (unsigned long long)e->received, (unsigned long long)e->delivered,
-	       (unsigned long long)e->dropped, (unsigned long long)e->filtered);
+	       (unsigned long long)e->dropped, (unsigned long long)e->filtered,
+	       (unsigned long long)e->shunted);
 	printf(",\"filter\":");
 	json_str(stdout, e->filter, sizeof(e->filter));
 	printf(",\"policy\":");
