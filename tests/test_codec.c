@@ -11,7 +11,7 @@
 #include "check.h"
 #include "codec.h"
 
-static _Alignas(8) uint8_t buf[VCAP_MSG_MAX + 64];
+static _Alignas(8) uint8_t buf[VCAP_MSG_MAX + 64], again[VCAP_MSG_MAX];
 static struct vcap_msg m, out;
 static char why[256];
 
@@ -92,8 +92,14 @@ static void test_roundtrips(void)
 	vcap_msg_reply(&m, &req);
 	m.u.open_reply.ring_id = 5;
 	m.u.open_reply.map_size = 4096 + 256;
+	m.u.open_reply.flags = VCAP_OPENF_FLOW_HASH;
+	m.u.open_reply.rule_max = 1024;
+	m.u.open_reply.flow_max = 1u << 20;
 	roundtrip();
 	CHECK_EQ(out.u.open_reply.map_size, 4352);
+	CHECK_EQ(out.u.open_reply.flags, VCAP_OPENF_FLOW_HASH);
+	CHECK_EQ(out.u.open_reply.rule_max, 1024);
+	CHECK_EQ(out.u.open_reply.flow_max, 1u << 20);
 
 	vcap_msg_error(&m, &req, -ENOENT, "host:%s: no such source", "eth9");
 	len = roundtrip();
@@ -116,8 +122,11 @@ static void test_roundtrips(void)
 	vcap_msg_reply(&m, &req);
 	m.u.stats_reply.counters.received = 10;
 	m.u.stats_reply.counters.delivered = 7;
+	m.u.stats_reply.counters.filtered = 3;
+	m.u.stats_reply.counters.shunted = 2;
 	roundtrip();
 	CHECK_EQ(out.u.stats_reply.counters.delivered, 7);
+	CHECK_EQ(out.u.stats_reply.counters.shunted, 2);
 
 	/* STATUS reply with entries */
 	static struct vcap_status_source srcs[3];
@@ -125,6 +134,7 @@ static void test_roundtrips(void)
 
 	strcpy(srcs[2].name, "third");
 	rings[1].ring_id = 42;
+	rings[1].shunted = 17;
 	vcap_msg_init(&req, VCAP_APP_CAPTURE, VCAP_MSG_STATUS);
 	vcap_msg_reply(&m, &req);
 	m.u.status_reply.n_sources = 3;
@@ -134,6 +144,7 @@ static void test_roundtrips(void)
 	len = roundtrip();
 	CHECK(!strcmp(out.sources[2].name, "third"), "status entries survive");
 	CHECK_EQ(out.rings[1].ring_id, 42);
+	CHECK_EQ(out.rings[1].shunted, 17);
 	truncations(len);
 	/* counts that do not match the bytes */
 	buf[VCAP_MSG_MIN + offsetof(struct vcap_msg_status_reply, n_rings)] = 3;
@@ -141,6 +152,139 @@ static void test_roundtrips(void)
 	/* a status reply too large for one message cannot be encoded */
 	m.u.status_reply.n_rings = 1000;
 	CHECK_EQ(vcap_msg_encode(&m, buf, sizeof(buf)), (unsigned long long)-EMSGSIZE);
+}
+
+/* A valid FLOW_LIST entry: rule k, as vcapd would send it. */
+static struct vcap_wire_flow_stat flow_entry(uint32_t k)
+{
+	struct vcap_wire_flow_stat e = { .flow = { .family = k % 2 ? 6 : 4, .proto = 17,
+						   .port_a = (uint16_t)k, .port_b = 53 },
+					 .action = k % 3 ? 1 : 2, .idle_timeout_ms = k, .hits = k * 7ull,
+					 .idle_ms = k + 1 };
+
+	e.flow.addr_a[0] = 10;
+	e.flow.addr_a[3] = (uint8_t)k;
+	e.flow.addr_b[0] = 10;
+	e.flow.addr_b[1] = 2;
+	if (e.flow.family == 6)
+		e.flow.addr_b[15] = 9;
+	return e;
+}
+
+/* FLOW_HITS and FLOW_LIST: requests name their ring; the list reply's entries are checked. */
+static void test_flow_messages(void)
+{
+	static struct vcap_wire_flow_stat ents[VCAP_FLOW_LIST_MAX + 1];
+	static _Alignas(8) uint8_t odd[VCAP_MSG_MAX + 8];
+	struct vcap_msg req;
+	uint32_t id = 0;
+	size_t len;
+
+	/* FLOW_HITS: the FLOW_REMOVE payload under its own type, and a count reply */
+	vcap_msg_init(&m, VCAP_APP_CAPTURE, VCAP_MSG_FLOW_HITS);
+	m.u.flow_hits.ring_id = 9;
+	m.u.flow_hits.flow = flow_entry(5).flow;
+	truncations(roundtrip());
+	CHECK(!memcmp(&out.u.flow_hits, &m.u.flow_hits, sizeof(m.u.flow_hits)), "FLOW_HITS");
+	CHECK(vcap_msg_ring_id(&out, &id) && id == 9, "FLOW_HITS names ring 9 (%u)", id);
+	CHECK(!strcmp(vcap_msg_name(VCAP_APP_CAPTURE, VCAP_MSG_FLOW_HITS), "FLOW_HITS"), "name");
+	req = m;
+	vcap_msg_reply(&m, &req);
+	m.u.count_reply.count = 1234567;
+	truncations(roundtrip());
+	CHECK_EQ(out.u.count_reply.count, 1234567);
+	CHECK(!vcap_msg_ring_id(&out, &id), "a reply names no ring");
+
+	/* FLOW_LIST request */
+	vcap_msg_init(&m, VCAP_APP_CAPTURE, VCAP_MSG_FLOW_LIST);
+	m.u.flow_list = (struct vcap_msg_flow_list){ .ring_id = 11, .max = 512,
+						     .cursor = 0x300000007ull };
+	truncations(roundtrip());
+	CHECK_EQ(out.u.flow_list.cursor, 0x300000007ull);
+	CHECK_EQ(out.u.flow_list.max, 512);
+	CHECK(vcap_msg_ring_id(&out, &id) && id == 11, "FLOW_LIST names ring 11 (%u)", id);
+
+	/* the reply: empty, one entry, as many as fit */
+	req = m;
+	vcap_msg_reply(&m, &req);
+	m.u.flow_list_reply = (struct vcap_msg_flow_list_reply){ .total = 0 };
+	len = roundtrip();
+	CHECK_EQ(len, VCAP_MSG_MIN + sizeof(struct vcap_msg_flow_list_reply));
+	CHECK(out.flows == NULL, "no entries, no pointer");
+	for (uint32_t k = 0; k <= VCAP_FLOW_LIST_MAX; k++)
+		ents[k] = flow_entry(k);
+	m.flows = ents;
+	m.u.flow_list_reply = (struct vcap_msg_flow_list_reply){ .total = 5000, .count = 1,
+								  .next = 77 };
+	truncations(roundtrip());
+	CHECK(!memcmp(out.flows, ents, sizeof(ents[0])), "one entry survives");
+	m.u.flow_list_reply.count = VCAP_FLOW_LIST_MAX;
+	len = roundtrip();
+	/* 1023 entries of 64 bytes: the most that fit; a 1024th would need 40 more bytes */
+	CHECK_EQ(len, VCAP_MSG_MIN + 16 + VCAP_FLOW_LIST_MAX * 64);
+	CHECK(len + 64 > VCAP_MSG_MAX, "one more entry would not fit");
+	CHECK(!memcmp(out.flows, ents, VCAP_FLOW_LIST_MAX * sizeof(ents[0])), "all entries survive");
+	CHECK_EQ(out.u.flow_list_reply.total, 5000);
+	CHECK_EQ(out.u.flow_list_reply.next, 77);
+	truncations(len);
+
+	/* one more entry than fits: the encoder refuses, and a forged count is refused */
+	m.u.flow_list_reply.count = VCAP_FLOW_LIST_MAX + 1;
+	CHECK_EQ(vcap_msg_encode(&m, buf, sizeof(buf)), (unsigned long long)-EINVAL);
+	m.u.flow_list_reply.count = 3;
+	len = (size_t)vcap_msg_encode(&m, buf, sizeof(buf));
+	buf[VCAP_MSG_MIN + offsetof(struct vcap_msg_flow_list_reply, count)] = 4;
+	CHECK_EQ(vcap_msg_decode(buf, len, &out, why, sizeof(why)), (unsigned long long)-EBADMSG);
+	CHECK(strstr(why, "FLOW_LIST"), "reason names the message: %s", why);
+	memcpy(buf + VCAP_MSG_MIN + offsetof(struct vcap_msg_flow_list_reply, count),
+	       &(uint32_t){ 0xffffffffu }, 4);
+	CHECK_EQ(vcap_msg_decode(buf, len, &out, why, sizeof(why)), (unsigned long long)-EBADMSG);
+	CHECK(strstr(why, "absurd"), "reason: %s", why);
+
+	/* entries that are no rule vcapd holds: refused by both sides, with the entry's index */
+	{
+		static const struct {
+			size_t off;
+			uint8_t val;
+			const char *why;
+		} bad[] = {
+			{ offsetof(struct vcap_wire_flow_stat, flow.family), 5, "family" },
+			{ offsetof(struct vcap_wire_flow_stat, flow.pad), 1, "pad" },
+			{ offsetof(struct vcap_wire_flow_stat, action), 3, "action" },
+			{ offsetof(struct vcap_wire_flow_stat, action), 0, "action" },
+			{ offsetof(struct vcap_wire_flow_stat, flow.addr_a) + 4, 1, "IPv4" },
+			{ offsetof(struct vcap_wire_flow_stat, flow.addr_b) + 15, 1, "IPv4" },
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			size_t at = VCAP_MSG_MIN + sizeof(struct vcap_msg_flow_list_reply) +
+				    2 * sizeof(struct vcap_wire_flow_stat) + bad[i].off;
+			uint8_t saved;
+
+			len = (size_t)vcap_msg_encode(&m, buf, sizeof(buf)); /* entry 2 is IPv4 */
+			saved = buf[at];
+			buf[at] = bad[i].val;
+			CHECK_EQ(vcap_msg_decode(buf, len, &out, why, sizeof(why)),
+				 (unsigned long long)-EBADMSG);
+			CHECK(strstr(why, "entry 2") && strstr(why, bad[i].why), "reason: %s", why);
+			memcpy((uint8_t *)&ents[2] + bad[i].off, &buf[at], 1);
+			CHECK_EQ(vcap_msg_encode(&m, buf, sizeof(buf)), (unsigned long long)-EINVAL);
+			memcpy((uint8_t *)&ents[2] + bad[i].off, &saved, 1);
+		}
+	}
+	/* entries at an odd address cannot be pointed at: refused, as STATUS's */
+	len = (size_t)vcap_msg_encode(&m, buf, sizeof(buf));
+	memcpy(odd + 1, buf, len);
+	CHECK_EQ(vcap_msg_decode(odd + 1, len, &out, why, sizeof(why)), (unsigned long long)-EINVAL);
+	CHECK(strstr(why, "aligned"), "reason: %s", why);
+	/* entries without an array to take them from */
+	m.flows = NULL;
+	CHECK_EQ(vcap_msg_encode(&m, buf, sizeof(buf)), (unsigned long long)-EINVAL);
+	/* an error reply to FLOW_LIST carries a reason, not entries */
+	vcap_msg_error(&m, &req, -ENOENT, "ring %u is not open in this session", 11u);
+	truncations(roundtrip());
+	CHECK(out.flows == NULL && !strcmp(out.text, "ring 11 is not open in this session"),
+	      "error reply: %s", out.text);
 }
 
 static void test_refusals(void)
@@ -216,9 +360,18 @@ static void test_mutations(void)
 	for (int iter = 0; iter < 300000; iter++) {
 		ssize_t len;
 
-		vcap_msg_init(&m, VCAP_APP_CAPTURE, (uint16_t)(1 + iter % VCAP_MSG_FLOW_REMOVE));
+		static struct vcap_wire_flow_stat ents[4];
+
+		vcap_msg_init(&m, VCAP_APP_CAPTURE, (uint16_t)(1 + iter % VCAP_MSG_FLOW_LIST));
 		if (iter % 7 == 0)
 			m.flags = VCAP_MSGF_REPLY;
+		if (m.type == VCAP_MSG_FLOW_LIST && m.flags) {
+			/* a reply with entries: mutations of counts and entry fields */
+			for (uint32_t k = 0; k < 4; k++)
+				ents[k] = flow_entry(k);
+			m.u.flow_list_reply.count = (uint32_t)(iter % 5);
+			m.flows = ents;
+		}
 		strcpy(m.name, "src");
 		if (m.type == VCAP_MSG_OPEN || m.type == VCAP_MSG_SET_FILTER)
 			strcpy(m.text, "ip and not tcp");
@@ -232,8 +385,9 @@ static void test_mutations(void)
 			ok++;
 			CHECK(strlen(out.name) <= VCAP_NAME_MAX, "name bounded");
 			CHECK(strlen(out.text) <= VCAP_FILTER_MAX, "text bounded");
-			/* whatever decodes must encode back to the same bytes */
-			CHECK_EQ(vcap_msg_encode(&out, buf + 32, sizeof(buf) - 32), len);
+			/* whatever decodes must encode back to the same bytes (out points into buf) */
+			CHECK_EQ(vcap_msg_encode(&out, again, sizeof(again)), len);
+			CHECK(!memcmp(again, buf, (size_t)len), "re-encoded to other bytes");
 		} else {
 			refused++;
 			CHECK(why[0], "refusal without a reason");
@@ -246,6 +400,7 @@ static void test_mutations(void)
 int main(void)
 {
 	test_roundtrips();
+	test_flow_messages();
 	test_refusals();
 	test_mutations();
 	fprintf(stderr, "codec: all passed\n");

@@ -18,7 +18,9 @@
  *             id, hit counts included; plus the corner cases one by one.
  *   flows     both directions, duplicates, removal by either direction,
  *             idle expiry with a fake clock, a full table, and add/remove
- *             churn checked against a shadow set.
+ *             churn checked against a shadow set; hits and listings (as
+ *             added, in pages of any size, while the table grows, shrinks
+ *             and is migrated, and on a sparse table).
  * Timings are printed, not asserted.
  */
 #include <errno.h>
@@ -1852,6 +1854,285 @@ static void bench(void)
 	       ns_fill, slowest_add / 1e6);
 }
 
+/* ---- flow hits and listings --------------------------------------------- */
+
+struct listed {
+	uint32_t times;
+};
+
+/* The index of flow f among the first n of s (named either way), or -1. */
+static int64_t flow_index(const struct vcap_synth *s, const struct vcap_flow *f, uint32_t n)
+{
+	struct vcap_synth_tuple t;
+	struct vcap_flow g;
+
+	for (uint32_t i = 0; i < n; i++) {
+		vcap_synth_tuple(s, i, &t);
+		flow_of(&t, &g, false);
+		if (!memcmp(&g, f, sizeof(g)))
+			return i;
+		flow_of(&t, &g, true);
+		if (!memcmp(&g, f, sizeof(g)))
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * List r whole in pages of `page`, calling between(k) before page k > 0.
+ * Count how often each flow of s (of the first pool) was listed.
+ * @return pages read.
+ */
+static unsigned list_all(struct rules *r, const struct vcap_synth *s, uint32_t pool,
+			 uint32_t page, uint64_t now, struct listed *seen,
+			 void (*between)(unsigned k), bool check_fields)
+{
+	struct vcap_flow_stat *out = calloc(page, sizeof(*out));
+	uint64_t cursor = 0, next;
+	unsigned pages = 0;
+
+	CHECK(out, "calloc");
+	memset(seen, 0, pool * sizeof(*seen));
+	do {
+		uint32_t n;
+
+		if (pages && between)
+			between(pages);
+		n = rules_flow_list(r, cursor, now, out, page, &next);
+		CHECK(n <= page, "page of %u holds %u", page, n);
+		for (uint32_t k = 0; k < n; k++) {
+			struct vcap_synth_tuple t;
+			struct vcap_flow want;
+			int64_t i = -1;
+			uint32_t guess;
+
+			/* the synth's IPv4 clients are 10.1.x.y, flow (x << 8 | y): check that first */
+			guess = (uint32_t)out[k].flow.port_a >= 1024 ? out[k].flow.port_a - 1024u
+								   : out[k].flow.port_b - 1024u;
+			if (guess < pool) {
+				vcap_synth_tuple(s, guess, &t);
+				flow_of(&t, &want, false);
+				if (!memcmp(&want, &out[k].flow, sizeof(want)))
+					i = guess;
+				flow_of(&t, &want, true);
+				if (!memcmp(&want, &out[k].flow, sizeof(want)))
+					i = guess;
+			}
+			if (i < 0)
+				i = flow_index(s, &out[k].flow, pool);
+			CHECK(i >= 0, "listed a flow never added");
+			seen[i].times++;
+			if (!check_fields)
+				continue;
+			/* as added: flow i named swapped when i % 3 == 0, action, timeout, hits */
+			vcap_synth_tuple(s, (uint64_t)i, &t);
+			flow_of(&t, &want, i % 3 == 0);
+			CHECK(!memcmp(&want, &out[k].flow, sizeof(want)), "flow %lld not as added",
+			      (long long)i);
+			CHECK_EQ(out[k].action, i % 2 ? VCAP_PASS : VCAP_DROP);
+			CHECK_EQ(out[k].idle_timeout_ms, i % 5 ? 0 : 60000);
+			CHECK_EQ(out[k].hits, (uint64_t)(i % 4));
+		}
+		cursor = next;
+		pages++;
+		CHECK(pages < 1000000, "the listing never ends");
+	} while (cursor);
+	free(out);
+	return pages;
+}
+
+static struct rules *list_r;
+static const struct vcap_synth *list_s;
+static uint32_t list_added, list_pool;
+static char list_err[256];
+
+/* Between pages: add 150 flows (the table grows and migrates), and let expiry run. */
+static void grow_between(unsigned k)
+{
+	struct vcap_synth_tuple t;
+	struct vcap_flow f;
+
+	(void)k;
+	for (int j = 0; j < 150 && list_added < list_pool; j++, list_added++) {
+		vcap_synth_tuple(list_s, list_added, &t);
+		flow_of(&t, &f, list_added % 3 == 0);
+		CHECK_EQ(rules_flow_add(list_r, &f, VCAP_DROP, 0, 0, list_err, sizeof(list_err)), 0);
+	}
+	rules_expire(list_r, now_mono());
+}
+
+static bool *list_removed;
+
+/* Between pages: remove some flows still there (never the first 3), a few at a time. */
+static void remove_between(unsigned k)
+{
+	struct vcap_synth_tuple t;
+	struct vcap_flow f;
+
+	for (uint32_t i = 3 + k % 7; i < list_added; i += 7 * 13) {
+		if (list_removed[i])
+			continue;
+		vcap_synth_tuple(list_s, i, &t);
+		flow_of(&t, &f, false);
+		CHECK_EQ(rules_flow_remove(list_r, &f, NULL), 0);
+		list_removed[i] = true;
+	}
+}
+
+static void test_flows_hits_and_list(void)
+{
+	const struct vcap_synth_cfg c = { .size = 100, .flows = 30000, .proto = VCAP_SYNTH_MIX,
+					  .ipv6_pct = 30 };
+	const uint32_t N = 2000, POOL = 30000;
+	struct rules_limits lim = { .max_rules = 4, .max_flows = POOL };
+	struct rules *r = rules_new(&lim);
+	struct listed *seen = calloc(POOL, sizeof(*seen));
+	static const uint32_t pages[] = { 1, 2, 7, 100, 512, 5000 };
+	struct vcap_synth s;
+	struct vcap_synth_tuple t;
+	struct vcap_flow f;
+	struct vcap_flow_stat one;
+	uint64_t hits, next, now = 5000 * MS;
+	char err[256];
+
+	CHECK(r && seen, "alloc");
+	synth_or_die(&s, &c);
+	for (uint32_t i = 0; i < N; i++) {
+		struct vcap_parsed p;
+
+		vcap_synth_tuple(&s, i, &t);
+		flow_of(&t, &f, i % 3 == 0);
+		CHECK_EQ(rules_flow_add(r, &f, i % 2 ? VCAP_PASS : VCAP_DROP, i % 5 ? 0 : 60000, now,
+					err, sizeof(err)),
+			 0);
+		/* i % 4 packets of the flow, alternating directions */
+		for (uint32_t k = 0; k < i % 4; k++) {
+			synth_parsed(&s, i + (k % 2) * c.flows, &p);
+			CHECK(rules_pass(r, &p, now + k * MS) == (i % 2 == 1), "flow %u's verdict", i);
+		}
+	}
+	/* hits, by either direction; a flow never added has none */
+	for (uint32_t i = 0; i < N; i++) {
+		vcap_synth_tuple(&s, i, &t);
+		flow_of(&t, &f, i % 2);
+		CHECK_EQ(rules_flow_hits(r, &f, now + 10 * MS, &hits), 0);
+		CHECK_EQ(hits, i % 4);
+	}
+	vcap_synth_tuple(&s, N + 1, &t);
+	flow_of(&t, &f, false);
+	CHECK_EQ(rules_flow_hits(r, &f, now, &hits), -ENOENT);
+	f.family = 0;
+	CHECK_EQ(rules_flow_hits(r, &f, now, &hits), -ENOENT);
+
+	/* whole listings at any page size: every flow once, as added */
+	for (size_t k = 0; k < sizeof(pages) / sizeof(pages[0]); k++) {
+		unsigned n_pages = list_all(r, &s, N, pages[k], now + 10 * MS, seen, NULL, true);
+
+		for (uint32_t i = 0; i < N; i++)
+			CHECK(seen[i].times == 1, "page %u: flow %u listed %u times", pages[k], i,
+			      seen[i].times);
+		CHECK(n_pages >= (N + pages[k] - 1) / pages[k], "%u pages of %u", n_pages, pages[k]);
+		printf("flows: 2000 listed once each in %u pages of %u\n", n_pages, pages[k]);
+	}
+	/* idle time: since the last packet (or the add); max 0 asks for nothing */
+	vcap_synth_tuple(&s, 3, &t); /* 3 packets, the last at now + 2 ms */
+	CHECK_EQ(rules_flow_list(r, 0, now + 1002 * MS, &one, 0, &next), 0);
+	CHECK_EQ(next, 0);
+	{
+		struct vcap_flow_stat all[2048];
+		uint32_t n = rules_flow_list(r, 0, now + 1002 * MS, all, 2048, &next);
+		int found = 0;
+
+		CHECK_EQ(n, N);
+		CHECK_EQ(next, 0);
+		for (uint32_t k = 0; k < n; k++) {
+			uint64_t want = all[k].hits ? 1000 - (all[k].hits - 1) + 2 : 1002;
+
+			CHECK(all[k].idle_ms == want, "idle %llu ms, want %llu",
+			      (unsigned long long)all[k].idle_ms, (unsigned long long)want);
+			found++;
+		}
+		CHECK_EQ(found, N);
+	}
+	/* a rule idle past its timeout is gone: no hits, not listed, though still counted */
+	vcap_synth_tuple(&s, 5, &t);
+	flow_of(&t, &f, false);
+	CHECK_EQ(rules_flow_hits(r, &f, now + 60003 * MS, &hits), -ENOENT);
+	list_all(r, &s, N, 512, now + 60003 * MS, seen, NULL, false);
+	for (uint32_t i = 0; i < N; i++)
+		CHECK(seen[i].times == (i % 5 ? 1u : 0u), "flow %u listed %u times after expiry", i,
+		      seen[i].times);
+	CHECK_EQ(rules_flow_count(r), N);
+	rules_free(r);
+
+	/* the table grows (and migrates) between pages: no flow present throughout is missed */
+	for (uint32_t page = 1; page <= 64; page *= 8) {
+		uint32_t dup = 0, start;
+
+		list_r = rules_new(&lim);
+		list_s = &s;
+		list_pool = POOL;
+		for (list_added = 0; list_added < 100; list_added++) {
+			vcap_synth_tuple(&s, list_added, &t);
+			flow_of(&t, &f, list_added % 3 == 0);
+			CHECK_EQ(rules_flow_add(list_r, &f, VCAP_DROP, 0, 0, err, sizeof(err)), 0);
+		}
+		start = list_added;
+		list_all(list_r, &s, POOL, page, now, seen, grow_between, false);
+		for (uint32_t i = 0; i < start; i++) {
+			CHECK(seen[i].times >= 1, "page %u: flow %u, there throughout, was missed",
+			      page, i);
+			dup += seen[i].times > 1;
+		}
+		printf("flows: listed in pages of %u while growing from %u to %u flows: none "
+		       "missed, %u twice\n",
+		       page, start, list_added, dup);
+		CHECK_EQ(dup, 0); /* growth alone never shows a flow twice */
+		rules_free(list_r);
+	}
+
+	/* flows removed between pages: those never removed are all listed */
+	list_r = rules_new(&lim);
+	list_removed = calloc(POOL, sizeof(*list_removed));
+	CHECK(list_removed, "calloc");
+	for (list_added = 0; list_added < 5000; list_added++) {
+		vcap_synth_tuple(&s, list_added, &t);
+		flow_of(&t, &f, false);
+		CHECK_EQ(rules_flow_add(list_r, &f, VCAP_DROP, 0, 0, err, sizeof(err)), 0);
+	}
+	list_all(list_r, &s, POOL, 64, now, seen, remove_between, false);
+	for (uint32_t i = 0; i < list_added; i++)
+		CHECK(list_removed[i] || seen[i].times >= 1, "flow %u, never removed, was missed", i);
+	free(list_removed);
+
+	/* a large table emptied down to 3 flows: pages come back empty, the cursor moves on */
+	for (uint32_t i = 3; i < list_added; i++) {
+		vcap_synth_tuple(&s, i, &t);
+		flow_of(&t, &f, false);
+		rules_flow_remove(list_r, &f, NULL);
+	}
+	CHECK_EQ(rules_flow_count(list_r), 3);
+	{
+		unsigned n_pages = list_all(list_r, &s, POOL, 512, now, seen, NULL, false);
+
+		for (uint32_t i = 0; i < 3; i++)
+			CHECK_EQ(seen[i].times, 1);
+		CHECK(n_pages > 1, "a sparse table takes bounded pages (%u)", n_pages);
+		printf("flows: the 3 left of 5000 found in %u bounded pages\n", n_pages);
+	}
+	/* emptied: the table goes, and any cursor ends the listing */
+	for (uint32_t i = 0; i < 3; i++) {
+		vcap_synth_tuple(&s, i, &t);
+		flow_of(&t, &f, false);
+		CHECK_EQ(rules_flow_remove(list_r, &f, NULL), 0);
+	}
+	CHECK_EQ(rules_flow_list(list_r, 0x1234567890ull, now, &one, 1, &next), 0);
+	CHECK_EQ(next, 0);
+	rules_free(list_r);
+	free(seen);
+	printf("flows: hits and listings as added\n");
+}
+
 int main(int argc, char **argv)
 {
 	bool bench_only = argc > 1 && !strcmp(argv[1], "bench");
@@ -1874,6 +2155,7 @@ int main(int argc, char **argv)
 		test_flows_expiry();
 		test_flows_full_and_churn();
 		test_flows_growth();
+		test_flows_hits_and_list();
 		test_limits();
 	}
 	bench();
