@@ -509,6 +509,7 @@ static void flow_rule(void)
 	CHECK(vcap_flow_remove(h, &f, &hits) == -ENOENT, "removed once");
 	CHECK_EQ(vcap_stats(h, &st, sizeof(st)), 0);
 	CHECK_EQ(st.filtered, expect_hits);
+	CHECK_EQ(st.shunted, expect_hits); /* all of it the flow rule's doing */
 	CHECK_EQ(st.received, N);
 	fprintf(stderr, "flow rule: %llu packets of flow %d shunted after the rule, %llu before\n",
 		(unsigned long long)hits, FLOW, (unsigned long long)before);
@@ -551,6 +552,7 @@ static void idle_expiry(void)
 	CHECK_EQ(vcap_stats(h, &st, sizeof(st)), 0);
 	CHECK_EQ(st.received, 8000);
 	CHECK_EQ(st.filtered, 1000);
+	CHECK_EQ(st.shunted, 1000);
 	vcap_close(h);
 	vcapd_stop(&d);
 }
