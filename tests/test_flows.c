@@ -274,7 +274,7 @@ static void flow_hits(void)
 		idle = synth_flow(&wide, 100, false); /* a flow the 16-flow source never sends */
 	}
 	CHECK(vcap_flow_add(h, &f, VCAP_PASS, 0, NULL) == 0, "%s", vcap_errmsg());
-	CHECK(vcap_flow_add(h, &idle, VCAP_DROP, 300, NULL) == 0, "%s", vcap_errmsg());
+	CHECK(vcap_flow_add(h, &idle, VCAP_DROP, 1000, NULL) == 0, "%s", vcap_errmsg());
 	CHECK(vcap_flow_hits(h, &idle, &h1) == 0 && h1 == 0, "a fresh rule: 0 hits, not %llu",
 	      (unsigned long long)h1);
 
@@ -296,7 +296,7 @@ static void flow_hits(void)
 	CHECK_EQ(vcap_flow_hits(h, &f, NULL), -EINVAL);
 
 	/* idle past its timeout: gone, reclaimed or not */
-	sleep_ms(500);
+	sleep_ms(1200);
 	CHECK_EQ(vcap_flow_hits(h, &idle, &h3), -ENOENT);
 	n = vcap_flow_list(h, list, 4, sizeof(list[0]));
 	CHECK(n == 1 || n == 2, "%d", n); /* the sweep may not have counted it out yet */
