@@ -135,6 +135,15 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 	}
 	vcap_ring_writer_set_wake(&c->w, o->watermark, o->timeout_ms);
 	c->want_hash = o->flags & VCAP_OPENF_FLOW_HASH;
+	c->want_meta = o->flags & VCAP_OPENF_META;
+	if (c->want_meta && vcap_ring_writer_set_meta(&c->w)) {
+		vcap_msg_error(reply, m, -EINVAL,
+			       "host:%s: a snaplen of %u leaves no room for records meta in a "
+			       "ring of %u bytes: ask for a larger ring or a smaller snaplen",
+			       m->name, snaplen, size);
+		consumer_destroy(c);
+		return 0;
+	}
 	c->cluster_id = o->cluster_id;
 	c->cluster_mode = o->cluster_mode;
 	rc = roster_attach(c, err, sizeof(err));

@@ -136,6 +136,7 @@ static void do_attach(struct source *s, void *arg)
 	if (s->finished)
 		vcap_ring_writer_set_state(&c->w, VCAP_RING_STATE_EOF);
 	s->n_want_hash += c->want_hash;
+	s->n_want_meta += c->want_meta;
 	s->n_with_rules += !c->rules_trivial;
 	s->active = grow(s->active, &s->cap_active, s->n_active);
 	s->active[s->n_active++] = c;
@@ -169,6 +170,7 @@ static void do_detach(struct source *s, void *arg)
 		c->cluster = NULL;
 	}
 	s->n_want_hash -= c->want_hash;
+	s->n_want_meta -= c->want_meta;
 	s->n_with_rules -= !c->rules_trivial;
 	remove_ptr((void **)s->active, &s->n_active, c);
 	recompute_kernel_filter(s);

@@ -105,6 +105,7 @@ struct source {
 	unsigned n_clusters;
 	unsigned cap_clusters;
 	unsigned n_want_hash;   /* active consumers that asked for flow hashes */
+	unsigned n_want_meta;   /* ... for records meta (VCAP_OPENF_META) */
 	unsigned n_with_rules;  /* active consumers whose rules are not trivial */
 	char kernel_filter[VCAP_FILTER_MAX * 2 + 16]; /* what the kernel runs now */
 	bool kernel_drop_all;
