@@ -103,6 +103,16 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 			       d->limits.ring_size_min, d->limits.ring_size_max);
 		return 0;
 	}
+	/*
+	 * A file replayed to its end or a generator that sent its count never
+	 * starts again: say so now, not with the first receive, and before a
+	 * ring is made for nothing (roster_attach checks again, without a race).
+	 */
+	if (atomic_load(&s->state) == VCAP_SOURCE_DONE) {
+		source_ended_why(s, err, sizeof(err));
+		vcap_msg_error(reply, m, -ENODATA, "host:%s: %s", m->name, err);
+		return 0;
+	}
 	if (snaplen > SNAPLEN_MAX)
 		snaplen = SNAPLEN_MAX;
 	if (vcap_rec_size(snaplen) > size / 4)
@@ -190,6 +200,10 @@ static void do_stats(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 	vcap_ring_stats_read(&c->mirror, &reply->u.stats_reply.counters);
 }
 
+/*
+ * Errors name the handle as its program knows it, by its source: the ring
+ * id is vcapd's (vcapctl status shows it to the operator).
+ */
 static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_msg *reply)
 {
 	char err[VCAP_REASON_MAX] = "";
@@ -206,7 +220,8 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 	case VCAP_MSG_RULE_REMOVE:
 		rc = roster_rule_remove(c, m->u.rule_ref.arg);
 		if (rc)
-			snprintf(err, sizeof(err), "ring %u has no rule %u", c->id, m->u.rule_ref.arg);
+			snprintf(err, sizeof(err), "host:%s: this handle has no rule %u", c->src->name,
+				 m->u.rule_ref.arg);
 		break;
 	case VCAP_MSG_RULE_DEFAULT:
 		rc = roster_rule_default(c, m->u.rule_ref.arg);
@@ -217,7 +232,8 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 	case VCAP_MSG_RULE_HITS:
 		rc = roster_rule_hits(c, m->u.rule_ref.arg, &count);
 		if (rc)
-			snprintf(err, sizeof(err), "ring %u has no rule %u", c->id, m->u.rule_ref.arg);
+			snprintf(err, sizeof(err), "host:%s: this handle has no rule %u", c->src->name,
+				 m->u.rule_ref.arg);
 		break;
 	case VCAP_MSG_FLOW_ADD:
 		vcap_flow_from_wire(&m->u.flow_add.flow, &flow);
@@ -228,7 +244,10 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 		vcap_flow_from_wire(&m->u.flow_remove.flow, &flow);
 		rc = roster_flow_remove(c, &flow, &count);
 		if (rc)
-			snprintf(err, sizeof(err), "ring %u has no rule for that flow", c->id);
+			snprintf(err, sizeof(err),
+				 "host:%s: this handle has no rule for that flow (never added, "
+				 "removed, or expired)",
+				 c->src->name);
 		break;
 	}
 	if (rc) {
