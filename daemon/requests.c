@@ -61,6 +61,25 @@ static bool is_pow2(uint32_t v)
 	return v && !(v & (v - 1));
 }
 
+/*
+ * As tcpdump's, a filter like "tcp" reads frames as untagged and so misses
+ * VLAN-tagged ones (vcap.h says so at vcap_open_opts.filter).  Say so in
+ * the log where it bites: the source has been seen carrying tags, and the
+ * filter reads past the MAC addresses without saying "vlan".  Filters on
+ * sources without tags, or that handle them, get no word.
+ */
+static void vlan_hint(struct session *ss, struct source *s, const struct filter *f,
+		      const char *text)
+{
+	if (!atomic_load_explicit(&s->seen_vlan, memory_order_relaxed) ||
+	    !filter_misses_vlan(f, text))
+		return;
+	vlog(LOG_NOTICE,
+	     "%s (pid %d) on %s: filter \"%s\" matches untagged frames only, but %s carries "
+	     "VLAN-tagged frames; \"(%s) or (vlan and (%s))\" would match both",
+	     ss->client, (int)ss->cred.pid, s->name, text, s->name, text, text);
+}
+
 /* @return descriptors to send with the reply. */
 static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply,
 		   int *fds)
@@ -168,6 +187,7 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 	     (int)ss->cred.pid, ss->tenant ? ", tenant " : "", ss->tenant ? ss->tenant->name : "",
 	     s->name, size, c->filter_text[0] ? ", filter " : "", c->filter_text,
 	     c->cluster_id ? ", in a cluster" : "");
+	vlan_hint(ss, s, c->filter, c->filter_text);
 	return c->place.n_give;
 }
 
@@ -179,7 +199,8 @@ static void do_close(struct session *ss, struct consumer *c, const struct vcap_m
 	vcap_msg_reply(reply, m);
 }
 
-static void do_set_filter(struct consumer *c, const struct vcap_msg *m, struct vcap_msg *reply)
+static void do_set_filter(struct session *ss, struct consumer *c, const struct vcap_msg *m,
+			  struct vcap_msg *reply)
 {
 	struct filter *f;
 	char err[VCAP_REASON_MAX];
@@ -189,6 +210,7 @@ static void do_set_filter(struct consumer *c, const struct vcap_msg *m, struct v
 		vcap_msg_error(reply, m, rc, "%s", err);
 		return;
 	}
+	vlan_hint(ss, c->src, f, m->text);
 	filter_free(roster_refilter(c, f));
 	snprintf(c->filter_text, sizeof(c->filter_text), "%s", m->text);
 	vcap_msg_reply(reply, m);
@@ -273,7 +295,7 @@ int requests_answer(struct session *ss, const struct vcap_msg *m, struct vcap_ms
 		do_close(ss, c, m, reply);
 		break;
 	case VCAP_MSG_SET_FILTER:
-		do_set_filter(c, m, reply);
+		do_set_filter(ss, c, m, reply);
 		break;
 	case VCAP_MSG_STATS:
 		do_stats(c, m, reply);

@@ -120,6 +120,8 @@ struct source {
 	_Atomic uint32_t state; /* VCAP_SOURCE_* */
 	_Atomic uint64_t received;
 	_Atomic uint64_t kernel_drops;
+	/* a frame it delivered carried a VLAN tag (sampled: only for a hint, requests.c) */
+	atomic_bool seen_vlan;
 	char error[64]; /* under lock */
 	/* what the kernel filters, for STATUS; under lock (kernel_filter is the thread's) */
 	char kernel_filter_shown[128];
