@@ -39,7 +39,10 @@ void mailbox_apply(struct source *s);
 
 /* ---- roster (roster.c): what a capture thread serves, changed by letters -- */
 
-/* Attach c (joining its cluster, if any); @return 0 or -EINVAL (cluster mode differs). */
+/*
+ * Attach c (joining its cluster, if any).  @return 0, -EINVAL (cluster
+ * mode differs) or -ENODATA (the source has ended), with err.
+ */
 int roster_attach(struct consumer *c, char *err, size_t err_len);
 /* Detach c; afterwards the capture thread never touches it. */
 void roster_detach(struct consumer *c);

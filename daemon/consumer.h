@@ -48,6 +48,7 @@ struct consumer {
 	struct ring_place place;
 
 	bool want_hash;        /* fill in record hashes (VCAP_OPENF_FLOW_HASH) */
+	bool want_meta;        /* records carry vcap_rec_meta (VCAP_OPENF_META) */
 	uint32_t cluster_id;   /* 0: none */
 	uint32_t cluster_mode; /* VCAP_CLUSTER_* */
 

@@ -67,19 +67,20 @@ static void deliver_one(struct consumer *c, const struct vcap_pkt_meta *meta,
 	struct vcap_ring_writer *w = &c->w;
 	const uint16_t *pick = c->cluster ? c->cluster->pick : NULL;
 	uint16_t me = c->member;
-	unsigned offered = 0;
 
+	/* each packet is offered before it is put: its number is what was offered before it */
 	if (!pick && !c->policy && !c->filter && c->rules_trivial) {
 		/* the common case: everything, no questions */
-		for (unsigned i = 0; i < n; i++)
+		for (unsigned i = 0; i < n; i++) {
+			vcap_ring_writer_offer(w, 1);
 			vcap_ring_writer_put(w, &meta[i], data[i]);
-		vcap_ring_writer_offer(w, n);
+		}
 		return;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if (pick && pick[i] != me)
 			continue; /* another member's */
-		offered++;
+		vcap_ring_writer_offer(w, 1);
 		switch (wanted(c, &meta[i], data[i], &parsed[i], now)) {
 		case TAKE:
 			vcap_ring_writer_put(w, &meta[i], data[i]);
@@ -92,22 +93,50 @@ static void deliver_one(struct consumer *c, const struct vcap_pkt_meta *meta,
 			break;
 		}
 	}
-	vcap_ring_writer_offer(w, offered);
+}
+
+/* What a ring with records meta carries of a parse (vcap_ring.h). */
+static void rec_meta(const struct vcap_parsed *p, struct vcap_rec_meta *rm)
+{
+	*rm = (struct vcap_rec_meta){
+		.l3_off = p->l3_off,
+		.l4_off = p->l4_off,
+		.ethertype = p->ethertype,
+		.vlan = p->vlan == VCAP_PARSED_NO_VLAN ? 0 : p->vlan,
+		.ip_version = p->family,
+		.proto = p->proto,
+		.tcp_flags = p->tcp_flags,
+		.flags = (uint8_t)(VCAP_RMETA_PARSED |
+				   (p->vlan != VCAP_PARSED_NO_VLAN ? VCAP_RMETA_VLAN : 0) |
+				   (p->fragment ? VCAP_RMETA_FRAGMENT : 0) |
+				   (p->has_ports ? VCAP_RMETA_PORTS : 0)),
+	};
 }
 
 void deliver(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data, unsigned n,
 	     uint64_t now)
 {
 	static _Thread_local struct vcap_parsed parsed[BATCH];
+	static _Thread_local struct vcap_rec_meta rmeta[BATCH];
 	bool ethernet = s->linktype == DLT_EN10MB;
 
-	if (ethernet && (s->n_want_hash || s->n_with_rules || s->n_clusters)) {
+	if (ethernet && (s->n_want_hash || s->n_with_rules || s->n_clusters || s->n_want_meta)) {
 		for (unsigned i = 0; i < n; i++)
 			vcap_parse(data[i], meta[i].caplen, &parsed[i]);
 		if (s->n_want_hash)
 			for (unsigned i = 0; i < n; i++)
 				meta[i].hash = vcap_flow_hash_parsed(&parsed[i], VCAP_HASH_5TUPLE);
-	} else if (s->n_with_rules) {
+		if (s->n_want_meta)
+			for (unsigned i = 0; i < n; i++) {
+				rec_meta(&parsed[i], &rmeta[i]);
+				meta[i].parsed = &rmeta[i];
+			}
+	} else if (s->n_want_meta) {
+		/* not Ethernet: the records carry their numbers, no parse */
+		for (unsigned i = 0; i < n; i++)
+			meta[i].parsed = NULL;
+	}
+	if (!ethernet && s->n_with_rules) {
 		/* rules on a non-Ethernet link see no header fields: not IP, no VLAN */
 		for (unsigned i = 0; i < n; i++)
 			vcap_parse(NULL, 0, &parsed[i]);

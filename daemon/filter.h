@@ -18,6 +18,13 @@ int filter_compile(const char *text, uint32_t linktype, struct filter **out, cha
 		   size_t err_len);
 bool filter_match(const struct filter *f, const struct vcap_pkt_meta *m, const uint8_t *data);
 void filter_free(struct filter *f);
+/*
+ * Would a VLAN tag fool f (compiled from text)?  As in tcpdump, "tcp"
+ * reads every frame as untagged; only the "vlan" keyword makes a filter
+ * look past a tag.  @return true for an Ethernet filter that reads the
+ * EtherType or beyond and does not say "vlan".
+ */
+bool filter_misses_vlan(const struct filter *f, const char *text);
 
 /* Combine policy and own filter texts into one expression ("(a) and (b)"). */
 void filter_and(char *out, size_t out_len, const char *a, const char *b);

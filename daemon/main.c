@@ -32,6 +32,11 @@
 /* What vcapd serves when it is given no source at all: a demo generator. */
 #define DEFAULT_SOURCE "synth=synth:size=64,pps=1M,flows=1024"
 
+/*
+ * Every option a source or VM parser takes (their tables: source_ops.options,
+ * source_common_options, vm_options) must be shown here: tests/test_options.c
+ * checks it.
+ */
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -43,14 +48,25 @@ static void usage(FILE *out)
 		"\n"
 		"  --socket PATH        control socket (default %s)\n"
 		"  --source NAME=SPEC   a source; SPEC is one of\n"
-		"        synth:size=64,pps=0,count=0,flows=1024,proto=mix,ipv6=0,vlan=0,consumers=1\n"
-		"                       packet generator; pps=0 is flat out, count=0 forever;\n"
-		"                       starts once `consumers` consumers are attached\n"
-		"        pcap:FILE[,speed=1|N|max][,loop=N]\n"
-		"                       replay a capture file (loop=0: forever)\n"
-		"        if:IFACE[,promisc=1][,ring=SIZE][,snaplen=N]\n"
-		"                       live capture with AF_PACKET TPACKET_V3\n"
-		"                       any SPEC may add cpu=N to pin its capture thread\n"
+		"        synth:size=64,pps=0,count=0,flows=1024,proto=mix,ipv6=0,vlan=0,"
+		"consumers=1,coalesce=50\n"
+		"                       packet generator: frames of `size` bytes over `flows`\n"
+		"                       5-tuples, proto=udp|tcp|mix, ipv6=percent of flows on\n"
+		"                       IPv6, vlan=ID tags every frame; pps=0 is flat out,\n"
+		"                       count=0 forever; starts once `consumers` consumers are\n"
+		"                       attached; coalesce=US: paced, it releases packets 64 at a\n"
+		"                       time or US microseconds after the last release, like a\n"
+		"                       NIC's interrupt moderation (0: each as it falls due)\n"
+		"        pcap:FILE[,speed=1|N|max][,loop=N][,consumers=1]\n"
+		"                       replay a capture file at its own pace, N times faster or\n"
+		"                       flat out (loop=0: forever); starts once `consumers`\n"
+		"                       consumers are attached\n"
+		"        if:IFACE[,promisc=1][,ring=SIZE][,block=SIZE][,snaplen=N]\n"
+		"                       live capture with AF_PACKET TPACKET_V3: ring= the kernel\n"
+		"                       ring's bytes (64Mi), block= its block size (1Mi)\n"
+		"                       any SPEC may add cpu=N to pin its capture thread;\n"
+		"                       a source that has ended (its count sent, its file\n"
+		"                       replayed) does not start again: opening it fails\n"
 		"                       without any source: %s\n"
 		"  --vm NAME=SOCKET,size=SIZE[,vectors=N]\n"
 		"                       serve a VM guest: vcapd is the ivshmem server on SOCKET\n"

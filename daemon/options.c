@@ -102,3 +102,20 @@ int kv_u64(const struct kv *kv, uint64_t min, uint64_t max, uint64_t *out, char 
 {
 	return parse_u64(kv->val, kv->key, min, max, out, err, err_len);
 }
+
+int kv_known(const struct kv *kv, const char *const *keys, const char *what, char *err,
+	     size_t err_len)
+{
+	size_t off;
+
+	for (size_t i = 0; keys[i]; i++)
+		if (!strcmp(kv->key, keys[i]))
+			return 0;
+	off = (size_t)snprintf(err, err_len, "%s%sunknown option \"%s\" (", what ? what : "",
+			       what ? ": " : "", kv->key);
+	for (size_t i = 0; keys[i] && off < err_len; i++)
+		off += (size_t)snprintf(err + off, err_len - off, "%s%s", i ? ", " : "", keys[i]);
+	if (off < err_len)
+		snprintf(err + off, err_len - off, ")");
+	return -EINVAL;
+}

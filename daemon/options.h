@@ -22,6 +22,16 @@ struct kv {
 int kv_next(const char **p, struct kv *kv, char *err, size_t err_len);
 
 /*
+ * Refuse kv unless its key is one of keys (NULL-terminated): a parser's
+ * table of the options it takes, which the message lists.  vcapd --help
+ * is checked against the same tables (tests/test_options.c), so neither
+ * can name an option the other lacks.  `what` ("pcap") starts the message,
+ * or NULL.  @return 0 or -EINVAL with err.
+ */
+int kv_known(const struct kv *kv, const char *const *keys, const char *what, char *err,
+	     size_t err_len);
+
+/*
  * Parse kv's value as an unsigned number within [min, max].  Accepts the
  * suffixes k, M, G (x1000) and Ki, Mi, Gi (x1024), and a fraction where
  * the result is whole ("14.88M" is 14880000).

@@ -73,6 +73,25 @@ static bool is_pow2(uint32_t v)
 	return v && !(v & (v - 1));
 }
 
+/*
+ * As tcpdump's, a filter like "tcp" reads frames as untagged and so misses
+ * VLAN-tagged ones (vcap.h says so at vcap_open_opts.filter).  Say so in
+ * the log where it bites: the source has been seen carrying tags, and the
+ * filter reads past the MAC addresses without saying "vlan".  Filters on
+ * sources without tags, or that handle them, get no word.
+ */
+static void vlan_hint(struct session *ss, struct source *s, const struct filter *f,
+		      const char *text)
+{
+	if (!atomic_load_explicit(&s->seen_vlan, memory_order_relaxed) ||
+	    !filter_misses_vlan(f, text))
+		return;
+	vlog(LOG_NOTICE,
+	     "%s (pid %d) on %s: filter \"%s\" matches untagged frames only, but %s carries "
+	     "VLAN-tagged frames; \"(%s) or (vlan and (%s))\" would match both",
+	     ss->client, (int)ss->cred.pid, s->name, text, s->name, text, text);
+}
+
 /* @return descriptors to send with the reply. */
 static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply,
 		   int *fds)
@@ -115,6 +134,16 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 			       d->limits.ring_size_min, d->limits.ring_size_max);
 		return 0;
 	}
+	/*
+	 * A file replayed to its end or a generator that sent its count never
+	 * starts again: say so now, not with the first receive, and before a
+	 * ring is made for nothing (roster_attach checks again, without a race).
+	 */
+	if (atomic_load(&s->state) == VCAP_SOURCE_DONE) {
+		source_ended_why(s, err, sizeof(err));
+		vcap_msg_error(reply, m, -ENODATA, "host:%s: %s", m->name, err);
+		return 0;
+	}
 	if (snaplen > SNAPLEN_MAX)
 		snaplen = SNAPLEN_MAX;
 	if (vcap_rec_size(snaplen) > size / 4)
@@ -147,6 +176,15 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 	}
 	vcap_ring_writer_set_wake(&c->w, o->watermark, o->timeout_ms);
 	c->want_hash = o->flags & VCAP_OPENF_FLOW_HASH;
+	c->want_meta = o->flags & VCAP_OPENF_META;
+	if (c->want_meta && vcap_ring_writer_set_meta(&c->w)) {
+		vcap_msg_error(reply, m, -EINVAL,
+			       "host:%s: a snaplen of %u leaves no room for records meta in a "
+			       "ring of %u bytes: ask for a larger ring or a smaller snaplen",
+			       m->name, snaplen, size);
+		consumer_destroy(c);
+		return 0;
+	}
 	c->cluster_id = o->cluster_id;
 	c->cluster_mode = o->cluster_mode;
 	rc = roster_attach(c, err, sizeof(err));
@@ -166,8 +204,7 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 	r->region_off = c->place.region_off;
 	r->vector = c->place.vector;
 	/* what was granted: every flag vcapd knows (unknown ones were refused above) */
-	r->flags = c->want_hash ? VCAP_OPENF_FLOW_HASH : 0;
-	/* VCAP_OPENF_META: r->flags |= VCAP_OPENF_META when records carry the parse */
+	r->flags = (c->want_hash ? VCAP_OPENF_FLOW_HASH : 0) | (c->want_meta ? VCAP_OPENF_META : 0);
 	r->rule_max = d->rules_limits.max_rules;
 	r->flow_max = d->rules_limits.max_flows;
 	memcpy(fds, c->place.give, (size_t)c->place.n_give * sizeof(*fds));
@@ -175,6 +212,7 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 	     (int)ss->cred.pid, ss->tenant ? ", tenant " : "", ss->tenant ? ss->tenant->name : "",
 	     s->name, size, c->filter_text[0] ? ", filter " : "", c->filter_text,
 	     c->cluster_id ? ", in a cluster" : "");
+	vlan_hint(ss, s, c->filter, c->filter_text);
 	return c->place.n_give;
 }
 
@@ -186,7 +224,8 @@ static void do_close(struct session *ss, struct consumer *c, const struct vcap_m
 	vcap_msg_reply(reply, m);
 }
 
-static void do_set_filter(struct consumer *c, const struct vcap_msg *m, struct vcap_msg *reply)
+static void do_set_filter(struct session *ss, struct consumer *c, const struct vcap_msg *m,
+			  struct vcap_msg *reply)
 {
 	struct filter *f;
 	char err[VCAP_REASON_MAX];
@@ -196,6 +235,7 @@ static void do_set_filter(struct consumer *c, const struct vcap_msg *m, struct v
 		vcap_msg_error(reply, m, rc, "%s", err);
 		return;
 	}
+	vlan_hint(ss, c->src, f, m->text);
 	filter_free(roster_refilter(c, f));
 	snprintf(c->filter_text, sizeof(c->filter_text), "%s", m->text);
 	vcap_msg_reply(reply, m);
@@ -207,6 +247,10 @@ static void do_stats(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 	vcap_ring_stats_read(&c->mirror, &reply->u.stats_reply.counters);
 }
 
+/*
+ * Errors name the handle as its program knows it, by its source: the ring
+ * id is vcapd's (vcapctl status shows it to the operator).
+ */
 static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_msg *reply)
 {
 	char err[VCAP_REASON_MAX] = "";
@@ -223,7 +267,8 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 	case VCAP_MSG_RULE_REMOVE:
 		rc = roster_rule_remove(c, m->u.rule_ref.arg);
 		if (rc)
-			snprintf(err, sizeof(err), "ring %u has no rule %u", c->id, m->u.rule_ref.arg);
+			snprintf(err, sizeof(err), "host:%s: this handle has no rule %u", c->src->name,
+				 m->u.rule_ref.arg);
 		break;
 	case VCAP_MSG_RULE_DEFAULT:
 		rc = roster_rule_default(c, m->u.rule_ref.arg);
@@ -234,7 +279,8 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 	case VCAP_MSG_RULE_HITS:
 		rc = roster_rule_hits(c, m->u.rule_ref.arg, &count);
 		if (rc)
-			snprintf(err, sizeof(err), "ring %u has no rule %u", c->id, m->u.rule_ref.arg);
+			snprintf(err, sizeof(err), "host:%s: this handle has no rule %u", c->src->name,
+				 m->u.rule_ref.arg);
 		break;
 	case VCAP_MSG_FLOW_ADD:
 		vcap_flow_from_wire(&m->u.flow_add.flow, &flow);
@@ -245,7 +291,10 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 		vcap_flow_from_wire(&m->u.flow_remove.flow, &flow);
 		rc = roster_flow_remove(c, &flow, &count);
 		if (rc)
-			snprintf(err, sizeof(err), "ring %u has no rule for that flow", c->id);
+			snprintf(err, sizeof(err),
+				 "host:%s: this handle has no rule for that flow (never added, "
+				 "removed, or expired)",
+				 c->src->name);
 		break;
 	default: /* VCAP_MSG_FLOW_HITS */
 		vcap_flow_from_wire(&m->u.flow_hits.flow, &flow);
@@ -292,7 +341,7 @@ int requests_answer(struct session *ss, const struct vcap_msg *m, struct vcap_ms
 		do_close(ss, c, m, reply);
 		break;
 	case VCAP_MSG_SET_FILTER:
-		do_set_filter(c, m, reply);
+		do_set_filter(ss, c, m, reply);
 		break;
 	case VCAP_MSG_STATS:
 		do_stats(c, m, reply);

@@ -105,6 +105,12 @@ static void do_attach(struct source *s, void *arg)
 	struct attach_letter *l = arg;
 	struct consumer *c = l->c;
 
+	if (s->finished) {
+		/* it ended after do_open() looked: refuse as do_open() would have */
+		source_ended_why(s, l->err, l->err_len);
+		l->rc = -ENODATA;
+		return;
+	}
 	if (c->cluster_id) {
 		struct cluster *cl = find_cluster(s, c->cluster_id);
 
@@ -133,9 +139,8 @@ static void do_attach(struct source *s, void *arg)
 		cl->members[cl->n++] = c;
 	}
 	c->kernel_drops_base = atomic_load_explicit(&s->kernel_drops, memory_order_relaxed);
-	if (s->finished)
-		vcap_ring_writer_set_state(&c->w, VCAP_RING_STATE_EOF);
 	s->n_want_hash += c->want_hash;
+	s->n_want_meta += c->want_meta;
 	s->n_with_rules += !c->rules_trivial;
 	s->active = grow(s->active, &s->cap_active, s->n_active);
 	s->active[s->n_active++] = c;
@@ -169,6 +174,7 @@ static void do_detach(struct source *s, void *arg)
 		c->cluster = NULL;
 	}
 	s->n_want_hash -= c->want_hash;
+	s->n_want_meta -= c->want_meta;
 	s->n_with_rules -= !c->rules_trivial;
 	remove_ptr((void **)s->active, &s->n_active, c);
 	recompute_kernel_filter(s);

@@ -24,6 +24,9 @@ const struct source_ops *const source_kinds[] = {
 	NULL,
 };
 
+/* The options every kind takes, before its own (kept in step with common_options()). */
+const char *const source_common_options[] = { "cpu", NULL };
+
 /*
  * Take the options every kind shares out of args, copying the rest:
  * cpu=N pins the capture thread (as PF_RING tools bind their cores).
@@ -212,4 +215,18 @@ void source_set_error(struct source *s, const char *msg)
 	pthread_mutex_lock(&s->lock);
 	snprintf(s->error, sizeof(s->error), "%s", msg);
 	pthread_mutex_unlock(&s->lock);
+}
+
+void source_ended_why(struct source *s, char *err, size_t err_len)
+{
+	char why[sizeof(s->error)];
+
+	pthread_mutex_lock(&s->lock);
+	snprintf(why, sizeof(why), "%s", s->error); /* a read error that ended a file */
+	pthread_mutex_unlock(&s->lock);
+	snprintf(err, err_len,
+		 "source %s has ended after %llu packets%s%s%s and will produce no more "
+		 "(a finished source does not start again)",
+		 s->name, (unsigned long long)atomic_load(&s->received), why[0] ? " (" : "", why,
+		 why[0] ? ")" : "");
 }

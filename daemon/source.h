@@ -30,6 +30,11 @@ struct source_ops {
 	 * than capture all the time (a live interface).
 	 */
 	bool pull;
+	/*
+	 * The option keys open() takes (NULL-terminated); it refuses any
+	 * other.  vcapd --help must show each (tests/test_options.c).
+	 */
+	const char *const *options;
 	/* Check the options after "kind:" and prepare.  Runs at startup. */
 	int (*open)(struct source *s, const char *args, char *err, size_t err_len);
 	/*
@@ -105,6 +110,7 @@ struct source {
 	unsigned n_clusters;
 	unsigned cap_clusters;
 	unsigned n_want_hash;   /* active consumers that asked for flow hashes */
+	unsigned n_want_meta;   /* ... for records meta (VCAP_OPENF_META) */
 	unsigned n_with_rules;  /* active consumers whose rules are not trivial */
 	char kernel_filter[VCAP_FILTER_MAX * 2 + 16]; /* what the kernel runs now */
 	bool kernel_drop_all;
@@ -115,6 +121,8 @@ struct source {
 	_Atomic uint32_t state; /* VCAP_SOURCE_* */
 	_Atomic uint64_t received;
 	_Atomic uint64_t kernel_drops;
+	/* a frame it delivered carried a VLAN tag (sampled: only for a hint, requests.c) */
+	atomic_bool seen_vlan;
 	char error[64]; /* under lock */
 	/* what the kernel filters, for STATUS; under lock (kernel_filter is the thread's) */
 	char kernel_filter_shown[128];
@@ -137,8 +145,14 @@ void source_stop(struct source *s); /* joins the thread, closes the backend */
 void source_destroy(struct source *s);
 struct source *source_find(struct source *list, const char *name);
 void source_set_error(struct source *s, const char *msg);
+/*
+ * Say why nobody may attach to s any more: it is a finite source (a file, a
+ * counted generator) that has ended, and an ended source never starts again.
+ */
+void source_ended_why(struct source *s, char *err, size_t err_len);
 
 extern const struct source_ops *const source_kinds[]; /* synth, pcap, if; NULL-terminated */
+extern const char *const source_common_options[];    /* what every kind takes: cpu */
 extern const struct source_ops source_synth_ops;
 extern const struct source_ops source_pcap_ops;
 extern const struct source_ops source_if_ops;

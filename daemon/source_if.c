@@ -109,6 +109,9 @@ static int if_connect(struct source *s, struct if_src *f, char *err, size_t err_
 	return 0;
 }
 
+/* What if_open() takes after IFACE; kv_known() refuses anything else. */
+static const char *const if_options[] = { "promisc", "ring", "block", "snaplen", NULL };
+
 static int if_open(struct source *s, const char *args, char *err, size_t err_len)
 {
 	struct if_src *f = calloc(1, sizeof(*f));
@@ -130,7 +133,9 @@ static int if_open(struct source *s, const char *args, char *err, size_t err_len
 	memcpy(f->ifname, args, len);
 	args += len;
 	while (!rc && (rc = kv_next(&args, &kv, err, err_len)) > 0) {
-		rc = 0;
+		rc = kv_known(&kv, if_options, "if", err, err_len);
+		if (rc)
+			break;
 		if (!strcmp(kv.key, "promisc")) {
 			rc = kv_u64(&kv, 0, 1, &v, err, err_len);
 			f->opts.promisc = v;
@@ -143,10 +148,6 @@ static int if_open(struct source *s, const char *args, char *err, size_t err_len
 		} else if (!strcmp(kv.key, "snaplen")) {
 			rc = kv_u64(&kv, 16, 262144, &v, err, err_len);
 			f->opts.snaplen = (uint32_t)v;
-		} else {
-			snprintf(err, err_len,
-				 "if: unknown option \"%s\" (promisc, ring, block, snaplen)", kv.key);
-			rc = -EINVAL;
 		}
 	}
 	/* until source.c says otherwise, the kernel drops everything */
@@ -245,6 +246,7 @@ static void if_close(struct source *s)
 const struct source_ops source_if_ops = {
 	.kind = "if",
 	.pull = false,
+	.options = if_options,
 	.open = if_open,
 	.next = if_next,
 	.release = if_release,

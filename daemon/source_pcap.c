@@ -60,6 +60,9 @@ static int reopen_file(struct pcap_src *f, char *err, size_t err_len)
 	return 0;
 }
 
+/* What pcap_src_open() takes after FILE; kv_known() refuses anything else. */
+static const char *const pcap_options[] = { "speed", "loop", "consumers", NULL };
+
 static int pcap_src_open(struct source *s, const char *args, char *err, size_t err_len)
 {
 	struct pcap_src *f = calloc(1, sizeof(*f));
@@ -82,7 +85,9 @@ static int pcap_src_open(struct source *s, const char *args, char *err, size_t e
 	while (!rc && (rc = kv_next(&args, &kv, err, err_len)) > 0) {
 		uint64_t v;
 
-		rc = 0;
+		rc = kv_known(&kv, pcap_options, "pcap", err, err_len);
+		if (rc)
+			break;
 		if (!strcmp(kv.key, "speed")) {
 			if (!strcmp(kv.val, "max"))
 				f->speed = 0;
@@ -93,10 +98,6 @@ static int pcap_src_open(struct source *s, const char *args, char *err, size_t e
 		} else if (!strcmp(kv.key, "consumers")) {
 			rc = kv_u64(&kv, 1, 4096, &v, err, err_len);
 			s->start_after = (uint32_t)v;
-		} else {
-			snprintf(err, err_len, "pcap: unknown option \"%s\" (speed, loop, consumers)",
-				 kv.key);
-			rc = -EINVAL;
 		}
 	}
 	f->arena = malloc(ARENA_SIZE);
@@ -246,6 +247,7 @@ static void pcap_src_close(struct source *s)
 const struct source_ops source_pcap_ops = {
 	.kind = "pcap",
 	.pull = true,
+	.options = pcap_options,
 	.open = pcap_src_open,
 	.next = pcap_src_next,
 	.release = pcap_src_release,

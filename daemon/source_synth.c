@@ -44,6 +44,11 @@ struct synth_src {
 	uint8_t *slots;
 };
 
+/* What synth_open() takes; kv_known() refuses anything else. */
+static const char *const synth_options[] = {
+	"size", "pps", "count", "flows", "proto", "ipv6", "vlan", "consumers", "coalesce", NULL,
+};
+
 static int synth_open(struct source *s, const char *args, char *err, size_t err_len)
 {
 	struct vcap_synth_cfg cfg = { .size = 64, .flows = 1024, .proto = VCAP_SYNTH_MIX };
@@ -56,7 +61,9 @@ static int synth_open(struct source *s, const char *args, char *err, size_t err_
 		return -ENOMEM;
 	g->coalesce_ns = 50000; /* a typical NIC's rx-usecs */
 	while ((rc = kv_next(&args, &kv, err, err_len)) > 0) {
-		rc = 0;
+		rc = kv_known(&kv, synth_options, NULL, err, err_len);
+		if (rc)
+			break;
 		if (!strcmp(kv.key, "size")) {
 			rc = kv_u64(&kv, 60, VCAP_SYNTH_SIZE_MAX, &v, err, err_len);
 			cfg.size = (uint32_t)v;
@@ -88,12 +95,6 @@ static int synth_open(struct source *s, const char *args, char *err, size_t err_
 				snprintf(err, err_len, "proto=%s: expected udp, tcp or mix", kv.val);
 				rc = -EINVAL;
 			}
-		} else {
-			snprintf(err, err_len,
-				 "unknown option \"%s\" (size, pps, count, flows, proto, ipv6, vlan, "
-				 "consumers, coalesce)",
-				 kv.key);
-			rc = -EINVAL;
 		}
 		if (rc)
 			break;
@@ -231,6 +232,7 @@ static void synth_close(struct source *s)
 const struct source_ops source_synth_ops = {
 	.kind = "synth",
 	.pull = true,
+	.options = synth_options,
 	.open = synth_open,
 	.next = synth_next,
 	.release = synth_release,

@@ -35,6 +35,8 @@ struct vm;
  * socket).  @return 0 or -errno with err.
  */
 int vm_create(const char *spec, struct vm **out, char *err, size_t err_len);
+/* The options vm_create() takes after SOCKET (NULL-terminated): size, vectors. */
+extern const char *const vm_options[];
 void vm_destroy(struct vm *vm);
 
 const char *vm_name(const struct vm *vm);

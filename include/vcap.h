@@ -233,7 +233,9 @@ struct vcap_info {
  * @return a handle, or NULL with errno set: ENOENT (no such source or
  * interface), ECONNREFUSED (vcapd not running), EACCES (policy or
  * permissions), EINVAL (bad option or filter), ENOMEM, EPROTO (vcapd speaks
- * another protocol), EOPNOTSUPP (unknown options set).
+ * another protocol), EOPNOTSUPP (unknown options set), ENODATA (a finite
+ * source, a pcap file or a counted generator, has ended: it never starts
+ * again, so there is nothing left to open).
  * Blocks while talking to vcapd.
  */
 VCAP_API struct vcap *vcap_open(const char *device, const struct vcap_open_opts *opts);

@@ -170,8 +170,8 @@ struct vcap_msg_open {
 };
 
 #define VCAP_OPENF_FLOW_HASH 0x1u /* fill vcap_rec.hash */
-/* VCAP_OPENF_META 0x2u goes here (records carry vcapd's parse); add it to _ALL */
-#define VCAP_OPENF_ALL 0x1u
+#define VCAP_OPENF_META 0x2u      /* records carry struct vcap_rec_meta (vcap_ring.h) */
+#define VCAP_OPENF_ALL 0x3u
 
 struct vcap_msg_open_reply {
 	uint32_t ring_id;

@@ -89,7 +89,11 @@ struct vcap_ring_info {
 	uint16_t version;      /* VCAP_RING_VERSION */
 	uint16_t hdr_size;     /* VCAP_RING_HDR_SIZE: where data[] starts */
 	uint32_t data_size;    /* bytes of records, power of two */
-	uint16_t rec_hdr_size; /* the writer's sizeof(struct vcap_rec): at least this header's */
+	/*
+	 * hdr_len of every record of this ring: the writer's sizeof(struct
+	 * vcap_rec), plus sizeof(struct vcap_rec_meta) on rings that carry it.
+	 */
+	uint16_t rec_hdr_size;
 	uint16_t reserved0;
 	uint32_t snaplen;      /* no record holds more packet bytes than this */
 	uint32_t linktype;     /* DLT_* of the packets, e.g. 1 = Ethernet */
@@ -205,12 +209,44 @@ struct vcap_rec {
 /* Bits of vcap_rec.flags. */
 #define VCAP_REC_PAD 0x0001u       /* skip to the start of the data area */
 #define VCAP_REC_TRUNCATED 0x0002u /* caplen < wirelen */
+#define VCAP_REC_META 0x0004u      /* struct vcap_rec_meta follows the header */
 
-/* Bytes a record carrying caplen packet bytes takes in the ring. */
+/*
+ * What a record carries after struct vcap_rec on a ring opened with
+ * VCAP_OPENF_META (vcap_proto.h): the packet's number, and vcapd's parse of
+ * its headers, which it makes once per packet for every consumer.  Offsets
+ * are from the packet's first byte; 0 means "not there".  A reader must
+ * not trust them more than any other record field: each is checked
+ * against caplen before use.
+ */
+struct vcap_rec_meta {
+	uint64_t seq;        /* packets offered to this ring before this one */
+	uint16_t l3_off;     /* IPv4/IPv6 header */
+	uint16_t l4_off;     /* transport header (not for fragments) */
+	uint16_t ethertype;  /* after up to two VLAN tags */
+	uint16_t vlan;       /* outer VLAN id (with VCAP_RMETA_VLAN) */
+	uint8_t ip_version;  /* 4, 6, 0 */
+	uint8_t proto;       /* IP protocol */
+	uint8_t tcp_flags;
+	uint8_t flags;       /* VCAP_RMETA_* */
+	uint32_t reserved;
+};
+
+#define VCAP_RMETA_PARSED 0x01   /* the header fields are set (else only seq) */
+#define VCAP_RMETA_VLAN 0x02
+#define VCAP_RMETA_FRAGMENT 0x04
+#define VCAP_RMETA_PORTS 0x08    /* a whole TCP/UDP/SCTP header at l4_off */
+
+/* Bytes a record with a hdr_len-byte header and caplen packet bytes takes. */
+static inline uint32_t vcap_rec_size_hdr(uint32_t hdr_len, uint32_t caplen)
+{
+	return (hdr_len + caplen + VCAP_REC_ALIGN - 1) & ~(VCAP_REC_ALIGN - 1);
+}
+
+/* Bytes a record carrying caplen packet bytes takes in the ring (plain header). */
 static inline uint32_t vcap_rec_size(uint32_t caplen)
 {
-	return (uint32_t)(sizeof(struct vcap_rec) + caplen + VCAP_REC_ALIGN - 1) &
-	       ~(VCAP_REC_ALIGN - 1);
+	return vcap_rec_size_hdr(sizeof(struct vcap_rec), caplen);
 }
 
 /* Bytes a ring with data_size bytes of records takes in memory. */
@@ -229,6 +265,7 @@ _Static_assert(offsetof(struct vcap_ring, s) == 0xc0, "stats line offset");
 _Static_assert(offsetof(struct vcap_ring, data) == VCAP_RING_HDR_SIZE, "data offset");
 _Static_assert(sizeof(struct vcap_rec) == 32, "record header size");
 _Static_assert(offsetof(struct vcap_rec, ts_ns) == 8, "record ts offset");
+_Static_assert(sizeof(struct vcap_rec_meta) == 24, "record meta size");
 _Static_assert(sizeof(_Atomic uint32_t) == 4 && sizeof(_Atomic uint64_t) == 8,
 	       "atomics have the size of their integers");
 

@@ -4,6 +4,8 @@
  * is open: the HELLO that tells vcapd who we are and which protocol we speak.
  */
 #include <errno.h>
+#include <poll.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -34,5 +36,51 @@ int vcap_ctl_hello(struct vcap_ctl *ctl, const char *client, struct vcap_msg_hel
 out:
 	free(req);
 	free(reply);
+	return rc;
+}
+
+int vcap_gone_err(struct vcap *h)
+{
+	return vcap_set_err(-EPIPE, "%s: vcapd went away (it exited or was killed)", h->device);
+}
+
+int vcap_set_gone(struct vcap *h)
+{
+	atomic_store(&h->gone, true);
+	return vcap_gone_err(h);
+}
+
+int vcap_ctl_alive(struct vcap *h)
+{
+	struct pollfd p = { .fd = h->ctl->hup_fd, .events = POLLRDHUP };
+	int rc;
+
+	if (atomic_load(&h->gone))
+		return vcap_gone_err(h);
+	if (p.fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+		return vcap_set_gone(h);
+	if (h->ctl->alive && (rc = h->ctl->alive(h->ctl)) != 0) {
+		atomic_store(&h->gone, true);
+		return rc;
+	}
+	return 0;
+}
+
+int vcap_ctl_call(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply, int *fds,
+		  int *nfds)
+{
+	int rc;
+
+	if (atomic_load(&h->gone))
+		return vcap_gone_err(h);
+	pthread_mutex_lock(&h->ctl_lock);
+	rc = h->ctl->call(h->ctl, req, reply, fds, nfds);
+	pthread_mutex_unlock(&h->ctl_lock);
+	/*
+	 * -EPIPE from the channel itself is vcapd's end (a refusal that vcapd
+	 * sent carries its own reason and leaves the connection up).
+	 */
+	if (rc == -EPIPE && vcap_ctl_alive(h))
+		return vcap_gone_err(h);
 	return rc;
 }

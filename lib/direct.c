@@ -17,15 +17,19 @@
 
 #include "afpacket.h"
 
-static int direct_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int flags)
+static int direct_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int timeout_ms)
 {
+	int64_t deadline = timeout_ms > 0 ? vcap_mono_ms() + timeout_ms : -1;
+	bool last = timeout_ms == 0;
 	struct vcap_pkt_meta meta[64];
 	const uint8_t *data[64];
 
 	if (n > 64)
 		n = 64;
+	if (vcap_take_break(h))
+		return vcap_set_err(-EINTR, "%s: interrupted by vcap_breakloop()", h->device);
 	for (;;) {
-		int got, rc;
+		int got, ev;
 
 		vcap_afp_release(h->afp); /* blocks of the previous burst go back */
 		got = vcap_afp_read(h->afp, meta, data, n);
@@ -35,16 +39,16 @@ static int direct_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, 
 						     .caplen = meta[i].caplen,
 						     .wirelen = meta[i].wirelen,
 						     .ifindex = meta[i].ifindex };
-		if (got)
+		if (got || last)
 			return got;
-		if (atomic_exchange(&h->brk, 0))
-			return vcap_set_err(-EINTR, "%s: interrupted", h->device);
-		if (!(flags & VCAP_WAIT))
-			return 0;
-		rc = vcap_wait(h, vcap_afp_fd(h->afp), -1, -1);
-		if (rc)
-			return vcap_set_err(rc, "%s: %s", h->device,
-					    rc == -EINTR ? "interrupted" : strerror(-rc));
+		ev = vcap_ev_poll(h, vcap_ms_left(deadline));
+		if (ev < 0)
+			return vcap_set_err(ev, "%s: epoll_wait: %s", h->device, strerror(-ev));
+		if (ev & VCAP_EV_BREAK)
+			return vcap_set_err(-EINTR, "%s: interrupted by vcap_breakloop()", h->device);
+		if (ev & VCAP_EV_SIGNAL)
+			return vcap_set_err(-EINTR, "%s: interrupted by a signal", h->device);
+		last = deadline >= 0 && vcap_ms_left(deadline) == 0;
 	}
 }
 
@@ -89,11 +93,6 @@ static int direct_stats(struct vcap *h, struct vcap_stats *st)
 	return 0;
 }
 
-static int direct_fd(struct vcap *h)
-{
-	return vcap_afp_fd(h->afp);
-}
-
 static void direct_close(struct vcap *h)
 {
 	vcap_afp_close(h->afp);
@@ -103,7 +102,6 @@ static const struct vcap_ops direct_ops = {
 	.recv_burst = direct_recv_burst,
 	.set_filter = direct_set_filter,
 	.stats = direct_stats,
-	.fd = direct_fd,
 	.close = direct_close,
 };
 
@@ -128,7 +126,8 @@ int vcap_direct_open(struct vcap *h, const char *ifname, const struct vcap_open_
 	h->info = (struct vcap_info){ .linktype = DLT_EN10MB,
 				      .snaplen = ao.snaplen,
 				      .ring_size = ao.ring_size };
-	if (*filter && (rc = direct_set_filter(h, filter))) {
+	if ((rc = vcap_ev_add(h, vcap_afp_fd(h->afp), VCAP_EV_DATA)) != 0 ||
+	    (*filter && (rc = direct_set_filter(h, filter)))) {
 		vcap_afp_close(h->afp);
 		return rc;
 	}

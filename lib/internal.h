@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 
 #include "ring.h"
 #include "vcap.h"
@@ -62,6 +63,15 @@ struct vcap_ctl {
  * @return 0 or -errno (message set).
  */
 int vcap_ctl_hello(struct vcap_ctl *ctl, const char *client, struct vcap_msg_hello_reply *hello);
+
+/*
+ * One request on h's channel, from any thread (h->ctl_lock), or -EPIPE at
+ * once if vcapd is known to be gone; a channel that breaks marks it gone.
+ */
+int vcap_ctl_call(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply, int *fds,
+		  int *nfds);
+/* 0 while vcapd serves h, else -EPIPE (sticky, message set).  A system call. */
+int vcap_ctl_alive(struct vcap *h);
 
 /* Connect to vcapd at path and say HELLO.  @return 0 or -errno (message set). */
 int vcap_ctl_unix_open(const char *path, struct vcap_ctl **out);
@@ -115,10 +125,10 @@ int vcap_guest_ctl_open(const char *socket_path, struct vcap_ctl **out);
 int vcap_guest_lock(void);
 
 struct vcap_ops {
-	int (*recv_burst)(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int flags);
+	/* timeout_ms: 0 do not wait, -1 no limit, else a bound (vcap_recv_timeout) */
+	int (*recv_burst)(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int timeout_ms);
 	int (*set_filter)(struct vcap *h, const char *filter);
 	int (*stats)(struct vcap *h, struct vcap_stats *st);
-	int (*fd)(struct vcap *h);
 	void (*close)(struct vcap *h);
 };
 
@@ -130,10 +140,22 @@ struct vcap {
 	struct vcap_info info;
 	uint32_t watermark;
 	uint32_t timeout_ms;
-	atomic_int brk;
+	atomic_int brk; /* vcap_breakloop()'s latch */
+	/*
+	 * Sticky: set once vcapd is known to be gone, and from then on every
+	 * call reports -EPIPE (vcap.h, Conventions).  Any thread may set it.
+	 */
+	atomic_bool gone;
 	int break_fd; /* eventfd written by vcap_breakloop() */
-	int ep_fd;    /* epoll set vcap_wait() sleeps on, made on first use; -1: none */
-	int ep_for[2]; /* the fd and hup_fd it was made for */
+	int ep_fd;    /* the handle's epoll set (events.c): vcap_fd() */
+	int data_fd;  /* its VCAP_EV_DATA member, -1: none */
+	int tick_fd;  /* its VCAP_EV_TICK member, -1: none */
+	/*
+	 * Serialises control calls (filters, rules, flows), which any thread
+	 * may make while another receives: one request and reply at a time on
+	 * the channel.  The receive path never takes it.
+	 */
+	pthread_mutex_t ctl_lock;
 
 	/* ring handles */
 	struct vcap_ctl *ctl;
@@ -209,10 +231,44 @@ void vcap_program_name(char *buf, size_t len);
 /* Remember a message for vcap_errmsg().  @return err (a negative errno). */
 int vcap_set_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- events.c: the handle's epoll set (vcap_fd) ---- */
+
+/* Members of the set, and what vcap_ev_poll() reports (bits). */
+#define VCAP_EV_DATA 0x1   /* packets (a ring's wake descriptor, a packet socket) */
+#define VCAP_EV_BREAK 0x2  /* vcap_breakloop(): the latch was taken */
+#define VCAP_EV_HUP 0x4    /* vcapd is gone */
+#define VCAP_EV_TICK 0x8   /* the periodic timer: look again */
+#define VCAP_EV_SIGNAL 0x10 /* the wait was interrupted by a signal */
+
+/* Make the set, with the break eventfd in it.  @return 0 or -errno (message set). */
+int vcap_ev_init(struct vcap *h);
+/* Add fd as VCAP_EV_DATA or VCAP_EV_HUP.  @return 0 or -errno (message set). */
+int vcap_ev_add(struct vcap *h, int fd, uint32_t what);
 /*
- * Wait for fd (and the handle's break and hang-up fds) for at most
- * timeout_ms (-1: no limit).  @return 0 (ready or timed out), -EINTR, -EPIPE.
+ * Add a timer that makes the set ready every period_ms: for rings that no
+ * interrupt wakes, and channels whose end no hang-up tells.
  */
-int vcap_wait(struct vcap *h, int fd, int hup_fd, int timeout_ms);
+int vcap_ev_tick(struct vcap *h, uint32_t period_ms);
+void vcap_ev_close(struct vcap *h);
+/*
+ * Wait up to timeout_ms (0: just look; -1: no limit) and take care of
+ * what is ready: drain wake tokens and ticks, take the break latch.
+ * @return VCAP_EV_* bits (0: timed out), or -errno.
+ */
+int vcap_ev_poll(struct vcap *h, int timeout_ms);
+/* Make the set ready once, for no reason a receive reports (packets wait unannounced). */
+void vcap_ev_kick(struct vcap *h);
+/* Take vcap_breakloop()'s latch if it is set.  @return true if it was. */
+bool vcap_take_break(struct vcap *h);
+
+/* Monotonic milliseconds, for deadlines. */
+int64_t vcap_mono_ms(void);
+/* Milliseconds left until deadline (-1: none) for a wait: -1, or 0.. */
+int vcap_ms_left(int64_t deadline);
+
+/* -EPIPE with the message every path gives once vcapd is gone. */
+int vcap_gone_err(struct vcap *h);
+/* Record that vcapd is gone.  @return vcap_gone_err(h). */
+int vcap_set_gone(struct vcap *h);
 
 #endif /* VCAP_LIB_INTERNAL_H */

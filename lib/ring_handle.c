@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +58,7 @@ static int ctl_open(const struct vcap_open_opts *o, struct vcap_ctl **out)
 }
 
 #define SPIN_NS 50000 /* the longest a consumer polls before going to sleep */
+#define POLL_MS_MAX 10 /* polled rings: the longest sleep between looks */
 
 static uint64_t mono_ns(void)
 {
@@ -78,9 +78,9 @@ static uint64_t mono_ns(void)
  * each sleep that turns out shorter than a poll would have been doubles it
  * (up to SPIN_NS).
  */
-static bool spin_for_data(struct vcap *h)
+static bool spin_for_data(struct vcap *h, uint64_t spin_ns)
 {
-	uint64_t until = mono_ns() + h->spin_ns;
+	uint64_t until = mono_ns() + spin_ns;
 
 	do {
 		for (int i = 0; i < 64; i++) {
@@ -95,39 +95,25 @@ static bool spin_for_data(struct vcap *h)
 }
 
 /*
- * No wake-up descriptor (a guest whose device has no MSI-X): sleep a little
- * longer each time nothing came, from 50 us up to 10 ms, as PF_RING's
- * adaptive poll does.  Packets wake nobody; the ring is simply looked at.
+ * How long one sleep may last.  A ring without a wake descriptor (a guest
+ * whose device has no MSI-X) is looked at after a little longer each time
+ * nothing came, 50 us doubling up to POLL_MS_MAX, as PF_RING's adaptive
+ * poll does; a channel that cannot hang up (a VM's region) is asked
+ * whether vcapd lives at least once a second.  And never past the deadline.
  */
-static int poll_wait(struct vcap *h)
+static int sleep_ms(struct vcap *h, int64_t deadline)
 {
-	/* The hang-up too: vcap-guestd gone means this ring is gone. */
-	struct pollfd p[2] = { { .fd = h->break_fd, .events = POLLIN },
-			       { .fd = h->ctl->hup_fd, .events = POLLRDHUP } };
-	uint64_t v;
+	int ms = vcap_ms_left(deadline), cap = -1;
 
-	h->poll_us = h->poll_us ? h->poll_us * 2 : 50;
-	if (h->poll_us > 10000)
-		h->poll_us = 10000;
-	if (poll(p, h->ctl->hup_fd >= 0 ? 2 : 1, (int)((h->poll_us + 999) / 1000)) <= 0)
-		return 0;
-	if (p[0].revents & POLLIN) {
-		(void)!read(h->break_fd, &v, sizeof(v));
-		if (atomic_exchange(&h->brk, 0))
-			return -EINTR;
+	if (h->wake_fd < 0) {
+		h->poll_us = h->poll_us ? h->poll_us * 2 : 50;
+		if (h->poll_us > POLL_MS_MAX * 1000)
+			h->poll_us = POLL_MS_MAX * 1000;
+		cap = (int)((h->poll_us + 999) / 1000);
+	} else if (h->ctl->alive) {
+		cap = 1000;
 	}
-	if (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR))
-		return -EPIPE;
-	return 0;
-}
-
-/* Empty the wake descriptor: the token that woke us (or a stale one). */
-static void drain(int fd)
-{
-	char buf[64];
-
-	while (read(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
-		;
+	return cap >= 0 && (ms < 0 || ms > cap) ? cap : ms;
 }
 
 /*
@@ -151,8 +137,36 @@ static inline int take(struct vcap_ring_reader *rd, struct vcap_pkt *pkts, unsig
 	return i ? (int)i : rc;
 }
 
-static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int flags)
+/*
+ * What the events since the last look say: -EINTR for a break, and a
+ * hang-up recorded (reported once the ring is empty).  Called whenever a
+ * wait request is withdrawn, which also drains its wake token: vcapd may
+ * signal the request before last just after we withdrew it (we woke on our
+ * own timeout, or a caller polling vcap_fd() did), and that stale token
+ * would end every later sleep at once until vcapd signals again.
+ */
+static int look(struct vcap *h, int timeout_ms)
 {
+	int ev = vcap_ev_poll(h, timeout_ms);
+
+	if (ev < 0)
+		return vcap_set_err(ev, "%s: epoll_wait: %s", h->device, strerror(-ev));
+	if (ev & VCAP_EV_HUP)
+		atomic_store(&h->gone, true);
+	if (ev & VCAP_EV_BREAK)
+		return vcap_set_err(-EINTR, "%s: interrupted by vcap_breakloop()", h->device);
+	if (ev & VCAP_EV_SIGNAL)
+		return vcap_set_err(-EINTR, "%s: interrupted by a signal", h->device);
+	return 0;
+}
+
+static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int timeout_ms)
+{
+	int64_t deadline = timeout_ms > 0 ? vcap_mono_ms() + timeout_ms : -1;
+	bool last = timeout_ms == 0;
+
+	if (vcap_take_break(h))
+		return vcap_set_err(-EINTR, "%s: interrupted by vcap_breakloop()", h->device);
 	for (;;) {
 		uint64_t slept;
 		uint32_t state;
@@ -160,16 +174,9 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 
 		if (h->armed) {
 			h->armed = false;
-			/*
-			 * Drain even when vcapd has not signalled this request:
-			 * it may signal the one before just after we withdrew it
-			 * (we woke on our own timeout, or a caller polling
-			 * vcap_fd() did), and that stale token would end every
-			 * later sleep at once until vcapd signals again.
-			 */
 			(void)vcap_ring_reader_disarm(&h->rd);
-			if (h->wake_fd >= 0)
-				drain(h->wake_fd);
+			if ((rc = look(h, 0)) != 0)
+				return rc;
 		}
 		vcap_ring_reader_release(&h->rd); /* R2: the previous burst, in one store */
 		got = take(&h->rd, pkts, n);
@@ -187,39 +194,38 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 				return vcap_set_err(-ENODATA, "%s: the source has ended", h->device);
 			return vcap_set_err(-EPIPE, "%s: vcapd dropped this ring", h->device);
 		}
-		if (atomic_exchange(&h->brk, 0))
-			return vcap_set_err(-EINTR, "%s: interrupted", h->device);
-		if (h->ctl->alive && (rc = h->ctl->alive(h->ctl)) != 0)
+		if (atomic_load(&h->gone))
+			return vcap_gone_err(h);
+		if (h->ctl->alive && (rc = h->ctl->alive(h->ctl)) != 0) {
+			atomic_store(&h->gone, true);
 			return rc;
-		if ((flags & VCAP_WAIT) && state == VCAP_RING_STATE_LIVE && h->spin_ns) {
-			if (spin_for_data(h))
+		}
+		if (!last && state == VCAP_RING_STATE_LIVE && h->spin_ns) {
+			uint64_t spin = h->spin_ns;
+			int left = vcap_ms_left(deadline);
+
+			if (left >= 0 && (uint64_t)left * 1000000u < spin)
+				spin = (uint64_t)left * 1000000u;
+			if (spin_for_data(h, spin))
 				continue;
 			h->spin_ns /= 2;
 		}
 		if (!vcap_ring_reader_arm(&h->rd, h->watermark, h->timeout_ms))
 			continue; /* packets came in while we armed */
 		h->armed = true;
-		if (!(flags & VCAP_WAIT))
+		if (last)
 			return 0;
 
-		/*
-		 * A channel that cannot hang up (a VM's region) is asked whether
-		 * vcapd lives at least once a second, at the top of the loop.
-		 */
 		slept = mono_ns();
-		rc = h->wake_fd >= 0 ? vcap_wait(h, h->wake_fd, h->ctl->hup_fd,
-						 h->ctl->alive ? 1000 : -1)
-				     : poll_wait(h);
+		rc = look(h, sleep_ms(h, deadline));
 		slept = mono_ns() - slept;
 		if (slept < SPIN_NS) /* a poll would have caught it: poll longer */
 			h->spin_ns = h->spin_ns * 2 > SPIN_NS ? SPIN_NS
 				     : h->spin_ns * 2 < 1000 ? 1000 : h->spin_ns * 2;
-		if (rc == -EINTR)
-			return vcap_set_err(-EINTR, "%s: interrupted", h->device);
-		if (rc == -EPIPE && !vcap_ring_reader_has_data(&h->rd))
-			return vcap_set_err(-EPIPE, "%s: vcapd went away", h->device);
-		if (rc && rc != -EPIPE)
-			return vcap_set_err(rc, "%s: poll: %s", h->device, strerror(-rc));
+		if (rc)
+			return rc;
+		/* at the deadline, one more look: whatever waits below the watermark */
+		last = deadline >= 0 && vcap_ms_left(deadline) == 0;
 	}
 }
 
@@ -240,35 +246,34 @@ static int ring_set_filter(struct vcap *h, const char *filter)
 	vcap_msg_init(req, VCAP_APP_CAPTURE, VCAP_MSG_SET_FILTER);
 	req->u.set_filter.ring_id = h->info.ring_id;
 	strcpy(req->text, filter);
-	rc = h->ctl->call(h->ctl, req, reply, NULL, NULL);
+	rc = vcap_ctl_call(h, req, reply, NULL, NULL);
 out:
 	free(req);
 	free(reply);
 	return rc;
 }
 
+/*
+ * The counters in the ring, and whether vcapd is still there to move them:
+ * once it is gone they are the last it published, returned with -EPIPE.
+ */
 static int ring_stats(struct vcap *h, struct vcap_stats *st)
 {
-	struct vcap_ring_counters c;
+	struct vcap_ring_counters c = { 0 };
+	int rc = vcap_ctl_alive(h);
+	bool whole = vcap_ring_reader_counters(&h->rd, &c);
 
-	if (!vcap_ring_reader_counters(&h->rd, &c))
-		return vcap_set_err(-EAGAIN, "%s: the counters are stuck mid-update (vcapd died?)",
-				    h->device);
 	*st = (struct vcap_stats){ .received = c.received,
 				   .delivered = c.delivered,
 				   .dropped = c.dropped,
 				   .filtered = c.filtered,
 				   .kernel_drops = c.kernel_drops,
 				   .shunted = c.shunted };
+	if (rc)
+		return rc;
+	if (!whole)
+		return vcap_set_err(-EAGAIN, "%s: the counters are stuck mid-update", h->device);
 	return 0;
-}
-
-static int ring_fd(struct vcap *h)
-{
-	if (h->wake_fd < 0)
-		return vcap_set_err(-EOPNOTSUPP, "%s: this ring has no wake-up descriptor (polled)",
-				    h->device);
-	return h->wake_fd;
 }
 
 /*
@@ -291,7 +296,6 @@ const struct vcap_ops ring_ops = {
 	.recv_burst = ring_recv_burst,
 	.set_filter = ring_set_filter,
 	.stats = ring_stats,
-	.fd = ring_fd,
 	.close = ring_close,
 };
 
@@ -331,6 +335,11 @@ static int map_ring(struct vcap *h, const struct vcap_msg_open_reply *r, int *fd
 	return vcap_ring_attach_mem(h, h->map, h->map_size);
 }
 
+/*
+ * The handle's event set (events.c): the wake descriptor, the channel's
+ * hang-up, and a tick where neither can tell the waiter to look again: a
+ * polled ring's, or a channel's whose vcapd must be asked if it lives.
+ */
 int vcap_ring_attach_mem(struct vcap *h, void *mem, size_t map_size)
 {
 	int rc = vcap_ring_reader_attach(&h->rd, mem, map_size);
@@ -340,6 +349,23 @@ int vcap_ring_attach_mem(struct vcap *h, void *mem, size_t map_size)
 		return vcap_set_err(rc, "%s: vcapd sent a ring this libvcap does not understand",
 				    h->device);
 	h->ops = &ring_ops;
+	if (h->wake_fd >= 0 && (rc = vcap_ev_add(h, h->wake_fd, VCAP_EV_DATA)) != 0)
+		return rc;
+	if (h->ctl->hup_fd >= 0 && (rc = vcap_ev_add(h, h->ctl->hup_fd, VCAP_EV_HUP)) != 0)
+		return rc;
+	if (h->wake_fd < 0)
+		rc = vcap_ev_tick(h, POLL_MS_MAX);
+	else if (h->ctl->alive)
+		rc = vcap_ev_tick(h, 1000);
+	if (rc)
+		return rc;
+	/*
+	 * Ask for a wake-up at once, so that vcap_fd() works in an event loop
+	 * before any receive was made; packets already there make it ready.
+	 */
+	h->armed = vcap_ring_reader_arm(&h->rd, h->watermark, h->timeout_ms);
+	if (!h->armed)
+		vcap_ev_kick(h);
 	return 0;
 }
 
@@ -350,7 +376,8 @@ static uint32_t open_flags(uint32_t granted)
 
 	if (granted & VCAP_OPENF_FLOW_HASH)
 		f |= VCAP_OPEN_FLOW_HASH;
-	/* VCAP_OPENF_META -> VCAP_OPEN_META goes here */
+	if (granted & VCAP_OPENF_META)
+		f |= VCAP_OPEN_META;
 	return f;
 }
 
@@ -380,14 +407,17 @@ int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_op
 					      .snaplen = VCAP_OPT(o, snaplen, 0),
 					      .watermark = h->watermark,
 					      .timeout_ms = h->timeout_ms,
-					      .flags = VCAP_OPT(o, flags, 0) & VCAP_OPEN_FLOW_HASH
-							       ? VCAP_OPENF_FLOW_HASH
-							       : 0,
+					      .flags = (VCAP_OPT(o, flags, 0) & VCAP_OPEN_FLOW_HASH
+								? VCAP_OPENF_FLOW_HASH
+								: 0) |
+						       (VCAP_OPT(o, flags, 0) & VCAP_OPEN_META
+								? VCAP_OPENF_META
+								: 0),
 					      .cluster_id = VCAP_OPT(o, cluster_id, 0),
 					      .cluster_mode = VCAP_OPT(o, cluster_mode, 0) };
 	strcpy(req->name, source);
 	strcpy(req->text, filter);
-	rc = h->ctl->call(h->ctl, req, reply, fds, &nfds);
+	rc = vcap_ctl_call(h, req, reply, fds, &nfds);
 	if (rc)
 		goto fail;
 	h->info = (struct vcap_info){ .linktype = reply->u.open_reply.linktype,

@@ -19,7 +19,7 @@ static int call(struct vcap *h, struct vcap_msg *req, uint64_t *count)
 
 	if (!reply)
 		return vcap_set_err(-ENOMEM, "%s: out of memory", h->device);
-	rc = h->ctl->call(h->ctl, req, reply, NULL, NULL);
+	rc = vcap_ctl_call(h, req, reply, NULL, NULL);
 	if (!rc && count)
 		*count = reply->u.count_reply.count;
 	free(reply);

@@ -6,12 +6,12 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <limits.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -110,7 +110,7 @@ VCAP_API struct vcap *vcap_open(const char *device, const struct vcap_open_opts 
 		errno = -rc;
 		return NULL;
 	}
-	if (VCAP_OPT(o, flags, 0) & ~VCAP_OPEN_FLOW_HASH) {
+	if (VCAP_OPT(o, flags, 0) & ~(VCAP_OPEN_FLOW_HASH | VCAP_OPEN_META)) {
 		errno = EINVAL;
 		vcap_set_err(-EINVAL, "%s: unknown open flags 0x%x", device, VCAP_OPT(o, flags, 0));
 		return NULL;
@@ -124,13 +124,15 @@ VCAP_API struct vcap *vcap_open(const char *device, const struct vcap_open_opts 
 	snprintf(h->device, sizeof(h->device), "%s", device);
 	h->watermark = VCAP_OPT(o, watermark, 1);
 	h->timeout_ms = VCAP_OPT(o, timeout_ms, 100);
-	h->wake_fd = -1;
-	h->ep_fd = -1;
+	h->wake_fd = h->data_fd = h->tick_fd = h->ep_fd = -1;
+	pthread_mutex_init(&h->ctl_lock, NULL);
 	h->break_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (h->break_fd < 0) {
 		rc = vcap_set_err(-errno, "%s: eventfd: %s", device, strerror(errno));
 		goto fail;
 	}
+	if ((rc = vcap_ev_init(h)) != 0)
+		goto fail;
 	if (!strncmp(device, HOST_PREFIX, strlen(HOST_PREFIX)))
 		rc = vcap_ring_open(h, device + strlen(HOST_PREFIX), o);
 	else
@@ -139,18 +141,48 @@ VCAP_API struct vcap *vcap_open(const char *device, const struct vcap_open_opts 
 		goto fail;
 	return h;
 fail:
+	vcap_ev_close(h);
 	if (h->break_fd >= 0)
 		close(h->break_fd);
+	pthread_mutex_destroy(&h->ctl_lock);
 	free(h);
 	errno = -rc;
 	return NULL;
+}
+
+int64_t vcap_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int vcap_ms_left(int64_t deadline)
+{
+	int64_t left;
+
+	if (deadline < 0)
+		return -1;
+	left = deadline - vcap_mono_ms();
+	return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+VCAP_API int vcap_recv_timeout(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int timeout_ms)
+{
+	if (timeout_ms < -1)
+		return vcap_set_err(-EINVAL, "%s: timeout of %d ms (-1: no limit, 0: no wait)",
+				    h->device, timeout_ms);
+	if (!n)
+		return vcap_set_err(-EINVAL, "%s: room for no packets", h->device);
+	return h->ops->recv_burst(h, pkts, n, timeout_ms);
 }
 
 VCAP_API int vcap_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, int flags)
 {
 	if (flags & ~VCAP_WAIT)
 		return vcap_set_err(-EINVAL, "%s: unknown receive flags 0x%x", h->device, flags);
-	return h->ops->recv_burst(h, pkts, n, flags);
+	return vcap_recv_timeout(h, pkts, n, flags & VCAP_WAIT ? -1 : 0);
 }
 
 VCAP_API int vcap_recv(struct vcap *h, struct vcap_pkt *pkt, int flags)
@@ -203,10 +235,11 @@ VCAP_API int vcap_stats_0_2(struct vcap *h, struct vcap_stats *st, size_t sz)
 	if (rc)
 		return rc;
 	rc = h->ops->stats(h, &mine);
-	if (rc)
+	/* after a hang-up: the last counters vcapd published, with -EPIPE */
+	if (rc && rc != -EPIPE)
 		return rc;
 	vcap_fill_out(st, sz, &mine, sizeof(mine));
-	return 0;
+	return rc;
 }
 VCAP_SYMVER_DEFAULT(vcap_stats_0_2, vcap_stats, VCAP_0.2);
 VCAP_SAME_TYPE(vcap_stats_0_2, vcap_stats);
@@ -242,7 +275,7 @@ VCAP_SYMVER_COMPAT(vcap_info_0_1, vcap_info, VCAP_0.1);
 
 VCAP_API int vcap_fd(struct vcap *h)
 {
-	return h->ops->fd(h);
+	return h->ep_fd;
 }
 
 VCAP_API void vcap_breakloop(struct vcap *h)
@@ -258,71 +291,8 @@ VCAP_API void vcap_close(struct vcap *h)
 	if (!h)
 		return;
 	h->ops->close(h);
+	vcap_ev_close(h);
 	close(h->break_fd);
-	if (h->ep_fd >= 0)
-		close(h->ep_fd);
+	pthread_mutex_destroy(&h->ctl_lock);
 	free(h);
-}
-
-enum { EP_DATA, EP_BREAK, EP_HUP };
-
-/*
- * An epoll set of fd, break_fd and hup_fd, made once per handle: a sleep is
- * then one epoll_wait, where poll() would add and remove three wait-queue
- * entries each time; in a VM, where a wake-up from idle already costs the
- * sleeper tens of microseconds, that is a sizeable share of a sparse
- * consumer's CPU.
- */
-static int wait_set(struct vcap *h, int fd, int hup_fd)
-{
-	struct epoll_event ev[3] = { { .events = EPOLLIN, .data.u32 = EP_DATA },
-				     { .events = EPOLLIN, .data.u32 = EP_BREAK },
-				     { .events = EPOLLRDHUP, .data.u32 = EP_HUP } };
-	int fds[3] = { fd, h->break_fd, hup_fd };
-
-	if (h->ep_fd >= 0 && h->ep_for[0] == fd && h->ep_for[1] == hup_fd)
-		return 0;
-	if (h->ep_fd >= 0)
-		close(h->ep_fd);
-	h->ep_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (h->ep_fd < 0)
-		return -errno;
-	for (int i = 0; i < 3; i++) {
-		if (fds[i] >= 0 && epoll_ctl(h->ep_fd, EPOLL_CTL_ADD, fds[i], &ev[i]) < 0) {
-			int rc = -errno;
-
-			close(h->ep_fd);
-			h->ep_fd = -1;
-			return rc;
-		}
-	}
-	h->ep_for[0] = fd;
-	h->ep_for[1] = hup_fd;
-	return 0;
-}
-
-int vcap_wait(struct vcap *h, int fd, int hup_fd, int timeout_ms)
-{
-	struct epoll_event ev[3];
-	bool hup = false;
-	uint64_t v;
-	int n, rc;
-
-	if (atomic_exchange(&h->brk, 0))
-		return -EINTR;
-	if ((rc = wait_set(h, fd, hup_fd)) != 0)
-		return rc;
-	n = epoll_wait(h->ep_fd, ev, 3, timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? -EINTR : -errno;
-	for (int i = 0; i < n; i++) {
-		if (ev[i].data.u32 == EP_BREAK) {
-			(void)!read(h->break_fd, &v, sizeof(v));
-			if (atomic_exchange(&h->brk, 0))
-				return -EINTR;
-		} else if (ev[i].data.u32 == EP_HUP) {
-			hup = ev[i].events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR);
-		}
-	}
-	return hup ? -EPIPE : 0;
 }

@@ -46,7 +46,7 @@ pcap_t *pcap_create(const char *device, char *errbuf)
 	strcpy(m->device, device);
 	m->snaplen = SHIM_SNAPLEN_MAX;
 	m->precision = PCAP_TSTAMP_PRECISION_MICRO;
-	m->epfd = m->ready_fd = m->brk_fd = -1;
+	m->epfd = m->ready_fd = -1;
 	m->key = real.open_dead_with_tstamp_precision(PLACEHOLDER_LINKTYPE, PLACEHOLDER_SNAPLEN,
 							PLACEHOLDER_PRECISION);
 	if (!m->key) {
@@ -242,7 +242,7 @@ static int open_status(int err)
 /* Undo pcap_activate(): the vcap handle, descriptors, the second dead handle. */
 static void release(struct mapped *m)
 {
-	int *fds[] = { &m->epfd, &m->ready_fd, &m->brk_fd };
+	int *fds[] = { &m->epfd, &m->ready_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -263,8 +263,7 @@ static int make_selectable(struct mapped *m)
 
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
 	m->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	m->brk_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (m->epfd < 0 || m->ready_fd < 0 || m->brk_fd < 0)
+	if (m->epfd < 0 || m->ready_fd < 0)
 		return -errno;
 	ev.data.fd = vcap_fd(m->vh);
 	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev))

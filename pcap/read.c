@@ -5,10 +5,10 @@
  * non-blocking mode and pcap_stats.
  *
  * Packets are taken from the ring a burst at a time and handed to the
- * program in place (zero copy).  Waiting is done here, with poll() on
- * the ring's wake-up pipe and a break eventfd, rather than inside
- * libvcap: libpcap's packet buffer timeout must end a read that got
- * nothing, and pcap_breakloop() from another thread must end a wait.
+ * program in place (zero copy).  Waiting is libvcap's bounded wait
+ * (vcap_recv_timeout), which is what libpcap's packet buffer timeout
+ * means; pcap_breakloop() from another thread or a signal handler ends it
+ * through vcap_breakloop().
  *
  * A finite source (pcap: file, counted generator) that has ended reads
  * like the end of a savefile: pcap_loop() returns 0, pcap_dispatch() 0,
@@ -17,7 +17,6 @@
 #include "shim.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,34 +47,6 @@ static void forget_wake_fd(struct mapped *m)
 	epoll_ctl(m->epfd, EPOLL_CTL_DEL, vcap_fd(m->vh), NULL);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void drain(int fd)
-{
-	uint64_t v;
-
-	(void)!read(fd, &v, sizeof(v));
-}
-
-/* Has vcapd hung up?  Only vcapd holds the write end of the wake-up pipe. */
-static bool hung_up(int revents)
-{
-	return (revents & (POLLHUP | POLLERR)) && !(revents & POLLIN);
-}
-
-static bool vcapd_gone(struct mapped *m)
-{
-	struct pollfd pfd = { .fd = vcap_fd(m->vh), .events = POLLIN };
-
-	return poll(&pfd, 1, 0) == 1 && hung_up(pfd.revents);
-}
-
 /* The capture cannot go on: say why, now and on every later read. */
 static int failed(struct mapped *m, const char *why)
 {
@@ -88,92 +59,45 @@ static int failed(struct mapped *m, const char *why)
 }
 
 /*
- * Sleep until vcapd wakes the ring (1), or until the deadline, a signal
- * or pcap_breakloop() (0), or vcapd hangs up (-1).
- */
-static int sleep_on_ring(struct mapped *m, int64_t deadline)
-{
-	struct pollfd pfd[2] = { { .fd = vcap_fd(m->vh), .events = POLLIN },
-				 { .fd = m->brk_fd, .events = POLLIN } };
-	int timeout = -1, rc;
-
-	if (atomic_load(&m->brk))
-		return 0;
-	if (deadline >= 0) {
-		int64_t left = deadline - mono_ms();
-
-		if (left <= 0)
-			return 0;
-		timeout = (int)left;
-	}
-	rc = poll(pfd, 2, timeout);
-	if (rc <= 0)
-		return 0; /* timed out, or a signal: the caller looks at brk */
-	if (pfd[1].revents & POLLIN) {
-		drain(m->brk_fd);
-		return 0;
-	}
-	return hung_up(pfd[0].revents) ? -1 : 1;
-}
-
-/*
- * Take the next burst from the ring into m->burst, sleeping for one if
- * may_wait (at most libpcap's timeout).  @return the packets taken, 0 if
- * none (no wait allowed, timeout, signal, break), FILL_END, FILL_ERROR
- * (message set).
+ * Take the next burst from the ring into m->burst, waiting for one if
+ * may_wait: at most libpcap's packet buffer timeout (to_ms), which is what
+ * vcap_recv_timeout() bounds; without a timeout, or in immediate mode,
+ * until a packet comes.  pcap_breakloop() ends the wait (vcap_breakloop),
+ * and so does vcapd's end, which libvcap reports, sticky, as -EPIPE once
+ * the ring is read.  @return the packets taken, 0 if none (no wait
+ * allowed, timeout, signal, break), FILL_END, FILL_ERROR (message set).
  */
 static int refill(struct mapped *m, bool may_wait)
 {
-	int64_t deadline = -1;
-	bool gone = false;
+	int timeout = !may_wait ? 0 : m->immediate || m->timeout_ms <= 0 ? -1 : m->timeout_ms;
+	int n;
 
-	if (may_wait && !m->immediate && m->timeout_ms > 0)
-		deadline = mono_ms() + m->timeout_ms;
-	for (;;) {
-		int n, rc;
-
-		if (m->failure[0])
-			return failed(m, m->failure);
-		if (m->ended)
-			return FILL_END;
-		n = vcap_recv_burst(m->vh, m->burst, SHIM_BURST, 0);
-		m->next = 0;
-		m->n = n > 0 ? (unsigned)n : 0;
-		if (n > 0) {
-			m->armed = false;
-			return n;
-		}
-		if (n == -ENODATA) {
-			TRACE("%s: the source has ended", m->device);
-			m->ended = true;
-			forget_wake_fd(m);
-			return FILL_END;
-		}
-		if (n == -EINTR)
-			return 0; /* only vcap_breakloop() says that, which we never call */
-		if (n < 0)
-			return failed(m, vcap_errmsg());
-		/* empty, and vcapd asked to wake us */
-		m->armed = true;
-		if (m->prog && !m->prog_always)
-			shim_filter_clear(m); /* all that predates the new filter is read */
-		if (gone) {
-			char why[sizeof(m->failure)];
-
-			snprintf(why, sizeof(why), "%s: vcapd went away", m->device);
-			return failed(m, why);
-		}
-		if (!may_wait) {
-			if (!vcapd_gone(m))
-				return 0;
-			gone = true; /* read what is left, then say so */
-			continue;
-		}
-		rc = sleep_on_ring(m, deadline);
-		if (rc == 0)
-			return 0;
-		gone = rc < 0; /* read what is left, then say so */
+	if (m->failure[0])
+		return failed(m, m->failure);
+	if (m->ended)
+		return FILL_END;
+	n = vcap_recv_timeout(m->vh, m->burst, SHIM_BURST, timeout);
+	m->next = 0;
+	m->n = n > 0 ? (unsigned)n : 0;
+	if (n > 0) {
+		m->armed = false;
+		return n;
 	}
+	if (n == -ENODATA) {
+		TRACE("%s: the source has ended", m->device);
+		m->ended = true;
+		forget_wake_fd(m);
+		return FILL_END;
+	}
+	if (n == -EINTR)
+		return 0; /* pcap_breakloop(), or a signal: the caller looks at brk */
+	if (n < 0)
+		return failed(m, vcap_errmsg());
+	/* empty, and vcapd asked to wake us */
+	m->armed = true;
+	if (m->prog && !m->prog_always)
+		shim_filter_clear(m); /* all that predates the new filter is read */
+	return 0;
 }
 
 /* Does the in-process filter, if any, let pk through? */
@@ -200,10 +124,7 @@ static void fill_hdr(const struct mapped *m, const struct vcap_pkt *pk, struct p
 /* pcap_breakloop() was called: @return true once, clearing it. */
 static bool take_break(struct mapped *m)
 {
-	if (!atomic_exchange(&m->brk, 0))
-		return false;
-	drain(m->brk_fd);
-	return true;
+	return atomic_exchange(&m->brk, 0);
 }
 
 /*
@@ -368,19 +289,23 @@ const u_char *pcap_next(pcap_t *p, struct pcap_pkthdr *h)
 	return data;
 }
 
-/* Async-signal-safe: an atomic store and a write(). */
+/*
+ * Async-signal-safe: an atomic store, and vcap_breakloop() (another store
+ * and a write()) to end a wait in progress.  libpcap's rule that a break
+ * after packets ends the next call is kept here, with brk; libvcap's latch
+ * then makes at most one later receive come back empty.
+ */
 void pcap_breakloop(pcap_t *p)
 {
 	struct mapped *m = shim_find(p);
-	uint64_t one = 1;
 
 	if (!m) {
 		real.breakloop(p);
 		return;
 	}
 	atomic_store(&m->brk, 1);
-	if (m->brk_fd >= 0)
-		(void)!write(m->brk_fd, &one, sizeof(one));
+	if (m->vh)
+		vcap_breakloop(m->vh);
 }
 
 int pcap_get_selectable_fd(pcap_t *p)

@@ -98,14 +98,15 @@ struct mapped {
 	struct vcap *vh;
 	struct vcap_info info;
 	/*
-	 * The selectable descriptor: an epoll set of the ring's wake-up pipe
-	 * and ready_fd.  vcapd writes the pipe only after a receive found the
-	 * ring empty and asked for a wake-up ("armed" it); while the ring is
-	 * not armed, packets may wait that nobody will announce, so ready_fd
-	 * is kept readable then.  select() and poll() on the set are thus
-	 * level-triggered, as on a packet socket.
+	 * The selectable descriptor: an epoll set of vcap_fd() and ready_fd.
+	 * vcap_fd() is ready when vcapd announces packets (after a receive
+	 * found the ring empty and asked for a wake-up: "armed" it), a break
+	 * or a hang-up; packets the shim holds in its burst are announced by
+	 * nobody, so ready_fd is kept readable while there are some.  select()
+	 * and poll() on the set are thus level-triggered, as on a packet
+	 * socket.
 	 */
-	int epfd, ready_fd, brk_fd;
+	int epfd, ready_fd;
 	bool ready, armed, ended, nonblock;
 	char failure[256]; /* why reading cannot go on ("": it can) */
 	atomic_int brk; /* pcap_breakloop() was called */

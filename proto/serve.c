@@ -46,7 +46,10 @@ static int answer(const struct vcap_server_ops *ops, void *ctx, struct vcap_peer
 		return 0;
 	}
 	if (vcap_msg_ring_id(m, &id) && !ops->owns_ring(ctx, id)) {
-		vcap_msg_error(&b->reply, m, -ENOENT, "ring %u is not open in this session", id);
+		/* a program knows no ring ids, only its handle */
+		vcap_msg_error(&b->reply, m, -ENOENT,
+			       "this handle is not open in this session (closed, or its ring "
+			       "was freed)");
 		return 0;
 	}
 	return ops->request(ctx, m, &b->reply, fds);

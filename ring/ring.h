@@ -27,6 +27,12 @@ struct vcap_pkt_meta {
 	uint32_t wirelen;
 	uint32_t ifindex;
 	uint32_t hash;
+	/*
+	 * The parse a ring with records meta writes (its seq is the
+	 * writer's); read only by such rings, which need it set (NULL:
+	 * not parsed, e.g. not Ethernet).
+	 */
+	const struct vcap_rec_meta *parsed;
 };
 
 struct vcap_ring_writer {
@@ -34,6 +40,7 @@ struct vcap_ring_writer {
 	uint32_t size;        /* data_size */
 	uint32_t mask;
 	uint32_t snaplen;
+	uint32_t rec_hdr;     /* hdr_len of its records: with vcap_rec_meta or not */
 	uint32_t prod;        /* private; published by R1 */
 	uint32_t pkts;        /* private; published with prod */
 	uint32_t free_cached; /* bytes known free without reading cons */
@@ -66,9 +73,18 @@ int vcap_ring_writer_init(struct vcap_ring_writer *w, void *mem, uint32_t data_s
 			  uint32_t snaplen, uint32_t linktype, uint32_t ring_id);
 
 /*
+ * Make every record carry struct vcap_rec_meta (VCAP_REC_META), with the
+ * packet's sequence number (what vcap_ring_writer_offer counted before it)
+ * and m->parsed.  Before the first put.  @return 0, or -EINVAL if snaplen
+ * no longer fits in a quarter of the ring with the larger header.
+ */
+int vcap_ring_writer_set_meta(struct vcap_ring_writer *w);
+
+/*
  * Copy one packet into the ring, cut to snaplen, without publishing it.
  * Counts it as delivered, or as dropped when the ring is full.  Does not
- * count it as received: the caller does that (vcap_ring_writer_offer).
+ * count it as received: the caller does that (vcap_ring_writer_offer), and
+ * before the put on a ring with records meta, whose seq it is.
  * @return true if the packet was written.
  */
 bool vcap_ring_writer_put(struct vcap_ring_writer *w, const struct vcap_pkt_meta *m,

@@ -42,8 +42,39 @@ int vcap_ring_writer_init(struct vcap_ring_writer *w, void *mem, uint32_t data_s
 	w->size = data_size;
 	w->mask = data_size - 1;
 	w->snaplen = snaplen;
+	w->rec_hdr = sizeof(struct vcap_rec);
 	w->free_cached = data_size;
 	return 0;
+}
+
+int vcap_ring_writer_set_meta(struct vcap_ring_writer *w)
+{
+	uint32_t hdr = sizeof(struct vcap_rec) + sizeof(struct vcap_rec_meta);
+
+	if ((uint64_t)w->snaplen + hdr > w->size / 4)
+		return -EINVAL;
+	w->rec_hdr = hdr;
+	w->r->info.rec_hdr_size = (uint16_t)hdr;
+	return 0;
+}
+
+/*
+ * The record's meta: its number, and the parse if the caller has one that
+ * holds for the record: a parse of bytes the ring's snaplen cut off would
+ * promise headers the reader does not have, so a cut record carries none
+ * (the reader parses what it got).
+ */
+static void put_meta(struct vcap_ring_writer *w, struct vcap_rec *rec, const struct vcap_pkt_meta *m)
+{
+	struct vcap_rec_meta *rm = (struct vcap_rec_meta *)(rec + 1);
+
+	if (m->parsed && rec->caplen == m->caplen)
+		*rm = *m->parsed;
+	else
+		memset(rm, 0, sizeof(*rm));
+	/* offered before the put: this packet is the one received counted last */
+	rm->seq = w->cnt.received - 1;
+	rec->flags |= VCAP_REC_META;
 }
 
 /* A2: how many bytes the consumer has released, clamped to the ring. */
@@ -63,7 +94,7 @@ bool vcap_ring_writer_put(struct vcap_ring_writer *w, const struct vcap_pkt_meta
 			  const void *bytes)
 {
 	uint32_t caplen = m->caplen < w->snaplen ? m->caplen : w->snaplen;
-	uint32_t need = vcap_rec_size(caplen);
+	uint32_t need = vcap_rec_size_hdr(w->rec_hdr, caplen);
 	uint32_t off = w->prod & w->mask;
 	uint32_t tail = w->size - off;
 	uint32_t total = need <= tail ? need : tail + need;
@@ -84,13 +115,15 @@ bool vcap_ring_writer_put(struct vcap_ring_writer *w, const struct vcap_pkt_meta
 	rec = (struct vcap_rec *)(w->r->data + off);
 	rec->len = need;
 	rec->flags = caplen < m->wirelen ? VCAP_REC_TRUNCATED : 0;
-	rec->hdr_len = sizeof(*rec);
+	rec->hdr_len = (uint16_t)w->rec_hdr;
 	rec->ts_ns = m->ts_ns;
 	rec->caplen = caplen;
 	rec->wirelen = m->wirelen;
 	rec->ifindex = m->ifindex;
 	rec->hash = m->hash;
-	memcpy(rec + 1, bytes, caplen);
+	if (w->rec_hdr != sizeof(*rec))
+		put_meta(w, rec, m);
+	memcpy((uint8_t *)rec + w->rec_hdr, bytes, caplen);
 	/*
 	 * The lines a few records ahead were last read by the consumer, on
 	 * another core: ask for them now, so that writing them later does not

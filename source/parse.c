@@ -10,6 +10,7 @@
 #include "parse.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #define ETH_ALEN 6
@@ -185,9 +186,12 @@ void vcap_parse(const uint8_t *f, uint32_t caplen, struct vcap_parsed *p)
 		return;
 	if (!l4)
 		return;
+	p->l3_off = (uint16_t)off;
 
 	/* Ports only from a whole transport header of an unfragmented packet. */
 	l4 += off;
+	if (!p->fragment && l4 <= caplen && l4 <= UINT16_MAX)
+		p->l4_off = (uint16_t)l4;
 	need = l4_hlen[p->proto];
 	if (!need || p->fragment || caplen < l4 || caplen - l4 < need)
 		return;

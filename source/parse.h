@@ -44,6 +44,15 @@ struct vcap_parsed {
 	uint8_t daddr[16];
 	uint16_t sport;     /* host order */
 	uint16_t dport;
+	/*
+	 * Where the IP and transport headers start in the frame (0: not
+	 * there).  l4_off only for a packet that is not a fragment and whose
+	 * transport header starts within caplen; has_ports says whether the
+	 * whole fixed header is there.  Not part of a rule's key (wildcard.h
+	 * masks it off: no rule names these fields).
+	 */
+	uint16_t l3_off;
+	uint16_t l4_off;
 };
 
 /*

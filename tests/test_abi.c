@@ -182,7 +182,9 @@ static void opts_new(void)
 	struct vcap *h;
 
 	need_root();
-	vcapd_start(&d, "--source", "s=synth:size=128,count=2000,flows=64,proto=mix");
+	/* s ends after the first drain, and an ended source refuses opens: u does not end */
+	vcapd_start(&d, "--source", "s=synth:size=128,count=2000,flows=64,proto=mix", "--source",
+		    "u=synth:size=128,pps=1000");
 
 	/* a later program that leaves the new field 0: opens, its known fields read */
 	memset(&m, 0, sizeof(m));
@@ -206,7 +208,7 @@ static void opts_new(void)
 	m.future2 = 1;
 	open_fails(&m, EOPNOTSUPP, (const char *const[]){ "byte 56", NULL });
 	m.future2 = 0;
-	h = vcap_open("host:s", (const struct vcap_open_opts *)(void *)&m);
+	h = vcap_open("host:u", (const struct vcap_open_opts *)(void *)&m);
 	CHECK(h, "much newer options, new fields 0: %s", vcap_errmsg());
 	vcap_close(h);
 
@@ -218,7 +220,7 @@ static void opts_new(void)
 	/* sz 8: only sz itself, all defaults */
 	m.l.sz = 8;
 	m.l.flags = 0xdead; /* beyond sz: not read */
-	h = vcap_open("host:s", (const struct vcap_open_opts *)(void *)&m);
+	h = vcap_open("host:u", (const struct vcap_open_opts *)(void *)&m);
 	CHECK(h, "options of sz 8: %s", vcap_errmsg());
 	vcap_close(h);
 	vcapd_stop(&d);

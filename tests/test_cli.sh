@@ -4,7 +4,9 @@
 # test_cli.sh - bad input gets a clear message naming the problem and a
 # non-zero exit, never a crash or a hang: bad source specs, bad config
 # files, unknown devices and sources, bad filters, a missing daemon, a
-# second daemon on the same socket.
+# second daemon on the same socket, a source that has ended.  And the
+# hints: --help on VLAN-tagged traffic, vcapd's log on a filter that
+# misses it.
 set -eu
 
 B=${VCAP_BUILD_DIR:?}
@@ -62,9 +64,17 @@ expect 1 'vcapd is not running' "$B/tools/vcapctl" status
 expect 1 'vcapnosuch0: no such interface' "$B/tools/vcapcount" -i vcapnosuch0 -n 1
 expect 2 'usage: vcapcount' "$B/tools/vcapcount" -n 1
 expect 2 'count "x" is not a number' "$B/tools/vcapcount" -i host:a -n x
+expect 0 "'tcp' misses VLAN-tagged frames: 'tcp or (vlan and tcp)'" "$B/tools/vcapcount" --help
+expect 0 "'tcp' misses VLAN-tagged frames: 'tcp or (vlan and tcp)'" "$B/tools/vcapdump" --help
 
 # a good config, then requests it cannot grant
-printf '# test config\nsource a synth:size=64,pps=1000\nlimit rings-per-session 4\n' >"$dir/good.conf"
+cat >"$dir/good.conf" <<EOF
+# test config
+source a synth:size=64,pps=1000
+source v synth:size=80,pps=1000,vlan=10
+source c synth:size=64,count=10
+limit rings-per-session 4
+EOF
 $vcapd --config "$dir/good.conf" 2>"$dir/vcapd.log" &
 vcapd_pid=$!
 i=0
@@ -74,11 +84,36 @@ until [ -S "$dir/s.sock" ]; do
 	sleep 0.01
 done
 expect 1 'another vcapd is already listening there' $vcapd --source b=synth:
-expect 1 'host:nosuch: no such source (vcapd has: a)' "$B/tools/vcapcount" -i host:nosuch -n 1
+expect 1 'host:nosuch: no such source (vcapd has: a, v, c)' "$B/tools/vcapcount" -i host:nosuch -n 1
 expect 1 'syntax error' "$B/tools/vcapcount" -i host:a -f 'port port' -n 1
 expect 1 'not a power of two' "$B/tools/vcapcount" -i host:a -r 1000 -n 1
 expect 0 'packets read    5' "$B/tools/vcapcount" -i host:a -n 5
 expect 2 'unknown command "frob"' "$B/tools/vcapctl" frob
+
+# a source that has ended is refused at open, by name, not at the first read
+expect 0 'host:c summary: the source has ended' "$B/tools/vcapcount" -i host:c
+expect 1 'host:c: source c has ended after 10 packets' "$B/tools/vcapcount" -i host:c -n 1
+
+# a filter that reads VLAN-tagged frames as untagged gets a hint in vcapd's
+# log once the source was seen carrying tags, and only such a filter
+hint='matches untagged frames only'
+expect 0 'packets read    1 ' "$B/tools/vcapcount" -q -i host:a -f tcp -n 1
+expect 0 'packets read    5 ' "$B/tools/vcapcount" -q -i host:v -n 5
+expect 0 'packets read    1 ' "$B/tools/vcapcount" -q -i host:v -f 'vlan and tcp' -n 1
+expect 0 'packets read    1 ' "$B/tools/vcapcount" -q -i host:v -f 'tcp or (vlan and tcp)' -n 1
+expect 0 'packets read    0 ' "$B/tools/vcapcount" -q -i host:v -f 'ether broadcast' -d 1
+if grep -qF "$hint" "$dir/vcapd.log"; then
+	echo "FAIL: a hint for a filter that needs none: $(grep -F "$hint" "$dir/vcapd.log")" >&2
+	failed=1
+fi
+expect 0 'packets read    0 ' "$B/tools/vcapcount" -q -i host:v -f tcp -d 1
+if [ "$(grep -cF "on v: filter \"tcp\" $hint, but v carries VLAN-tagged frames" \
+	"$dir/vcapd.log")" -ne 1 ]; then
+	echo "FAIL: no hint (or not one) for \"tcp\" on tagged traffic: $(cat "$dir/vcapd.log")" >&2
+	failed=1
+else
+	echo "ok: $(grep -F "$hint" "$dir/vcapd.log")"
+fi
 kill -0 "$vcapd_pid" || { echo "FAIL: vcapd died"; exit 1; }
 
 [ $failed -eq 0 ] && echo "cli: passed"

@@ -518,6 +518,14 @@ static void flow_max(void)
 	CHECK_EQ(info.flags, VCAP_OPEN_FLOW_HASH);
 	CHECK_EQ(vcap_info(plain, &info, sizeof(info)), 0);
 	CHECK_EQ(info.flags, 0);
+	{
+		VCAP_OPTS(vcap_open_opts, both, .flags = VCAP_OPEN_FLOW_HASH | VCAP_OPEN_META);
+		struct vcap *m = open_or_die("host:s", &both);
+
+		CHECK_EQ(vcap_info(m, &info, sizeof(info)), 0);
+		CHECK_EQ(info.flags, VCAP_OPEN_FLOW_HASH | VCAP_OPEN_META);
+		vcap_close(m);
+	}
 
 	for (uint32_t i = 0; i < 64; i++) {
 		f = synth_flow(&g, i, i % 2);

@@ -140,11 +140,11 @@ static void dump_parsed(const char *what, const struct vcap_parsed *p)
 {
 	fprintf(stderr, "  %s: vlan %u type 0x%04x family %u proto %u frag %u ports %u "
 		"%u->%u flags 0x%02x src %02x%02x%02x%02x.. dst %02x%02x%02x%02x.. "
-		"mac %02x..%02x > %02x..%02x\n",
+		"mac %02x..%02x > %02x..%02x l3 %u l4 %u\n",
 		what, p->vlan, p->ethertype, p->family, p->proto, p->fragment, p->has_ports,
 		p->sport, p->dport, p->tcp_flags, p->saddr[0], p->saddr[1], p->saddr[2],
 		p->saddr[3], p->daddr[0], p->daddr[1], p->daddr[2], p->daddr[3], p->smac[0],
-		p->smac[5], p->dmac[0], p->dmac[5]);
+		p->smac[5], p->dmac[0], p->dmac[5], p->l3_off, p->l4_off);
 }
 
 static void check_parsed(const struct vcap_parsed *got, const struct vcap_parsed *want,
@@ -174,6 +174,8 @@ static void expect_whole(const struct vcap_synth_cfg *c, const struct vcap_synth
 	e->sport = t->sport;
 	e->dport = t->dport;
 	e->tcp_flags = t->proto == 6 ? t->tcp_flags : 0;
+	e->l3_off = c->vlan ? 18 : 14;
+	e->l4_off = (uint16_t)(e->l3_off + (t->family == 4 ? 20 : 40));
 }
 
 /*
@@ -203,6 +205,9 @@ static void expect_cut(const struct vcap_synth_cfg *c, const struct vcap_parsed 
 	e->proto = whole->proto;
 	memcpy(e->saddr, whole->saddr, 16);
 	memcpy(e->daddr, whole->daddr, 16);
+	/* the transport header starts within the capture: its offset is known */
+	e->l3_off = (uint16_t)l3;
+	e->l4_off = (uint16_t)l4;
 	if (len < end)
 		return;
 	*e = *whole;

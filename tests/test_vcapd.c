@@ -516,6 +516,12 @@ static void pcap_replay(void)
 	CHECK_EQ(n, (unsigned long long)-ENODATA);
 	CHECK_EQ(got, 5000);
 	vcap_close(h);
+	/* replayed to its end (loop=1): a new consumer is refused at open, not at recv */
+	errno = 0;
+	CHECK(!vcap_open("host:f", NULL) && errno == ENODATA, "open of a replayed file: %s",
+	      vcap_errmsg());
+	CHECK(strstr(vcap_errmsg(), "host:f: source f has ended after 5000 packets"), "%s",
+	      vcap_errmsg());
 	vcapd_stop(&d);
 
 	/* garbage: vcapd refuses to start and names the file */
@@ -539,6 +545,111 @@ static void pcap_replay(void)
 	pcap_close(dead);
 }
 
+/* Wait up to 5 s for source `name` to reach `state` in vcapd's STATUS. */
+static void wait_state(const char *name, uint32_t state)
+{
+	for (int i = 0; i < 500 && status_source(&d, name).state != state; i++)
+		sleep_ms(10);
+	CHECK_EQ(status_source(&d, name).state, state);
+}
+
+/*
+ * A finite source that has ended is refused at open, with -ENODATA and a
+ * message naming it, and no ring is left behind; one that merely idles
+ * between consumers opens and goes on where it stopped (a pull source does
+ * not restart for a new consumer, nor stop for good when it has none).
+ */
+static void ended(void)
+{
+	enum { N = 50000 };
+	VCAP_OPTS(vcap_open_opts, o, .ring_size = 16u << 20);
+	struct vcap_synth g;
+	struct vcap_pkt p[256];
+	uint64_t seq, first_last, next;
+	struct vcap *h;
+	int n;
+
+	vcapd_start(&d, "--source", "s=synth:size=64,flows=64,count=50000,pps=100000");
+	synth_of(&g, 64, 64, VCAP_SYNTH_MIX);
+
+	/* a first consumer takes a few packets and leaves mid-stream */
+	h = open_or_die("host:s", &o);
+	n = vcap_recv_burst(h, p, 256, VCAP_WAIT);
+	CHECK(n > 0, "recv: %d %s", n, vcap_errmsg());
+	CHECK(vcap_synth_verify(&g, p[n - 1].data, p[n - 1].caplen, &first_last) == 0, "bytes");
+	CHECK(first_last < N - 1, "the first consumer read it all already");
+	vcap_close(h);
+	wait_state("s", VCAP_SOURCE_IDLE);
+
+	/* idle is not ended: the next consumer opens and gets the rest */
+	h = open_or_die("host:s", &o);
+	n = vcap_recv_burst(h, p, 256, VCAP_WAIT);
+	CHECK(n > 0, "recv after idling: %d %s", n, vcap_errmsg());
+	CHECK(vcap_synth_verify(&g, p[0].data, p[0].caplen, &seq) == 0, "bytes");
+	CHECK(seq > first_last, "packet %llu after %llu: the source restarted",
+	      (unsigned long long)seq, (unsigned long long)first_last);
+	next = seq;
+	do {
+		for (int i = 0; i < n; i++, next++) {
+			CHECK(vcap_synth_verify(&g, p[i].data, p[i].caplen, &seq) == 0, "bytes");
+			CHECK_EQ(seq, next);
+		}
+	} while ((n = vcap_recv_burst(h, p, 256, VCAP_WAIT)) > 0);
+	CHECK_EQ(n, (unsigned long long)-ENODATA);
+	CHECK_EQ(next, N);
+	CHECK_EQ(status_source(&d, "s").state, VCAP_SOURCE_DONE);
+	vcap_close(h);
+
+	/* ended for good: refused at open, by name, and nothing is left open */
+	for (int i = 0; i < 2; i++) {
+		errno = 0;
+		h = vcap_open("host:s", i ? NULL : &o);
+		CHECK(!h && errno == ENODATA, "open of an ended source: %p errno %d", (void *)h,
+		      errno);
+		fprintf(stderr, "refused: %s\n", vcap_errmsg());
+		CHECK(strstr(vcap_errmsg(), "host:s: source s has ended after 50000 packets"),
+		      "%s", vcap_errmsg());
+		CHECK(strstr(vcap_errmsg(), "does not start again"), "%s", vcap_errmsg());
+	}
+	CHECK_EQ(status_rings(&d), 0);
+	CHECK_EQ(status_source(&d, "s").n_rings, 0);
+	vcapd_stop(&d);
+}
+
+/*
+ * Errors about a handle name it as the program knows it, by its device:
+ * vcapd's ring ids are the operator's (vcapctl status), never the user's.
+ */
+static void handle_errors(void)
+{
+	struct vcap_flow f = { .family = 4, .proto = 17, .port_a = 1, .port_b = 2,
+			       .addr_a = { 10, 0, 0, 1 }, .addr_b = { 10, 0, 0, 2 } };
+	struct vcap_info info;
+	uint64_t hits;
+	struct vcap *h;
+	char ring[32];
+
+	vcapd_start(&d, "--source", "eth7=synth:size=64,pps=1000");
+	h = open_or_die("host:eth7", NULL);
+	CHECK_EQ(vcap_info(h, &info, sizeof(info)), 0);
+	snprintf(ring, sizeof(ring), "ring %u", info.ring_id);
+
+	CHECK_EQ(vcap_rule_remove(h, 42), -ENOENT);
+	fprintf(stderr, "rule_remove: %s\n", vcap_errmsg());
+	CHECK(!strcmp(vcap_errmsg(), "host:eth7: this handle has no rule 42"), "%s",
+	      vcap_errmsg());
+	CHECK_EQ(vcap_rule_hits(h, 43, &hits), -ENOENT);
+	CHECK(!strcmp(vcap_errmsg(), "host:eth7: this handle has no rule 43"), "%s",
+	      vcap_errmsg());
+	CHECK_EQ(vcap_flow_remove(h, &f, &hits), -ENOENT);
+	fprintf(stderr, "flow_remove: %s\n", vcap_errmsg());
+	CHECK(strstr(vcap_errmsg(), "host:eth7: this handle has no rule for that flow"), "%s",
+	      vcap_errmsg());
+	CHECK(!strstr(vcap_errmsg(), ring), "%s", vcap_errmsg());
+	vcap_close(h);
+	vcapd_stop(&d);
+}
+
 static const struct scenario scenarios[] = {
 	{ "exact", exact },
 	{ "filters", filters },
@@ -547,6 +658,8 @@ static const struct scenario scenarios[] = {
 	{ "malformed", malformed },
 	{ "wakeup", wakeup },
 	{ "pcap-replay", pcap_replay },
+	{ "ended", ended },
+	{ "handle-errors", handle_errors },
 };
 
 int main(int argc, char **argv)
