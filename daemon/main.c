@@ -191,6 +191,28 @@ static int stop_on_signals(struct loop *l)
 	return loop_add(l, fd, EPOLLIN, &sw.watch);
 }
 
+/*
+ * What the command line and a configuration file made before one of them
+ * failed: freed, so that a refusal to start leaks nothing (the sanitizers
+ * of the tests' builds would fail the run otherwise).
+ */
+static void free_parsed(struct vcapd *d)
+{
+	struct source *s;
+
+	while ((s = d->sources)) {
+		d->sources = s->next;
+		source_destroy(s);
+	}
+	while (d->vms) {
+		struct vm *vm = d->vms;
+
+		d->vms = vm_next(vm);
+		vm_destroy(vm);
+	}
+	config_free(d);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -233,6 +255,7 @@ int main(int argc, char **argv)
 		case 'c':
 			if (config_load(&d, optarg, err, sizeof(err))) {
 				fprintf(stderr, "vcapd: %s\n", err);
+				free_parsed(&d);
 				return 1;
 			}
 			while (*tail)

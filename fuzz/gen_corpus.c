@@ -509,7 +509,9 @@ static void config_seeds(void)
 	     "tenant lab allow eth0\n"
 	     "tenant ids vm ids1\n"
 	     "tenant ids allow eth0\n"
-	     "limit ring-memory 8Gi\n");
+	     "limit ring-memory 8Gi\n"
+	     "limit flow-rules 100000\n");
+	text("config", "rule-limits", "limit wildcard-rules 8\nlimit flow-rules 0\n");
 	text("config", "test-cli-good", "# test config\nsource a synth:size=64,pps=1000\n"
 					"limit rings-per-session 4\n");
 	text("config", "test-cli-bad1", "source a synth:size=64\n# fine so far\nfrobnicate yes\n");
