@@ -66,8 +66,8 @@ int vcap_ctl_alive(struct vcap *h)
 	return 0;
 }
 
-int vcap_ctl_call(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply, int *fds,
-		  int *nfds)
+static int ctl_call(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply, int *fds,
+		    int *nfds, void (*take)(const struct vcap_msg *, void *), void *arg)
 {
 	int rc;
 
@@ -75,6 +75,8 @@ int vcap_ctl_call(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply, 
 		return vcap_gone_err(h);
 	pthread_mutex_lock(&h->ctl_lock);
 	rc = h->ctl->call(h->ctl, req, reply, fds, nfds);
+	if (!rc && take)
+		take(reply, arg); /* entries may point into the channel's buffer */
 	pthread_mutex_unlock(&h->ctl_lock);
 	/*
 	 * -EPIPE from the channel itself is vcapd's end (a refusal that vcapd
@@ -83,4 +85,16 @@ int vcap_ctl_call(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply, 
 	if (rc == -EPIPE && vcap_ctl_alive(h))
 		return vcap_gone_err(h);
 	return rc;
+}
+
+int vcap_ctl_call(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply, int *fds,
+		  int *nfds)
+{
+	return ctl_call(h, req, reply, fds, nfds, NULL, NULL);
+}
+
+int vcap_ctl_call_take(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply,
+		       void (*take)(const struct vcap_msg *reply, void *arg), void *arg)
+{
+	return ctl_call(h, req, reply, NULL, NULL, take, arg);
 }

@@ -70,6 +70,13 @@ int vcap_ctl_hello(struct vcap_ctl *ctl, const char *client, struct vcap_msg_hel
  */
 int vcap_ctl_call(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply, int *fds,
 		  int *nfds);
+/*
+ * vcap_ctl_call, then take(reply, arg) before another thread's request
+ * can reuse the channel's buffer: for replies whose entries point into it
+ * (FLOW_LIST).  take runs only for a successful reply.
+ */
+int vcap_ctl_call_take(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply,
+		       void (*take)(const struct vcap_msg *reply, void *arg), void *arg);
 /* 0 while vcapd serves h, else -EPIPE (sticky, message set).  A system call. */
 int vcap_ctl_alive(struct vcap *h);
 

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "codec.h"
@@ -151,6 +152,40 @@ VCAP_API int vcap_flow_hits(struct vcap *h, const struct vcap_flow *f, uint64_t 
 /* The bytes of the first struct vcap_flow_stat (vcap 0.2). */
 #define FLOW_STAT_SIZE_0_2 VCAP_OFFSETOFEND(struct vcap_flow_stat, idle_ms)
 
+/* Where a FLOW_LIST page goes: the caller's array, from index *filled on, room for n. */
+struct page_dest {
+	struct vcap_flow_stat *out;
+	unsigned n;
+	size_t sz;
+	unsigned *filled;
+	uint64_t cursor;
+	uint32_t max;
+	bool bad; /* the reply breaks the request's bounds */
+};
+
+/*
+ * Copy a page's entries out while the channel is ours: they point into
+ * its buffer, which the next request (any thread's) overwrites.
+ */
+static void take_page(const struct vcap_msg *reply, void *arg)
+{
+	const struct vcap_msg_flow_list_reply *r = &reply->u.flow_list_reply;
+	struct page_dest *d = arg;
+
+	/* more than asked, or a cursor that does not move (it would list forever) */
+	if (r->count > d->max || (d->max && r->next && r->next == d->cursor)) {
+		d->bad = true;
+		return;
+	}
+	for (uint32_t i = 0; i < r->count && *d->filled < d->n; i++, (*d->filled)++) {
+		struct vcap_flow_stat mine;
+
+		vcap_flow_stat_from_wire(&reply->flows[i], &mine);
+		vcap_fill_out((char *)d->out + (size_t)*d->filled * d->sz, d->sz, &mine,
+			      sizeof(mine));
+	}
+}
+
 /*
  * One FLOW_LIST page from cursor, at most max entries; its entries go to
  * out from index *filled on, while there is room for n.
@@ -160,26 +195,21 @@ static int list_page(struct vcap *h, struct vcap_msg *req, struct vcap_msg *repl
 		     size_t sz, unsigned *filled)
 {
 	const struct vcap_msg_flow_list_reply *r = &reply->u.flow_list_reply;
+	struct page_dest d = { .out = out, .n = n, .sz = sz, .filled = filled,
+			       .cursor = cursor, .max = max };
 	int rc;
 
 	vcap_msg_init(req, VCAP_APP_CAPTURE, VCAP_MSG_FLOW_LIST);
 	req->u.flow_list = (struct vcap_msg_flow_list){ .ring_id = h->info.ring_id,
 							.max = max,
 							.cursor = cursor };
-	rc = h->ctl->call(h->ctl, req, reply, NULL, NULL);
+	rc = vcap_ctl_call_take(h, req, reply, take_page, &d);
 	if (rc)
 		return rc;
-	/* a cursor that does not move would list forever */
-	if (r->count > max || (max && r->next && r->next == cursor))
+	if (d.bad)
 		return vcap_set_err(-EPROTO,
 				    "%s: vcapd's flow listing sent %u rules for %u asked, next %llu",
 				    h->device, r->count, max, (unsigned long long)r->next);
-	for (uint32_t i = 0; i < r->count && *filled < n; i++, (*filled)++) {
-		struct vcap_flow_stat mine;
-
-		vcap_flow_stat_from_wire(&reply->flows[i], &mine);
-		vcap_fill_out((char *)out + (size_t)*filled * sz, sz, &mine, sizeof(mine));
-	}
 	return 0;
 }
 

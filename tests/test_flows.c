@@ -25,6 +25,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -389,6 +391,28 @@ static void fl_check(const struct vcap_flow_stat *e, uint8_t *seen, uint64_t max
 	CHECK(e->idle_ms <= max_idle_ms, "rule %d idle %llu ms", i, (unsigned long long)e->idle_ms);
 }
 
+/* Another thread's calls on the same handle while pages are read. */
+struct hammer {
+	struct vcap *h;
+	atomic_bool stop;
+	unsigned calls;
+	int rc;
+};
+
+static void *hammer_hits(void *arg)
+{
+	struct hammer *x = arg;
+	uint64_t hits;
+
+	while (!atomic_load(&x->stop) && !x->rc) {
+		x->rc = vcap_flow_hits(x->h, &fl_flow[x->calls % FL_N], &hits);
+		if (!x->rc && hits != fl_hits(x->calls % FL_N))
+			x->rc = -EBADMSG;
+		x->calls++;
+	}
+	return NULL;
+}
+
 static void flow_list(void)
 {
 	/* a struct vcap_flow_stat of a later vcap.h, with fields this library lacks */
@@ -467,6 +491,24 @@ static void flow_list(void)
 		CHECK_EQ(hits, fl_hits(i));
 	}
 	CHECK_EQ(status_query(&d)->rings[0].flows, FL_N);
+
+	/* listings while another thread's requests share the channel: no page is torn */
+	{
+		struct hammer x = { .h = h };
+		pthread_t t;
+
+		CHECK_EQ(pthread_create(&t, NULL, hammer_hits, &x), 0);
+		for (int round = 0; round < 10; round++) {
+			CHECK_EQ(vcap_flow_list(h, all, FL_N, sizeof(all[0])), FL_N);
+			memset(seen, 0, sizeof(seen));
+			for (int i = 0; i < FL_N; i++)
+				fl_check(&all[i], seen, mono_ms() - t0);
+		}
+		atomic_store(&x.stop, true);
+		pthread_join(t, NULL);
+		CHECK(x.rc == 0, "the other thread's vcap_flow_hits: %d", x.rc);
+		fprintf(stderr, "10 listings whole while another thread made %u calls\n", x.calls);
+	}
 	vcap_close(h);
 	vcapd_stop(&d);
 }
