@@ -242,6 +242,24 @@ static void shunted(void)
 		CHECK_EQ(e->flows, 3);
 		CHECK_EQ(e->rules, 2);
 	}
+	/* and vcapctl shows it */
+	{
+		char cmd[512], out[4096] = "", want[64];
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd), "VCAP_SOCKET=%s %s/tools/vcapctl status --json; "
+			 "VCAP_SOCKET=%s %s/tools/vcapctl status", d.sock, build_dir(), d.sock,
+			 build_dir());
+		p = popen(cmd, "r");
+		CHECK(p, "popen");
+		(void)!fread(out, 1, sizeof(out) - 1, p);
+		pclose(p);
+		snprintf(want, sizeof(want), "\"shunted\":%llu,", (unsigned long long)st.shunted);
+		CHECK(strstr(out, want), "vcapctl status --json says %s: %s", want, out);
+		snprintf(want, sizeof(want), "[2 rules, 3 flows, %llu shunted]",
+			 (unsigned long long)st.shunted);
+		CHECK(strstr(out, want), "vcapctl status says %s: %s", want, out);
+	}
 	vcap_close(h);
 	vcap_close(h2);
 	vcapd_stop(&d);
