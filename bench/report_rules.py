@@ -70,6 +70,25 @@ def main(raw, out, command):
                                   f"{us(min(meds))}–{us(max(meds))}",
                                   us(max(r["max_us"] for r in rs))]))
     lines.append("")
+    med = {load: stats.median_or_nan([r["median_us"] for (c, l), rs in runs.items()
+                                      if l == load for r in rs]) for load in LOADS}
+    p99 = {load: stats.median_or_nan([r["p99_us"] for (c, l), rs in runs.items()
+                                      if l == load for r in rs]) for load in LOADS}
+    lines += ["## Reading", "",
+              f"All four calls cost the same: a median of {us(med['idle'])} µs on an idle "
+              f"vcapd and {us(med['busy'])} µs on a busy one (p99 {us(p99['idle'])} and "
+              f"{us(p99['busy'])} µs).  What the capture thread does with a letter "
+              "(a hash-table insert or probe: 0.5 µs per flow add on average, `daemon/flowtab.h`; "
+              "a sorted insert among a few wildcard rules) is a small part; the rest is the round trip: two unix-socket "
+              "messages, vcapd's control thread waking, and the capture thread taking "
+              "the letter.  Idle, that thread sleeps and must be woken first (a wake-up "
+              "from idle costs 11–37 µs on this virtual machine, `docs/bench/capture.md`); "
+              "busy, it is awake but finishes the batch in hand first, so the medians "
+              "come out close.  The tail grows with load: with the busy capture thread on "
+              "one of the two vCPUs, the reader thread, the calling thread and vcapd's "
+              "control thread contend for the other.  The worst single call of a run "
+              "(last column, milliseconds even idle) was not traced; most likely a "
+              "thread was descheduled.", ""]
     with open(out, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
     print("\n".join(lines))
