@@ -67,20 +67,19 @@ static void deliver_one(struct consumer *c, const struct vcap_pkt_meta *meta,
 	struct vcap_ring_writer *w = &c->w;
 	const uint16_t *pick = c->cluster ? c->cluster->pick : NULL;
 	uint16_t me = c->member;
+	unsigned offered = 0;
 
-	/* each packet is offered before it is put: its number is what was offered before it */
 	if (!pick && !c->policy && !c->filter && c->rules_trivial) {
 		/* the common case: everything, no questions */
-		for (unsigned i = 0; i < n; i++) {
-			vcap_ring_writer_offer(w, 1);
+		for (unsigned i = 0; i < n; i++)
 			vcap_ring_writer_put(w, &meta[i], data[i]);
-		}
+		vcap_ring_writer_offer(w, n);
 		return;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if (pick && pick[i] != me)
 			continue; /* another member's */
-		vcap_ring_writer_offer(w, 1);
+		offered++;
 		switch (wanted(c, &meta[i], data[i], &parsed[i], now)) {
 		case TAKE:
 			vcap_ring_writer_put(w, &meta[i], data[i]);
@@ -93,6 +92,7 @@ static void deliver_one(struct consumer *c, const struct vcap_pkt_meta *meta,
 			break;
 		}
 	}
+	vcap_ring_writer_offer(w, offered);
 }
 
 /* What a ring with records meta carries of a parse (vcap_ring.h). */

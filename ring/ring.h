@@ -74,8 +74,8 @@ int vcap_ring_writer_init(struct vcap_ring_writer *w, void *mem, uint32_t data_s
 
 /*
  * Make every record carry struct vcap_rec_meta (VCAP_REC_META), with the
- * packet's sequence number (what vcap_ring_writer_offer counted before it)
- * and m->parsed.  Before the first put.  @return 0, or -EINVAL if snaplen
+ * packet's sequence number (the packets judged before it: delivered,
+ * dropped or filtered) and m->parsed.  Before the first put.  @return 0, or -EINVAL if snaplen
  * no longer fits in a quarter of the ring with the larger header.
  */
 int vcap_ring_writer_set_meta(struct vcap_ring_writer *w);
@@ -83,8 +83,7 @@ int vcap_ring_writer_set_meta(struct vcap_ring_writer *w);
 /*
  * Copy one packet into the ring, cut to snaplen, without publishing it.
  * Counts it as delivered, or as dropped when the ring is full.  Does not
- * count it as received: the caller does that (vcap_ring_writer_offer), and
- * before the put on a ring with records meta, whose seq it is.
+ * count it as received: the caller does that (vcap_ring_writer_offer).
  * @return true if the packet was written.
  */
 bool vcap_ring_writer_put(struct vcap_ring_writer *w, const struct vcap_pkt_meta *m,

@@ -72,8 +72,12 @@ static void put_meta(struct vcap_ring_writer *w, struct vcap_rec *rec, const str
 		*rm = *m->parsed;
 	else
 		memset(rm, 0, sizeof(*rm));
-	/* offered before the put: this packet is the one received counted last */
-	rm->seq = w->cnt.received - 1;
+	/*
+	 * Its number among the packets offered: every one before it was
+	 * judged (delivered, dropped or filtered) before this put, so the
+	 * caller may count offers per batch, as it does.
+	 */
+	rm->seq = w->cnt.delivered + w->cnt.dropped + w->cnt.filtered;
 	rec->flags |= VCAP_REC_META;
 }
 
