@@ -115,38 +115,34 @@ VCAP_API int vcap_flow_add(struct vcap *h, const struct vcap_flow *f, uint32_t a
 	return rc;
 }
 
-VCAP_API int vcap_flow_remove(struct vcap *h, const struct vcap_flow *f, uint64_t *hits)
+/* FLOW_REMOVE and FLOW_HITS: one request naming a flow, answered with a count. */
+static int flow_ref(struct vcap *h, uint16_t type, const struct vcap_flow *f, uint64_t *count,
+		    const char *what)
 {
 	struct vcap_msg *m;
-	int rc = need_ctl(h, "vcap_flow_remove");
+	int rc = need_ctl(h, what);
 
 	if (rc)
 		return rc;
-	if (!(m = request(h, VCAP_MSG_FLOW_REMOVE)))
+	if (!(m = request(h, type)))
 		return -ENOMEM;
 	m->u.flow_remove.ring_id = h->info.ring_id;
 	vcap_flow_to_wire(f, &m->u.flow_remove.flow);
-	rc = call(h, m, hits);
+	rc = call(h, m, count);
 	free(m);
 	return rc;
 }
 
+VCAP_API int vcap_flow_remove(struct vcap *h, const struct vcap_flow *f, uint64_t *hits)
+{
+	return flow_ref(h, VCAP_MSG_FLOW_REMOVE, f, hits, "vcap_flow_remove");
+}
+
 VCAP_API int vcap_flow_hits(struct vcap *h, const struct vcap_flow *f, uint64_t *hits)
 {
-	struct vcap_msg *m;
-	int rc = need_ctl(h, "vcap_flow_hits");
-
-	if (rc)
-		return rc;
 	if (!hits)
 		return vcap_set_err(-EINVAL, "%s: vcap_flow_hits: no hits given", h->device);
-	if (!(m = request(h, VCAP_MSG_FLOW_HITS)))
-		return -ENOMEM;
-	m->u.flow_hits.ring_id = h->info.ring_id;
-	vcap_flow_to_wire(f, &m->u.flow_hits.flow);
-	rc = call(h, m, hits);
-	free(m);
-	return rc;
+	return flow_ref(h, VCAP_MSG_FLOW_HITS, f, hits, "vcap_flow_hits");
 }
 
 /* The bytes of the first struct vcap_flow_stat (vcap 0.2). */
