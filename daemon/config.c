@@ -46,6 +46,9 @@ static const struct limit_key limit_keys[] = {
 	{ "wildcard-rules", 0, WILDCARD_RULES_MAX, offsetof(struct vcapd, rules_limits.max_rules),
 	  false },
 	{ "flow-rules", 0, FLOW_RULES_MAX, offsetof(struct vcapd, rules_limits.max_flows), false },
+	{ "filter-compile-ms", 10, 600000, offsetof(struct vcapd, limits.filter_compile_ms),
+	  false },
+	{ "filter-insns", 1, 65535, offsetof(struct vcapd, limits.filter_insns_max), false },
 };
 
 static int set_limit(struct vcapd *d, const char *key, const char *val, char *err,
@@ -69,7 +72,8 @@ static int set_limit(struct vcapd *d, const char *key, const char *val, char *er
 	}
 	snprintf(err, err_len,
 		 "unknown limit \"%s\" (rings-per-session, ring-memory, ring-size-max, "
-		 "ring-size-default, sessions, wildcard-rules, flow-rules)",
+		 "ring-size-default, sessions, wildcard-rules, flow-rules, "
+		 "filter-compile-ms, filter-insns)",
 		 key);
 	return -EINVAL;
 }

@@ -12,6 +12,8 @@
  *   limit sessions N
  *   limit wildcard-rules N            per ring (default 1024, at most 65536; 0: none)
  *   limit flow-rules N                per ring (default 1048576, at most 2^30; 0: none)
+ *   limit filter-compile-ms N         budget for compiling one filter (default 1000)
+ *   limit filter-insns N              BPF instructions in one filter (default 4096)
  *   vm NAME SOCKET size=SIZE[,vectors=N]   a VM guest, as --vm does
  *   tenant NAME uid UID             a container recognised by its peer uid
  *   tenant NAME socket PATH         ... or by its own socket vcapd listens on

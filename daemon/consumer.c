@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "filter.h"
+#include "jobs.h"
 #include "session.h"
 #include "source.h"
 
@@ -46,18 +48,11 @@ int consumer_create(struct source *s, uint32_t id, const struct consumer_req *re
 		goto fail;
 	}
 	c->rules_trivial = true;
-	rc = filter_compile(req->policy, s->linktype, &c->policy, err, err_len);
-	if (rc)
-		goto fail;
-	rc = filter_compile(req->filter, s->linktype, &c->filter, err, err_len);
-	if (rc)
-		goto fail;
-	snprintf(c->filter_text, sizeof(c->filter_text), "%s", req->filter ? req->filter : "");
-	snprintf(c->policy_text, sizeof(c->policy_text), "%s", req->policy ? req->policy : "");
 
 	c->place.ring_id = id;
 	c->place.map_size = vcap_ring_map_size(req->data_size);
-	rc = c->owner->ops->ring_place(c->owner, &c->place, err, err_len);
+	c->carrier = c->owner->ops;
+	rc = c->carrier->ring_place(c->owner, &c->place, err, err_len);
 	if (rc) {
 		c->place.map = NULL; /* ring_place cleaned up after itself */
 		goto fail;
@@ -77,6 +72,51 @@ fail:
 	return rc;
 }
 
+/* A ring's place being given back: unmapped on a job thread, then released. */
+struct release_job {
+	struct job job;
+	const struct session_ops *carrier;
+	struct ring_place place;
+	uint64_t *charged;
+};
+
+static void release_run(struct job *j)
+{
+	struct release_job *r = (struct release_job *)j;
+
+	r->carrier->ring_unmap(&r->place);
+}
+
+static void release_done(struct job *j)
+{
+	struct release_job *r = (struct release_job *)j;
+
+	r->carrier->ring_release(&r->place);
+	if (r->charged)
+		*r->charged -= r->place.map_size;
+	free(r);
+}
+
+static void release_place(struct consumer *c)
+{
+	struct release_job *r = c->carrier->ring_unmap ? malloc(sizeof(*r)) : NULL;
+
+	if (r) {
+		*r = (struct release_job){ .job.run = release_run, .job.done = release_done,
+					   .carrier = c->carrier, .place = c->place,
+					   .charged = c->charged };
+		if (!job_start(&r->job))
+			return;
+		free(r);
+	}
+	/* no thread to spare (or nothing slow): here and now */
+	if (c->carrier->ring_unmap)
+		c->carrier->ring_unmap(&c->place);
+	c->carrier->ring_release(&c->place);
+	if (c->charged)
+		*c->charged -= c->place.map_size;
+}
+
 void consumer_destroy(struct consumer *c)
 {
 	if (!c)
@@ -86,9 +126,42 @@ void consumer_destroy(struct consumer *c)
 	if (c->rules)
 		rules_free(c->rules);
 	if (c->place.map)
-		c->owner->ops->ring_release(c->owner, &c->place);
+		release_place(c);
 	consumer_gave(c);
 	free(c);
+}
+
+/*
+ * In steps, so that a cancelled OPEN stops soon: a step takes a few
+ * milliseconds (zeroing 16 MiB).
+ */
+#define POPULATE_STEP (16u << 20)
+
+int consumer_populate(struct consumer *c, struct job *j, char *err, size_t err_len)
+{
+	uint8_t *p = c->place.map;
+	size_t len = c->place.map_size;
+
+	for (size_t off = 0; off < len; off += POPULATE_STEP) {
+		size_t n = len - off < POPULATE_STEP ? len - off : POPULATE_STEP;
+
+		if (j && job_cancelled(j)) {
+			snprintf(err, err_len, "cancelled");
+			return -ECANCELED;
+		}
+#ifdef MADV_POPULATE_WRITE
+		if (madvise(p + off, n, MADV_POPULATE_WRITE) == 0)
+			continue;
+		if (errno != EINVAL) { /* EINVAL: a kernel before 5.14 */
+			set_err(err, err_len, "populating its pages", errno);
+			return -ENOMEM;
+		}
+#endif
+		/* touch a page by reading it: a write could race with nothing, but says less */
+		for (size_t q = 0; q < n; q += 4096)
+			(void)*(volatile uint8_t *)(p + off + q);
+	}
+	return 0;
 }
 
 void consumer_gave(struct consumer *c)

@@ -21,7 +21,9 @@
 
 struct cluster;
 struct filter;
+struct job;
 struct session;
+struct session_ops;
 struct source;
 
 /*
@@ -32,6 +34,8 @@ struct source;
 struct ring_place {
 	uint32_t ring_id;
 	size_t map_size;     /* asked for: vcap_ring_map_size(data size) */
+	void *carrier;       /* what the carrier's ring_release needs (its VM) */
+	uint32_t generation; /* the carrier's, when placed (a VM's region resets) */
 	void *map;           /* vcapd's mapping of the ring */
 	int wake_fd;         /* vcapd's end: writing 8 bytes wakes the consumer */
 	/* what the OPEN reply tells the consumer */
@@ -45,6 +49,7 @@ struct consumer {
 	uint32_t id;
 	struct source *src;
 	struct session *owner;
+	const struct session_ops *carrier; /* placed the ring; outlives the session */
 	struct ring_place place;
 
 	bool want_hash;        /* fill in record hashes (VCAP_OPENF_FLOW_HASH) */
@@ -68,6 +73,7 @@ struct consumer {
 	_Atomic uint32_t flow_count;
 
 	/* control thread only */
+	uint64_t *charged;     /* the ring memory counter its place counts in, or NULL */
 	char filter_text[VCAP_FILTER_MAX + 1];
 	char policy_text[VCAP_FILTER_MAX + 1];
 	struct consumer *next_in_session;
@@ -79,14 +85,26 @@ struct consumer_req {
 	struct session *session; /* its carrier decides where the ring goes */
 	uint32_t data_size;
 	uint32_t snaplen;
-	const char *filter;   /* NULL: none */
-	const char *policy;   /* the tenant's mandatory filter; NULL: none */
 	const struct rules_limits *limits;
 };
 
-/* Create a consumer of s with the ring and filters req asks for; does not attach it. */
+/*
+ * Create a consumer of s with the ring req asks for, placed but not
+ * populated, without filters (compiled elsewhere: bpfc.h); does not
+ * attach it.
+ */
 int consumer_create(struct source *s, uint32_t id, const struct consumer_req *req,
 		    struct consumer **out, char *err, size_t err_len);
+/*
+ * Fault in every page of the ring, so no packet pays for one.  Slow for a
+ * large ring: on a job thread (j, polled for cancellation; may be NULL).
+ * @return 0 or -errno with err.
+ */
+int consumer_populate(struct consumer *c, struct job *j, char *err, size_t err_len);
+/*
+ * Free c; its ring's pages are given back off the control thread (and
+ * stay charged until they are).
+ */
 void consumer_destroy(struct consumer *c);
 /* The OPEN reply handed place.give[] over: close vcapd's copies. */
 void consumer_gave(struct consumer *c);

@@ -53,6 +53,64 @@ int filter_compile(const char *text, uint32_t linktype, struct filter **out, cha
 	return 0;
 }
 
+int filter_from_insns(const struct bpf_insn *insns, unsigned n, uint32_t linktype,
+		      struct filter **out)
+{
+	struct filter *f;
+
+	*out = NULL;
+	/* what libpcap's interpreter will run must be a program it can run safely */
+	if (!n || !bpf_validate(insns, (int)n))
+		return -EINVAL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->prog.bf_insns = malloc(n * sizeof(*insns));
+	if (!f->prog.bf_insns) {
+		free(f);
+		return -ENOMEM;
+	}
+	memcpy(f->prog.bf_insns, insns, n * sizeof(*insns));
+	f->prog.bf_len = n;
+	f->linktype = linktype;
+	*out = f;
+	return 0;
+}
+
+unsigned filter_insns(const struct filter *f)
+{
+	return f ? f->prog.bf_len : 0;
+}
+
+/*
+ * a then b as one program: a's accepting returns jump to b's start (a
+ * return of 0 still rejects).  Each program loads before it reads A, X or
+ * a scratch word, so b runs after a as it would alone.  A return of the
+ * accumulator (or X) would need a test: such a pair is not combined.
+ */
+int filter_chain(const struct filter *a, const struct filter *b, struct bpf_insn *out,
+		 unsigned max)
+{
+	unsigned na = filter_insns(a), nb = filter_insns(b);
+
+	if (na + nb > max)
+		return -E2BIG;
+	for (unsigned i = 0; i < na; i++) {
+		struct bpf_insn in = a->prog.bf_insns[i];
+
+		if (nb && BPF_CLASS(in.code) == BPF_RET) {
+			if (BPF_RVAL(in.code) != BPF_K)
+				return -ENOTSUP;
+			if (in.k)
+				in = (struct bpf_insn)BPF_STMT(BPF_JMP | BPF_JA, na - i - 1);
+		}
+		out[i] = in;
+	}
+	if (nb)
+		memcpy(out + na, b->prog.bf_insns, nb * sizeof(*out));
+	return (int)(na + nb);
+}
+
 bool filter_match(const struct filter *f, const struct vcap_pkt_meta *m, const uint8_t *data)
 {
 	return bpf_filter(f->prog.bf_insns, data, m->wirelen, m->caplen) != 0;

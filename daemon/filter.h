@@ -12,10 +12,28 @@
 
 #include "ring.h"
 
+struct bpf_insn;
 struct filter;
 
 int filter_compile(const char *text, uint32_t linktype, struct filter **out, char *err,
 		   size_t err_len);
+/*
+ * A filter from instructions compiled elsewhere (bpfc.h: in a child
+ * process), checked with libpcap's bpf_validate first.
+ * @return 0, -EINVAL (not a valid program) or -ENOMEM.
+ */
+int filter_from_insns(const struct bpf_insn *insns, unsigned n, uint32_t linktype,
+		      struct filter **out);
+/* Instructions in f (0 for NULL). */
+unsigned filter_insns(const struct filter *f);
+/*
+ * Write "a and b" (either may be NULL) as one program into out (max
+ * instructions), for the kernel: it takes one program, and recompiling
+ * the text could take as long as the first compile did.
+ * @return instructions written (0: both NULL), -E2BIG or -ENOTSUP.
+ */
+int filter_chain(const struct filter *a, const struct filter *b, struct bpf_insn *out,
+		 unsigned max);
 bool filter_match(const struct filter *f, const struct vcap_pkt_meta *m, const uint8_t *data);
 void filter_free(struct filter *f);
 /*

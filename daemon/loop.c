@@ -60,6 +60,13 @@ int loop_add(struct loop *l, int fd, uint32_t events, struct loop_watch *w)
 	return epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+int loop_mod(struct loop *l, int fd, uint32_t events, struct loop_watch *w)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
+}
+
 void loop_del(struct loop *l, int fd)
 {
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);

@@ -28,6 +28,8 @@ void loop_free(struct loop *l);
 
 /* Watch fd for events (EPOLLIN, EPOLLRDHUP...).  @return 0 or -errno. */
 int loop_add(struct loop *l, int fd, uint32_t events, struct loop_watch *w);
+/* Watch fd for other events than before.  @return 0 or -errno. */
+int loop_mod(struct loop *l, int fd, uint32_t events, struct loop_watch *w);
 /* Stop watching fd (closing it does as much). */
 void loop_del(struct loop *l, int fd);
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "jobs.h"
 #include "loop.h"
 #include "options.h"
 #include "policy.h"
@@ -323,7 +324,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vcapd: epoll: %s\n", strerror(errno));
 		return 1;
 	}
-	rc = listen_tenants(&d, listen_fd);
+	rc = jobs_init(loop);
+	if (!rc)
+		rc = listen_tenants(&d, listen_fd);
 	if (!rc)
 		rc = serve_sockets(&d, loop, listen_fd);
 	if (!rc)
@@ -363,6 +366,7 @@ int main(int argc, char **argv)
 	unix_end_all();
 	for (struct vm *vm = d.vms; vm; vm = vm_next(vm))
 		vm_disconnect(vm, NULL);
+	jobs_drain(); /* the requests of those sessions were cancelled: let them clean up */
 	loop_free(loop);
 
 	while ((s = d.sources)) {

@@ -11,12 +11,15 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bpfc.h"
 #include "capture.h"
 #include "consumer.h"
 #include "filter.h"
+#include "jobs.h"
 #include "policy.h"
 #include "session.h"
 #include "source.h"
@@ -92,18 +95,108 @@ static void vlan_hint(struct session *ss, struct source *s, const struct filter 
 	     ss->client, (int)ss->cred.pid, s->name, text, s->name, text, text);
 }
 
-/* @return descriptors to send with the reply. */
-static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply,
-		   int *fds)
+/*
+ * OPEN and SET_FILTER are answered off the control thread (jobs.h): their
+ * filters are compiled in a child process with a budget (bpfc.h) and an
+ * OPEN's ring is populated, which for a large ring takes a while.  The
+ * session waits; everyone else is served.  A req_job carries a copy of
+ * all it needs, since the request core's buffers serve the next request
+ * meanwhile.
+ */
+struct req_job {
+	struct job job;
+	struct session *ss;      /* NULL once the session ended: clean up, answer nobody */
+	struct vcapd *d;
+	struct vcap_msg req;     /* a copy: seq, type, source name, filter text */
+	struct consumer *c;      /* OPEN: placed, not attached; SET_FILTER: the ring */
+	uint32_t linktype;
+	struct bpfc_limits lim;
+	char policy[VCAP_FILTER_MAX + 1]; /* OPEN: the tenant's mandatory filter */
+	struct filter *policy_f, *filter_f;
+	uint64_t reserved;       /* ring bytes in d->ring_memory_opening */
+	int rc;
+	char err[VCAP_REASON_MAX];
+};
+
+static void req_run(struct job *j)
+{
+	struct req_job *r = (struct req_job *)j;
+
+	if (r->req.type == VCAP_MSG_OPEN)
+		r->rc = bpfc_compile(r->policy, r->linktype, &r->lim, j, &r->policy_f, r->err,
+				     sizeof(r->err));
+	if (!r->rc)
+		r->rc = bpfc_compile(r->req.text, r->linktype, &r->lim, j, &r->filter_f, r->err,
+				     sizeof(r->err));
+	if (!r->rc && r->req.type == VCAP_MSG_OPEN)
+		r->rc = consumer_populate(r->c, j, r->err, sizeof(r->err));
+}
+
+static int finish_open(struct req_job *r, struct vcap_msg *reply, int *fds);
+static void finish_set_filter(struct req_job *r, struct vcap_msg *reply);
+
+static void req_done(struct job *j)
+{
+	static struct vcap_msg reply; /* the control thread's, one at a time */
+	struct req_job *r = (struct req_job *)j;
+	int fds[VCAP_SERVE_MAX_FDS], nfds = 0;
+
+	r->d->ring_memory_opening -= r->reserved;
+	if (!r->ss) {
+		filter_free(r->policy_f);
+		filter_free(r->filter_f);
+		if (r->req.type == VCAP_MSG_OPEN)
+			consumer_destroy(r->c);
+		free(r);
+		return;
+	}
+	if (r->req.type == VCAP_MSG_OPEN)
+		nfds = finish_open(r, &reply, fds);
+	else
+		finish_set_filter(r, &reply);
+	session_answer(r->ss, &reply, fds, nfds);
+	free(r);
+}
+
+/* @return VCAP_SERVE_LATER, or 0 with an error in reply. */
+static int start_job(struct session *ss, struct req_job *r, struct vcap_msg *reply)
+{
+	r->job.run = req_run;
+	r->job.done = req_done;
+	r->ss = ss;
+	r->d = ss->d;
+	r->lim = (struct bpfc_limits){ .budget_ms = ss->d->limits.filter_compile_ms,
+				       .max_insns = ss->d->limits.filter_insns_max };
+	r->d->ring_memory_opening += r->reserved;
+	if (job_start(&r->job)) {
+		r->d->ring_memory_opening -= r->reserved;
+		vcap_msg_error(reply, &r->req, -EAGAIN, "vcapd cannot start a thread now; try again");
+		return 0;
+	}
+	ss->busy = r;
+	return VCAP_SERVE_LATER;
+}
+
+void requests_abandon(struct session *ss)
+{
+	struct req_job *r = ss->busy;
+
+	r->ss = NULL;
+	job_cancel(&r->job);
+	ss->busy = NULL;
+}
+
+/* @return VCAP_SERVE_LATER, or 0 with an error in reply. */
+static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply)
 {
 	struct vcapd *d = ss->d;
 	const struct vcap_msg_open *o = &m->u.open;
-	struct vcap_msg_open_reply *r = &reply->u.open_reply;
 	uint32_t size = o->ring_size ? o->ring_size : d->limits.ring_size_default;
 	uint32_t snaplen = o->snaplen ? o->snaplen : 65535;
 	struct source *s = source_find(d->sources, m->name);
+	uint64_t bytes = vcap_ring_map_size(size);
 	struct consumer_req req;
-	struct consumer *c;
+	struct req_job *r;
 	char err[VCAP_REASON_MAX];
 	int rc;
 
@@ -153,25 +246,64 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 			       ss->n_rings);
 		return 0;
 	}
+	/* rings being opened count too: their pages are being populated now */
 	if (ss->ops->charges_ring_memory &&
-	    d->ring_memory + vcap_ring_map_size(size) > d->limits.ring_memory_max) {
+	    d->ring_memory + d->ring_memory_opening + bytes > d->limits.ring_memory_max) {
 		vcap_msg_error(reply, m, -ENOMEM,
 			       "a ring of %u bytes would exceed vcapd's ring memory limit (%llu of "
 			       "%llu bytes in use)",
-			       size, (unsigned long long)d->ring_memory,
+			       size, (unsigned long long)(d->ring_memory + d->ring_memory_opening),
 			       (unsigned long long)d->limits.ring_memory_max);
 		return 0;
 	}
 
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		vcap_msg_error(reply, m, -ENOMEM, "vcapd is out of memory");
+		return 0;
+	}
+	r->req = *m;
+	r->linktype = s->linktype;
+	snprintf(r->policy, sizeof(r->policy), "%s", policy_filter(ss));
 	req = (struct consumer_req){ .session = ss,
 				     .data_size = size,
 				     .snaplen = snaplen,
-				     .filter = m->text[0] ? m->text : NULL,
-				     .policy = policy_filter(ss)[0] ? policy_filter(ss) : NULL,
 				     .limits = &d->rules_limits };
-	rc = consumer_create(s, ++d->next_ring_id, &req, &c, err, sizeof(err));
+	rc = consumer_create(s, ++d->next_ring_id, &req, &r->c, err, sizeof(err));
 	if (rc) {
 		vcap_msg_error(reply, m, rc, "host:%s: %s", m->name, err);
+		free(r);
+		return 0;
+	}
+	r->reserved = ss->ops->charges_ring_memory ? r->c->place.map_size : 0;
+	rc = start_job(ss, r, reply);
+	if (rc != VCAP_SERVE_LATER) {
+		consumer_destroy(r->c);
+		free(r);
+	}
+	return rc;
+}
+
+/* The OPEN's filters are compiled and its ring populated: attach it and answer. */
+static int finish_open(struct req_job *r, struct vcap_msg *reply, int *fds)
+{
+	struct session *ss = r->ss;
+	struct vcapd *d = ss->d;
+	const struct vcap_msg *m = &r->req;
+	const struct vcap_msg_open *o = &m->u.open;
+	struct vcap_msg_open_reply *rr = &reply->u.open_reply;
+	struct consumer *c = r->c;
+	struct source *s = c->src;
+	char err[VCAP_REASON_MAX];
+	int rc = r->rc;
+
+	c->policy = r->policy_f;
+	c->filter = r->filter_f;
+	snprintf(c->policy_text, sizeof(c->policy_text), "%s", r->policy);
+	snprintf(c->filter_text, sizeof(c->filter_text), "%s", m->text);
+	if (rc) {
+		vcap_msg_error(reply, m, rc, "host:%s: %s", m->name, r->err);
+		consumer_destroy(c);
 		return 0;
 	}
 	vcap_ring_writer_set_wake(&c->w, o->watermark, o->timeout_ms);
@@ -181,7 +313,7 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 		vcap_msg_error(reply, m, -EINVAL,
 			       "host:%s: a snaplen of %u leaves no room for records meta in a "
 			       "ring of %u bytes: ask for a larger ring or a smaller snaplen",
-			       m->name, snaplen, size);
+			       m->name, vcap_ring_writer_snaplen(&c->w), c->w.size);
 		consumer_destroy(c);
 		return 0;
 	}
@@ -196,21 +328,21 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 	session_add_ring(ss, c);
 
 	vcap_msg_reply(reply, m);
-	r->ring_id = c->id;
-	r->ring_size = size;
-	r->map_size = c->place.map_size;
-	r->snaplen = vcap_ring_writer_snaplen(&c->w);
-	r->linktype = s->linktype;
-	r->region_off = c->place.region_off;
-	r->vector = c->place.vector;
+	rr->ring_id = c->id;
+	rr->ring_size = c->w.size;
+	rr->map_size = c->place.map_size;
+	rr->snaplen = vcap_ring_writer_snaplen(&c->w);
+	rr->linktype = s->linktype;
+	rr->region_off = c->place.region_off;
+	rr->vector = c->place.vector;
 	/* what was granted: every flag vcapd knows (unknown ones were refused above) */
-	r->flags = (c->want_hash ? VCAP_OPENF_FLOW_HASH : 0) | (c->want_meta ? VCAP_OPENF_META : 0);
-	r->rule_max = d->rules_limits.max_rules;
-	r->flow_max = d->rules_limits.max_flows;
+	rr->flags = (c->want_hash ? VCAP_OPENF_FLOW_HASH : 0) | (c->want_meta ? VCAP_OPENF_META : 0);
+	rr->rule_max = d->rules_limits.max_rules;
+	rr->flow_max = d->rules_limits.max_flows;
 	memcpy(fds, c->place.give, (size_t)c->place.n_give * sizeof(*fds));
 	vlog(LOG_INFO, "ring %u: %s (pid %d%s%s) opened %s, %u bytes%s%s%s", c->id, ss->client,
 	     (int)ss->cred.pid, ss->tenant ? ", tenant " : "", ss->tenant ? ss->tenant->name : "",
-	     s->name, size, c->filter_text[0] ? ", filter " : "", c->filter_text,
+	     s->name, c->w.size, c->filter_text[0] ? ", filter " : "", c->filter_text,
 	     c->cluster_id ? ", in a cluster" : "");
 	vlan_hint(ss, s, c->filter, c->filter_text);
 	return c->place.n_give;
@@ -224,21 +356,38 @@ static void do_close(struct session *ss, struct consumer *c, const struct vcap_m
 	vcap_msg_reply(reply, m);
 }
 
-static void do_set_filter(struct session *ss, struct consumer *c, const struct vcap_msg *m,
-			  struct vcap_msg *reply)
+/* @return VCAP_SERVE_LATER, or 0 with an error in reply. */
+static int do_set_filter(struct session *ss, struct consumer *c, const struct vcap_msg *m,
+			 struct vcap_msg *reply)
 {
-	struct filter *f;
-	char err[VCAP_REASON_MAX];
-	int rc = filter_compile(m->text, c->src->linktype, &f, err, sizeof(err));
+	struct req_job *r = calloc(1, sizeof(*r));
 
-	if (rc) {
-		vcap_msg_error(reply, m, rc, "%s", err);
+	if (!r) {
+		vcap_msg_error(reply, m, -ENOMEM, "vcapd is out of memory");
+		return 0;
+	}
+	r->req = *m;
+	r->c = c;
+	r->linktype = c->src->linktype;
+	if (start_job(ss, r, reply) != VCAP_SERVE_LATER) {
+		free(r);
+		return 0;
+	}
+	return VCAP_SERVE_LATER;
+}
+
+static void finish_set_filter(struct req_job *r, struct vcap_msg *reply)
+{
+	struct consumer *c = r->c;
+
+	if (r->rc) {
+		vcap_msg_error(reply, &r->req, r->rc, "%s", r->err);
 		return;
 	}
-	vlan_hint(ss, c->src, f, m->text);
-	filter_free(roster_refilter(c, f));
-	snprintf(c->filter_text, sizeof(c->filter_text), "%s", m->text);
-	vcap_msg_reply(reply, m);
+	vlan_hint(r->ss, c->src, r->filter_f, r->req.text);
+	filter_free(roster_refilter(c, r->filter_f));
+	snprintf(c->filter_text, sizeof(c->filter_text), "%s", r->req.text);
+	vcap_msg_reply(reply, &r->req);
 }
 
 static void do_stats(struct consumer *c, const struct vcap_msg *m, struct vcap_msg *reply)
@@ -332,17 +481,17 @@ int requests_answer(struct session *ss, const struct vcap_msg *m, struct vcap_ms
 	struct consumer *c = NULL;
 	uint32_t id;
 
+	(void)fds; /* the one reply with descriptors, OPEN's, is sent later (finish_open) */
 	if (vcap_msg_ring_id(m, &id))
 		c = session_ring(ss, id); /* the request core checked it is there */
 	switch (m->type) {
 	case VCAP_MSG_OPEN:
-		return do_open(ss, m, reply, fds);
+		return do_open(ss, m, reply);
 	case VCAP_MSG_CLOSE:
 		do_close(ss, c, m, reply);
 		break;
 	case VCAP_MSG_SET_FILTER:
-		do_set_filter(ss, c, m, reply);
-		break;
+		return do_set_filter(ss, c, m, reply);
 	case VCAP_MSG_STATS:
 		do_stats(c, m, reply);
 		break;

@@ -20,10 +20,14 @@ void requests_hello(struct session *ss, struct vcap_msg_hello_reply *r);
 
 /*
  * Answer req into reply; descriptors to send with it go to fds.
- * @return their number.
+ * @return their number, or VCAP_SERVE_LATER: the answer is being worked
+ * out off the control thread (ss->busy), and session_answer() sends it.
  */
 int requests_answer(struct session *ss, const struct vcap_msg *req, struct vcap_msg *reply,
 		    int *fds);
+
+/* ss ended while busy: its request's job cleans up and answers nobody. */
+void requests_abandon(struct session *ss);
 
 /* The session's ring `id`, or NULL (session.c). */
 struct consumer *session_ring(struct session *ss, uint32_t id);

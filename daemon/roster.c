@@ -11,6 +11,7 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,8 +64,10 @@ static struct cluster *find_cluster(struct source *s, uint32_t id)
  */
 static void recompute_kernel_filter(struct source *s)
 {
+	struct bpf_insn prog[SOURCE_KFILTER_MAX]; /* 32 KiB of the capture thread's stack */
 	char want[sizeof(s->kernel_filter)] = "", one[sizeof(s->kernel_filter)];
 	bool drop_all = s->n_active == 0;
+	int n = 0;
 
 	if (!s->ops->kernel_filter)
 		return;
@@ -81,7 +84,14 @@ static void recompute_kernel_filter(struct source *s)
 	}
 	if (drop_all == s->kernel_drop_all && !strcmp(want, s->kernel_filter))
 		return;
-	if (s->ops->kernel_filter(s, want[0] ? want : NULL, drop_all) == 0) {
+	if (want[0])
+		n = filter_chain(s->active[0]->policy, s->active[0]->filter, prog,
+				 SOURCE_KFILTER_MAX);
+	if (n < 0) {
+		n = 0; /* too long for the kernel, or not chainable: vcapd filters alone */
+		want[0] = '\0';
+	}
+	if (s->ops->kernel_filter(s, prog, (unsigned)n, drop_all) == 0) {
 		strcpy(s->kernel_filter, want);
 		s->kernel_drop_all = drop_all;
 		pthread_mutex_lock(&s->lock);

@@ -52,8 +52,10 @@ void session_add_ring(struct session *ss, struct consumer *c)
 	d->consumers = c;
 	ss->n_rings++;
 	c->src->n_consumers++;
-	if (ss->ops->charges_ring_memory)
+	if (ss->ops->charges_ring_memory) {
 		d->ring_memory += c->place.map_size;
+		c->charged = &d->ring_memory; /* until its pages are given back (consumer.c) */
+	}
 }
 
 void session_free_ring(struct session *ss, struct consumer *c)
@@ -78,8 +80,6 @@ void session_free_ring(struct session *ss, struct consumer *c)
 	consumer_signal(c);
 	c->src->n_consumers--;
 	ss->n_rings--;
-	if (ss->ops->charges_ring_memory)
-		d->ring_memory -= c->place.map_size;
 	consumer_destroy(c);
 }
 
@@ -102,7 +102,12 @@ static bool serve_owns_ring(void *ctx, uint32_t id)
 
 static int serve_request(void *ctx, const struct vcap_msg *req, struct vcap_msg *reply, int *fds)
 {
-	return requests_answer(ctx, req, reply, fds);
+	struct session *ss = ctx;
+	int rc = requests_answer(ss, req, reply, fds);
+
+	if (rc == VCAP_SERVE_LATER)
+		ss->ops->pause(ss, true);
+	return rc;
 }
 
 static int serve_send(void *ctx, const void *buf, size_t len, const int *fds, int nfds)
@@ -142,8 +147,21 @@ int session_request(struct session *ss, const void *buf, size_t len)
 	return rc ? -1 : 0;
 }
 
+void session_answer(struct session *ss, const struct vcap_msg *reply, int *fds, int nfds)
+{
+	ss->busy = NULL;
+	serve_buf.reply = *reply;
+	if (vcap_serve_reply(&vcapd_server, ss, &serve_buf, fds, nfds)) {
+		ss->ops->fail(ss, "failed reply");
+		return;
+	}
+	ss->ops->pause(ss, false);
+}
+
 void session_end(struct session *ss, const char *why)
 {
+	if (ss->busy)
+		requests_abandon(ss);
 	if (ss->n_rings || why)
 		vlog(LOG_INFO, "session %s (pid %d): %s; freeing %u ring(s)", ss->client,
 		     (int)ss->cred.pid, why ? why : "closed", ss->n_rings);

@@ -30,6 +30,7 @@
 #include "serve.h"
 
 struct consumer;
+struct req_job;
 struct ring_place;
 struct session;
 struct tenant;
@@ -43,11 +44,28 @@ struct session_ops {
 	int (*send)(struct session *ss, const void *buf, size_t len, const int *fds, int nfds);
 	/*
 	 * Find room for a ring of p->map_size bytes that the peer can map and
-	 * a way to wake it: fill the rest of *p.  @return 0 or -errno with err.
+	 * a way to wake it: fill the rest of *p (p->carrier: what release
+	 * needs).  Quick: the pages are populated later, off the control
+	 * thread.  @return 0 or -errno with err.
 	 */
 	int (*ring_place)(struct session *ss, struct ring_place *p, char *err, size_t err_len);
-	/* Give back what ring_place took (the ring is detached by now). */
-	void (*ring_release)(struct session *ss, struct ring_place *p);
+	/*
+	 * Give back what ring_place took (the ring is detached by now), in
+	 * two steps: ring_unmap, on a job thread (jobs.h), what can take long
+	 * (unmapping a large ring frees its pages: ~0.2 s a GiB), may be NULL;
+	 * then ring_release on the control thread.  The session may be gone
+	 * by then.
+	 */
+	void (*ring_unmap)(struct ring_place *p);
+	void (*ring_release)(struct ring_place *p);
+	/*
+	 * A request of the session is being answered off the control thread
+	 * (jobs.h): stop reading its requests (paused) or read on, including
+	 * what queued meanwhile (!paused).
+	 */
+	void (*pause)(struct session *ss, bool paused);
+	/* End the session the carrier's way (a VM's region is reset, too). */
+	void (*fail)(struct session *ss, const char *why);
 	/* Narrow vcapd's limits in a HELLO reply to what the carrier can give; may be NULL. */
 	void (*limits)(struct session *ss, struct vcap_msg_hello_reply *r);
 	/* The session ended and its rings are freed: free the carrier's part; may be NULL. */
@@ -68,6 +86,7 @@ struct session {
 	char client[VCAP_NAME_MAX + 1]; /* for status and logs */
 	struct consumer *consumers;
 	unsigned n_rings;
+	struct req_job *busy;    /* a request answered off the control thread, or NULL */
 };
 
 /*
@@ -83,7 +102,17 @@ struct session *session_new(struct vcapd *d, const struct session_ops *ops, void
  */
 int session_request(struct session *ss, const void *buf, size_t len);
 
-/* Free every ring of ss, tell the carrier (ops->ended) and free ss.  why: NULL if normal. */
+/*
+ * Send the answer to the request that made ss busy (in reply, with nfds
+ * descriptors) and read its requests again.  A reply that cannot be sent
+ * ends the session (ops->fail).
+ */
+void session_answer(struct session *ss, const struct vcap_msg *reply, int *fds, int nfds);
+
+/*
+ * Free every ring of ss, tell the carrier (ops->ended) and free ss.  why: NULL if normal.
+ * A request still being answered is cancelled and cleans up after itself.
+ */
 void session_end(struct session *ss, const char *why);
 
 #endif /* VCAP_DAEMON_SESSION_H */

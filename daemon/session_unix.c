@@ -49,6 +49,7 @@ struct listener {
 
 struct conn {
 	struct loop_watch watch;
+	struct loop *loop;
 	int fd;
 	struct session *ss;
 	struct conn *next;
@@ -88,12 +89,8 @@ static int unix_ring_place(struct session *ss, struct ring_place *p, char *err, 
 		set_err(err, err_len, "memfd", errno);
 		goto fail;
 	}
-	/*
-	 * Populated now, at open, so that the capture thread's first pass
-	 * through the ring does not take a page fault (and zero a page) every
-	 * 4 KiB: that first pass is often all of a short capture.
-	 */
-	map = mmap(NULL, p->map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, memfd, 0);
+	/* populated off the control thread (consumer_populate), before it is handed out */
+	map = mmap(NULL, p->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (map == MAP_FAILED) {
 		rc = -errno;
 		set_err(err, err_len, "mmap", errno);
@@ -120,10 +117,13 @@ fail:
 	return rc;
 }
 
-static void unix_ring_release(struct session *ss, struct ring_place *p)
+static void unix_ring_unmap(struct ring_place *p)
 {
-	(void)ss;
 	munmap(p->map, p->map_size);
+}
+
+static void unix_ring_release(struct ring_place *p)
+{
 	close(p->wake_fd);
 	p->map = NULL;
 	p->wake_fd = -1;
@@ -143,12 +143,31 @@ static void unix_ended(struct session *ss)
 	free(cn);
 }
 
+/*
+ * While a request is answered off the control thread, the connection is
+ * watched for its hang-up only: the next request waits in the socket.
+ */
+static void unix_pause(struct session *ss, bool paused)
+{
+	struct conn *cn = ss->carrier;
+
+	loop_mod(cn->loop, cn->fd, paused ? EPOLLRDHUP : EPOLLIN | EPOLLRDHUP, &cn->watch);
+}
+
+static void unix_fail(struct session *ss, const char *why)
+{
+	session_end(ss, why);
+}
+
 static const struct session_ops unix_ops = {
 	.kind = "unix",
 	.charges_ring_memory = true,
 	.send = unix_send,
 	.ring_place = unix_ring_place,
+	.ring_unmap = unix_ring_unmap,
 	.ring_release = unix_ring_release,
+	.pause = unix_pause,
+	.fail = unix_fail,
 	.ended = unix_ended,
 };
 
@@ -176,6 +195,7 @@ static void conn_event(struct loop_watch *w, uint32_t events)
 	}
 	if (session_request(cn->ss, rx_buf, (size_t)n))
 		session_end(cn->ss, "malformed message or failed reply");
+	/* a request answered later paused the connection (unix_pause) */
 }
 
 static void accept_all(struct loop_watch *w, uint32_t events)
@@ -203,6 +223,7 @@ static void accept_all(struct loop_watch *w, uint32_t events)
 			continue;
 		}
 		cn->fd = fd;
+		cn->loop = li->loop;
 		cn->ss = ss;
 		cn->watch.on_event = conn_event;
 		ss->cred = cred;

@@ -140,7 +140,7 @@ int source_create(const char *arg, const struct source_ops *const *kinds, struct
 		source_destroy(s);
 		return rc;
 	}
-	if (ops->kernel_filter && ops->kernel_filter(s, NULL, true) == 0) {
+	if (ops->kernel_filter && ops->kernel_filter(s, NULL, 0, true) == 0) {
 		/* nobody listens yet: the kernel drops everything until someone does */
 		s->kernel_drop_all = s->kernel_drop_all_shown = true;
 	}

@@ -16,8 +16,12 @@
 #include "ring.h"
 #include "vcap_proto.h"
 
+struct bpf_insn;
 struct consumer;
 struct source;
+
+/* The most instructions the kernel takes in a socket filter (BPF_MAXINSNS). */
+#define SOURCE_KFILTER_MAX 4096
 
 /*
  * A backend produces packets for a source.  All calls but parse() run on
@@ -55,11 +59,14 @@ struct source_ops {
 	/* Try to recover after next() failed.  @return 0 when running again. */
 	int (*reopen)(struct source *s, char *err, size_t err_len);
 	/*
-	 * Optional: let the kernel filter before vcapd sees a packet.  `text`
-	 * (tcpdump syntax) passes what every consumer would; NULL passes all;
+	 * Optional: let the kernel filter before vcapd sees a packet.  The n
+	 * instructions at insns pass what every consumer would (compiled
+	 * already: recompiling a tenant's text could take as long as its
+	 * first compile, here on the capture thread); n == 0 passes all;
 	 * drop_all while nobody listens.  Best effort: @return 0 or -errno.
 	 */
-	int (*kernel_filter)(struct source *s, const char *text, bool drop_all);
+	int (*kernel_filter)(struct source *s, const struct bpf_insn *insns, unsigned n,
+			     bool drop_all);
 	void (*close)(struct source *s);
 };
 

@@ -38,7 +38,8 @@ struct if_src {
 	bool broken;               /* the socket reported an error */
 	uint64_t drops_before;     /* kernel drops of sockets already closed */
 	/* what the kernel should filter, reapplied to every new socket */
-	char kfilter[VCAP_FILTER_MAX * 2 + 16];
+	struct sock_filter kfilter[SOURCE_KFILTER_MAX];
+	unsigned kfilter_len; /* 0: pass all */
 	bool kdrop_all;
 };
 
@@ -47,30 +48,16 @@ static int apply_kernel_filter(struct if_src *f)
 {
 	static struct sock_filter drop_all_insn[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
 	struct sock_fprog prog = { .len = 1, .filter = drop_all_insn };
-	struct bpf_program bp;
-	pcap_t *p;
-	int rc;
 
 	if (!f->afp)
 		return 0;
 	if (f->kdrop_all)
 		return vcap_afp_set_filter(f->afp, &prog);
-	if (!f->kfilter[0])
+	if (!f->kfilter_len)
 		return vcap_afp_set_filter(f->afp, NULL);
-	p = pcap_open_dead(DLT_EN10MB, 65535);
-	if (!p)
-		return -ENOMEM;
-	if (pcap_compile(p, &bp, f->kfilter, 1, PCAP_NETMASK_UNKNOWN)) {
-		pcap_close(p);
-		return -EINVAL;
-	}
-	pcap_close(p);
-	/* libpcap's struct bpf_insn and the kernel's struct sock_filter agree */
-	prog.len = (unsigned short)bp.bf_len;
-	prog.filter = (struct sock_filter *)bp.bf_insns;
-	rc = vcap_afp_set_filter(f->afp, &prog);
-	pcap_freecode(&bp);
-	return rc;
+	prog.len = (unsigned short)f->kfilter_len;
+	prog.filter = f->kfilter;
+	return vcap_afp_set_filter(f->afp, &prog);
 }
 
 /* Is the link administratively up and running?  @return 0 or -errno. */
@@ -223,11 +210,17 @@ static int if_reopen(struct source *s, char *err, size_t err_len)
 	return if_connect(s, f, err, err_len);
 }
 
-static int if_kernel_filter(struct source *s, const char *text, bool drop_all)
+static int if_kernel_filter(struct source *s, const struct bpf_insn *insns, unsigned n,
+			   bool drop_all)
 {
 	struct if_src *f = s->priv;
 
-	snprintf(f->kfilter, sizeof(f->kfilter), "%s", text ? text : "");
+	if (n > SOURCE_KFILTER_MAX)
+		n = 0; /* the kernel takes no more: it passes all, vcapd filters */
+	/* libpcap's struct bpf_insn and the kernel's struct sock_filter agree */
+	_Static_assert(sizeof(struct bpf_insn) == sizeof(struct sock_filter), "same layout");
+	memcpy(f->kfilter, insns, n * sizeof(*f->kfilter));
+	f->kfilter_len = n;
 	f->kdrop_all = drop_all;
 	return apply_kernel_filter(f);
 }

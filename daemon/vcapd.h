@@ -35,6 +35,8 @@ struct vcapd_limits {
 	uint32_t ring_size_default;
 	uint64_t ring_memory_max; /* all rings together */
 	uint32_t max_sessions;
+	uint32_t filter_compile_ms; /* budget for compiling one filter (bpfc.h) */
+	uint32_t filter_insns_max;  /* BPF instructions in one compiled filter */
 };
 
 struct vcapd {
@@ -46,6 +48,7 @@ struct vcapd {
 	struct rules_limits rules_limits;
 	struct vcapd_limits limits;
 	uint64_t ring_memory; /* bytes of rings allocated now */
+	uint64_t ring_memory_opening; /* ... and of rings placed for an OPEN not answered yet */
 	uint32_t next_ring_id;
 	struct consumer *consumers; /* all of them, newest first */
 	unsigned n_sessions;
@@ -67,7 +70,9 @@ struct vcapd {
 			    .ring_size_max = VCAP_RING_DATA_MAX,                         \
 			    .ring_size_default = 16u << 20,                              \
 			    .ring_memory_max = 4ull << 30,                               \
-			    .max_sessions = 1024 },                                      \
+			    .max_sessions = 1024,                                        \
+			    .filter_compile_ms = 1000,                                   \
+			    .filter_insns_max = 4096 },                                  \
 	}
 
 #endif /* VCAP_DAEMON_VCAPD_H */

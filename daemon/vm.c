@@ -365,8 +365,8 @@ static void doorbell(struct loop_watch *w, uint32_t events)
 
 	(void)events;
 	ivshmem_server_self_drain(vm->server, 0);
-	if (!vm->session)
-		return; /* nobody connected: nothing to read */
+	if (!vm->session || vm->session->busy)
+		return; /* nobody connected, or its last request is still being answered */
 	while (handled < BATCH_MSGS) {
 		ssize_t n = shm_queue_recv(&vm->g2h, rx_buf, sizeof(rx_buf), why, sizeof(why));
 
@@ -380,6 +380,8 @@ static void doorbell(struct loop_watch *w, uint32_t events)
 			restart_session(vm, "malformed request or no room for the reply");
 			return;
 		}
+		if (vm->session->busy)
+			return; /* answered later; vm_pause rings again then */
 		handled++;
 	}
 	/* more may be queued: ring our own bell so others get a turn first */
@@ -465,24 +467,25 @@ static int vm_ring_place(struct session *ss, struct ring_place *p, char *err, si
 		return -EIO;
 	}
 	vm->vectors_used |= 1ull << v;
+	p->carrier = vm;
+	p->generation = vm->generation;
 	p->map = vm->map + off;
 	p->wake_fd = fd;
 	p->region_off = off;
 	p->vector = v;
 	p->n_give = 0;
-#ifdef MADV_POPULATE_WRITE
-	/* as for a memfd ring; best effort (Linux 5.14+), a fault later is no error */
-	(void)madvise(p->map, p->map_size, MADV_POPULATE_WRITE);
-#endif
-	return 0;
+	return 0; /* populated off the control thread (consumer_populate), as a memfd ring */
 }
 
-static void vm_ring_release(struct session *ss, struct ring_place *p)
+static void vm_ring_release(struct ring_place *p)
 {
-	struct vm *vm = ss->carrier;
+	struct vm *vm = p->carrier;
 
-	region_free(&vm->rings, p->region_off, p->map_size);
-	vm->vectors_used &= ~(1ull << p->vector);
+	/* a region reset since (the guest went, or broke its channel) forgot it already */
+	if (p->generation == vm->generation) {
+		region_free(&vm->rings, p->region_off, p->map_size);
+		vm->vectors_used &= ~(1ull << p->vector);
+	}
 	close(p->wake_fd);
 	p->map = NULL;
 	p->wake_fd = -1;
@@ -502,12 +505,33 @@ static void vm_limits(struct session *ss, struct vcap_msg_hello_reply *r)
 		r->ring_size_max = (uint32_t)p;
 }
 
+/*
+ * While a request is answered off the control thread the guest's next
+ * requests wait in g2h; going on rings vcapd's own doorbell, so they are
+ * read from the loop as if the guest had just rung.
+ */
+static void vm_pause(struct session *ss, bool paused)
+{
+	struct vm *vm = ss->carrier;
+
+	if (!paused)
+		(void)!write(ivshmem_server_self_fd(vm->server, 0), &(uint64_t){ 1 },
+			     sizeof(uint64_t));
+}
+
+static void vm_fail(struct session *ss, const char *why)
+{
+	restart_session(ss->carrier, why);
+}
+
 static const struct session_ops vm_ops = {
 	.kind = "vm",
 	.charges_ring_memory = false, /* rings live in the VM's own region */
 	.send = vm_send,
 	.ring_place = vm_ring_place,
 	.ring_release = vm_ring_release,
+	.pause = vm_pause,
+	.fail = vm_fail,
 	.limits = vm_limits,
 };
 

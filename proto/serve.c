@@ -58,7 +58,7 @@ static int answer(const struct vcap_server_ops *ops, void *ctx, struct vcap_peer
 int vcap_serve(const struct vcap_server_ops *ops, void *ctx, struct vcap_peer *peer,
 	       struct vcap_serve_buf *b, const void *buf, size_t len)
 {
-	int fds[VCAP_SERVE_MAX_FDS], nfds = 0, rc = 0;
+	int fds[VCAP_SERVE_MAX_FDS], nfds;
 	char why[160];
 	ssize_t out;
 
@@ -80,9 +80,19 @@ int vcap_serve(const struct vcap_server_ops *ops, void *ctx, struct vcap_peer *p
 		return -EBADMSG;
 	}
 	nfds = answer(ops, ctx, peer, b, fds);
+	if (nfds == VCAP_SERVE_LATER)
+		return 0;
 	if (nfds < 0)
 		return -ENOTCONN;
-	out = vcap_msg_encode(&b->reply, b->tx, sizeof(b->tx));
+	return vcap_serve_reply(ops, ctx, b, fds, nfds);
+}
+
+int vcap_serve_reply(const struct vcap_server_ops *ops, void *ctx, struct vcap_serve_buf *b,
+		     int *fds, int nfds)
+{
+	ssize_t out = vcap_msg_encode(&b->reply, b->tx, sizeof(b->tx));
+	int rc = 0;
+
 	if (out < 0 || ops->send(ctx, b->tx, (size_t)out, fds, nfds))
 		rc = -EPIPE;
 	if (nfds && ops->sent_fds)

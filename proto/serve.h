@@ -47,8 +47,11 @@ struct vcap_server_ops {
 	/*
 	 * Answer a request (after HELLO, its ring checked): fill *reply (with
 	 * vcap_msg_reply or vcap_msg_error) and up to VCAP_SERVE_MAX_FDS
-	 * descriptors to send with it.  @return the number of descriptors, or
-	 * -1 if the peer is gone and nothing must be sent.
+	 * descriptors to send with it.  @return the number of descriptors;
+	 * -1 if the peer is gone and nothing must be sent; or VCAP_SERVE_LATER
+	 * if the answer takes long: the server keeps what it needs of req
+	 * (which does not outlive this call), reads no more of this peer's
+	 * requests meanwhile, and sends the reply with vcap_serve_reply().
 	 */
 	int (*request)(void *peer_ctx, const struct vcap_msg *req, struct vcap_msg *reply, int *fds);
 	/* Send one encoded reply.  @return 0 or -errno. */
@@ -61,6 +64,9 @@ struct vcap_server_ops {
 };
 
 #define VCAP_SERVE_MAX_FDS 4
+
+/* request() will answer later (see there). */
+#define VCAP_SERVE_LATER (-2)
 
 /* Big messages, used one request at a time: one per server thread. */
 struct vcap_serve_buf {
@@ -79,5 +85,14 @@ struct vcap_serve_buf {
  */
 int vcap_serve(const struct vcap_server_ops *ops, void *peer_ctx, struct vcap_peer *peer,
 	       struct vcap_serve_buf *b, const void *buf, size_t len);
+
+/*
+ * Send the reply a request() that returned VCAP_SERVE_LATER filled in
+ * b->reply since (with vcap_msg_reply or vcap_msg_error on a copy of its
+ * request), with nfds descriptors; sent_fds is called as for any reply.
+ * @return 0, or -EPIPE: the reply could not be sent (end the peer).
+ */
+int vcap_serve_reply(const struct vcap_server_ops *ops, void *peer_ctx, struct vcap_serve_buf *b,
+		     int *fds, int nfds);
 
 #endif /* VCAP_PROTO_SERVE_H */
