@@ -71,6 +71,12 @@ struct consumer {
 	struct vcap_ring_stats mirror;
 	_Atomic uint32_t rule_count;
 	_Atomic uint32_t flow_count;
+	/*
+	 * ns the capture thread spent on this ring's packets (judging and
+	 * copying; deliver.c), cumulative: STATUS's filter_ns.  Not under the
+	 * mirror's seqlock, so it may be a batch ahead of `received`.
+	 */
+	_Atomic uint64_t filter_ns;
 
 	/* control thread only */
 	uint64_t *charged;     /* the ring memory counter its place counts in, or NULL */

@@ -135,6 +135,7 @@ static void test_roundtrips(void)
 	strcpy(srcs[2].name, "third");
 	rings[1].ring_id = 42;
 	rings[1].shunted = 17;
+	rings[1].filter_ns = 1234567890123ull;
 	vcap_msg_init(&req, VCAP_APP_CAPTURE, VCAP_MSG_STATUS);
 	vcap_msg_reply(&m, &req);
 	m.u.status_reply.n_sources = 3;
@@ -145,6 +146,7 @@ static void test_roundtrips(void)
 	CHECK(!strcmp(out.sources[2].name, "third"), "status entries survive");
 	CHECK_EQ(out.rings[1].ring_id, 42);
 	CHECK_EQ(out.rings[1].shunted, 17);
+	CHECK_EQ(out.rings[1].filter_ns, 1234567890123ull);
 	truncations(len);
 	/* counts that do not match the bytes */
 	buf[VCAP_MSG_MIN + offsetof(struct vcap_msg_status_reply, n_rings)] = 3;

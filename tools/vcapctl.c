@@ -104,11 +104,27 @@ static void print_source(const struct vcap_status_source *e, bool json, bool fir
 	printf(",\"kernel_drop_all\":%s}", e->kernel_drop_all ? "true" : "false");
 }
 
+/*
+ * What a ring costs the capture thread it shares with every other ring of
+ * its source, per packet offered to it: "cost N ns/pkt", "cost - ns/pkt"
+ * before its first packet.
+ */
+static void cost_text(const struct vcap_status_ring *e, char *buf, size_t len)
+{
+	if (e->received)
+		snprintf(buf, len, "cost %llu ns/pkt",
+			 (unsigned long long)(e->filter_ns / e->received));
+	else
+		snprintf(buf, len, "cost - ns/pkt");
+}
+
 static void print_ring(const struct vcap_status_ring *e, bool json, bool first)
 {
 	if (!json) {
-		char extra[192] = "";
+		char extra[224], cost[48];
 
+		cost_text(e, cost, sizeof(cost));
+		snprintf(extra, sizeof(extra), " [%s]", cost);
 		if (e->cluster_id)
 			snprintf(extra, sizeof(extra), " [cluster %u %s]", e->cluster_id,
 				 mode_name(e->cluster_mode));
@@ -147,8 +163,9 @@ static void print_ring(const struct vcap_status_ring *e, bool json, bool first)
 	json_str(stdout, e->policy, sizeof(e->policy));
 	printf(",\"tenant\":");
 	json_str(stdout, e->tenant, sizeof(e->tenant));
-	printf(",\"cluster\":%u,\"cluster_mode\":\"%s\",\"rules\":%u,\"flows\":%u}",
+	printf(",\"cluster\":%u,\"cluster_mode\":\"%s\",\"rules\":%u,\"flows\":%u",
 	       e->cluster_id, mode_name(e->cluster_mode), e->rules, e->flows);
+	printf(",\"filter_ns\":%llu}", (unsigned long long)e->filter_ns);
 }
 
 /*
