@@ -49,6 +49,7 @@ static const struct limit_key limit_keys[] = {
 	{ "filter-compile-ms", 10, 600000, offsetof(struct vcapd, limits.filter_compile_ms),
 	  false },
 	{ "filter-insns", 1, 65535, offsetof(struct vcapd, limits.filter_insns_max), false },
+	{ "tenant-cost-ns", 0, 1000000, offsetof(struct vcapd, limits.cost_ns), false },
 };
 
 static int set_limit(struct vcapd *d, const char *key, const char *val, char *err,
@@ -73,7 +74,7 @@ static int set_limit(struct vcapd *d, const char *key, const char *val, char *er
 	snprintf(err, err_len,
 		 "unknown limit \"%s\" (rings-per-session, ring-memory, ring-size-max, "
 		 "ring-size-default, sessions, wildcard-rules, flow-rules, "
-		 "filter-compile-ms, filter-insns)",
+		 "filter-compile-ms, filter-insns, tenant-cost-ns)",
 		 key);
 	return -EINVAL;
 }

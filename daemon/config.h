@@ -14,6 +14,8 @@
  *   limit flow-rules N                per ring (default 1048576, at most 2^30; 0: none)
  *   limit filter-compile-ms N         budget for compiling one filter (default 1000)
  *   limit filter-insns N              BPF instructions in one filter (default 4096)
+ *   limit tenant-cost-ns N            what a tenant's rings may cost a capture thread per
+ *                                     packet, on average (default 500; 0: no budget)
  *   vm NAME SOCKET size=SIZE[,vectors=N]   a VM guest, as --vm does
  *   tenant NAME uid UID             a container recognised by its peer uid
  *   tenant NAME socket PATH         ... or by its own socket vcapd listens on

@@ -20,6 +20,7 @@
 #include "vcap_proto.h"
 
 struct cluster;
+struct cost_bucket;
 struct filter;
 struct job;
 struct session;
@@ -65,6 +66,9 @@ struct consumer {
 	bool rules_trivial;    /* cached rules_trivial(rules) */
 	struct cluster *cluster;
 	uint16_t member;       /* index in cluster->members */
+	struct cost_bucket *bucket; /* its owner's on this source, or NULL: no budget */
+	const void *cost_key;  /* set before attach: the owner (NULL: none) */
+	uint64_t cost_budget_ns; /* ... and its budget per packet (0: none) */
 	uint64_t kernel_drops_base;
 
 	/* written by the capture thread, read by the control thread */

@@ -117,6 +117,61 @@ static void rec_meta(const struct vcap_parsed *p, struct vcap_rec_meta *rm)
 	};
 }
 
+/*
+ * Each owner's credit grows by its budget for every packet offered, up to
+ * a few batches' worth, so a ring that was idle cannot save up for a long
+ * expensive burst.
+ */
+static void refill_buckets(struct source *s, unsigned n)
+{
+	for (unsigned i = 0; i < s->n_buckets; i++) {
+		struct cost_bucket *b = s->buckets[i];
+		int64_t cap = (int64_t)(b->budget_ns * BATCH * 4);
+
+		b->credit += (int64_t)(b->budget_ns * n);
+		if (b->credit > cap)
+			b->credit = cap;
+	}
+}
+
+/*
+ * The most a ring's share of a batch can really cost: copying, every
+ * instruction of its filters, every wildcard rule, generously priced (a
+ * cBPF program has no loops: its length bounds what it executes).  The
+ * clock also counts the time the thread was preempted in; charging no
+ * more than this keeps a cheap ring from being held to a budget it cannot
+ * exceed because the host was busy, while an expensive ring, whose bound
+ * is far above what it costs, is charged what it costs.
+ */
+#define COPY_NS 250u /* a 1500-byte packet into a ring, and its record */
+#define INSN_NS 4u   /* one BPF instruction, interpreted */
+#define RULE_NS 5u   /* one wildcard rule */
+
+static uint64_t charge(const struct consumer *c, uint64_t measured_ns, unsigned n)
+{
+	uint64_t bound = COPY_NS + (uint64_t)(filter_insns(c->policy) + filter_insns(c->filter)) *
+					   INSN_NS +
+			 (uint64_t)atomic_load_explicit(&c->rule_count, memory_order_relaxed) * RULE_NS;
+
+	bound *= n;
+	return measured_ns < bound ? measured_ns : bound;
+}
+
+/* The owner spent its budget: its ring's share of the batch is dropped unseen. */
+static void skip_one(struct consumer *c, unsigned n)
+{
+	const uint16_t *pick = c->cluster ? c->cluster->pick : NULL;
+	unsigned offered = n;
+
+	if (pick) {
+		offered = 0;
+		for (unsigned i = 0; i < n; i++)
+			offered += pick[i] == c->member;
+	}
+	vcap_ring_writer_dropped(&c->w, offered);
+	vcap_ring_writer_offer(&c->w, offered);
+}
+
 void deliver(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data, unsigned n,
 	     uint64_t now)
 {
@@ -157,12 +212,20 @@ void deliver(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data,
 	 */
 	uint64_t t0 = mono_ns();
 
+	refill_buckets(s, n);
 	for (unsigned k = 0; k < s->n_active; k++) {
 		struct consumer *c = s->active[k];
 		uint64_t t1;
 
+		if (c->bucket && c->bucket->credit < 0) {
+			skip_one(c, n);
+			t0 = mono_ns(); /* rare: the next ring's time starts here */
+			continue;
+		}
 		deliver_one(c, meta, data, parsed, n, now);
 		t1 = mono_ns();
+		if (c->bucket)
+			c->bucket->credit -= (int64_t)charge(c, t1 - t0, n);
 		atomic_store_explicit(&c->filter_ns,
 				      atomic_load_explicit(&c->filter_ns, memory_order_relaxed) +
 					      (t1 - t0),

@@ -75,3 +75,10 @@ bool policy_sees_all(const struct session *ss)
 {
 	return ss->admin;
 }
+
+uint64_t policy_cost_budget(const struct vcapd *d, const struct session *ss, const void **key)
+{
+	/* the host's administrator, and a VM the operator attached without a tenant, are not metered */
+	*key = ss->tenant;
+	return ss->tenant ? d->limits.cost_ns : 0;
+}

@@ -62,6 +62,12 @@ const char *policy_filter(const struct session *ss);
 /* Rings the session may hold. */
 uint32_t policy_max_rings(const struct vcapd *d, const struct session *ss);
 
+/*
+ * What the session's rings may cost a capture thread per packet (0: no
+ * budget), shared by every ring of the same *key on a source.
+ */
+uint64_t policy_cost_budget(const struct vcapd *d, const struct session *ss, const void **key);
+
 /* May the session see every source and ring in STATUS? */
 bool policy_sees_all(const struct session *ss);
 

@@ -319,6 +319,7 @@ static int finish_open(struct req_job *r, struct vcap_msg *reply, int *fds)
 	}
 	c->cluster_id = o->cluster_id;
 	c->cluster_mode = o->cluster_mode;
+	c->cost_budget_ns = policy_cost_budget(d, ss, &c->cost_key);
 	rc = roster_attach(c, err, sizeof(err));
 	if (rc) {
 		vcap_msg_error(reply, m, rc, "host:%s: %s", m->name, err);

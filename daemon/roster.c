@@ -110,6 +110,40 @@ struct attach_letter {
 	size_t err_len;
 };
 
+/* The owner's cost bucket on s, shared by its rings there.  @return 0 or -ENOMEM. */
+static int attach_bucket(struct source *s, struct consumer *c)
+{
+	struct cost_bucket *b = NULL;
+
+	for (unsigned i = 0; i < s->n_buckets && !b; i++)
+		if (s->buckets[i]->key == c->cost_key)
+			b = s->buckets[i];
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		b->key = c->cost_key;
+		b->credit = (int64_t)(c->cost_budget_ns * BATCH);
+		s->buckets = grow(s->buckets, &s->cap_buckets, s->n_buckets);
+		s->buckets[s->n_buckets++] = b;
+	}
+	b->budget_ns = c->cost_budget_ns; /* the newest ring's word: the config may change */
+	b->refs++;
+	c->bucket = b;
+	return 0;
+}
+
+static void detach_bucket(struct source *s, struct consumer *c)
+{
+	struct cost_bucket *b = c->bucket;
+
+	c->bucket = NULL;
+	if (!b || --b->refs)
+		return;
+	remove_ptr((void **)s->buckets, &s->n_buckets, b);
+	free(b);
+}
+
 static void do_attach(struct source *s, void *arg)
 {
 	struct attach_letter *l = arg;
@@ -121,6 +155,11 @@ static void do_attach(struct source *s, void *arg)
 		l->rc = -ENODATA;
 		return;
 	}
+	if (c->cost_budget_ns && attach_bucket(s, c)) {
+		snprintf(l->err, l->err_len, "out of memory");
+		l->rc = -ENOMEM;
+		return;
+	}
 	if (c->cluster_id) {
 		struct cluster *cl = find_cluster(s, c->cluster_id);
 
@@ -128,6 +167,7 @@ static void do_attach(struct source *s, void *arg)
 			snprintf(l->err, l->err_len,
 				 "cluster %u of %s balances by mode %u, not %u", cl->id, s->name,
 				 cl->mode, c->cluster_mode);
+			detach_bucket(s, c);
 			l->rc = -EINVAL;
 			return;
 		}
@@ -135,6 +175,7 @@ static void do_attach(struct source *s, void *arg)
 			cl = calloc(1, sizeof(*cl));
 			if (!cl) {
 				snprintf(l->err, l->err_len, "out of memory");
+				detach_bucket(s, c);
 				l->rc = -ENOMEM;
 				return;
 			}
@@ -183,6 +224,7 @@ static void do_detach(struct source *s, void *arg)
 		}
 		c->cluster = NULL;
 	}
+	detach_bucket(s, c);
 	s->n_want_hash -= c->want_hash;
 	s->n_want_meta -= c->want_meta;
 	s->n_with_rules -= !c->rules_trivial;

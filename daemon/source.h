@@ -88,6 +88,21 @@ struct cluster {
 	uint16_t pick[BATCH];  /* member index per packet of the current batch */
 };
 
+/*
+ * What one owner (an account: a tenant, a VM...) may cost this source's
+ * capture thread: budget_ns per packet offered, on average.  Its rings'
+ * time (deliver.c measures it per batch) is taken from credit, which each
+ * batch refills; while it is spent, the owner's rings skip their batches
+ * and count them as dropped, so an expensive tenant loses its own packets
+ * rather than everyone's.
+ */
+struct cost_bucket {
+	const void *key;   /* the owner */
+	uint64_t budget_ns;
+	int64_t credit;    /* ns; may go below 0 by one batch's overrun */
+	unsigned refs;     /* rings of the owner attached here */
+};
+
 struct source {
 	char name[VCAP_NAME_MAX + 1];
 	char spec[192];
@@ -116,6 +131,9 @@ struct source {
 	struct cluster **clusters;
 	unsigned n_clusters;
 	unsigned cap_clusters;
+	struct cost_bucket **buckets;
+	unsigned n_buckets;
+	unsigned cap_buckets;
 	unsigned n_want_hash;   /* active consumers that asked for flow hashes */
 	unsigned n_want_meta;   /* ... for records meta (VCAP_OPENF_META) */
 	unsigned n_with_rules;  /* active consumers whose rules are not trivial */

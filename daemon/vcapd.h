@@ -37,6 +37,7 @@ struct vcapd_limits {
 	uint32_t max_sessions;
 	uint32_t filter_compile_ms; /* budget for compiling one filter (bpfc.h) */
 	uint32_t filter_insns_max;  /* BPF instructions in one compiled filter */
+	uint32_t cost_ns;           /* what a tenant's rings may cost a capture thread per packet */
 };
 
 struct vcapd {
@@ -72,7 +73,8 @@ struct vcapd {
 			    .ring_memory_max = 4ull << 30,                               \
 			    .max_sessions = 1024,                                        \
 			    .filter_compile_ms = 1000,                                   \
-			    .filter_insns_max = 4096 },                                  \
+			    .filter_insns_max = 4096,                                    \
+			    .cost_ns = 500 },                                            \
 	}
 
 #endif /* VCAP_DAEMON_VCAPD_H */

@@ -100,6 +100,12 @@ static inline void vcap_ring_writer_filtered(struct vcap_ring_writer *w, uint32_
 	w->cnt.filtered += n;
 }
 
+/* Count n packets dropped without being looked at (the owner's cost budget was spent). */
+static inline void vcap_ring_writer_dropped(struct vcap_ring_writer *w, uint32_t n)
+{
+	w->cnt.dropped += n;
+}
+
 /*
  * Count n packets the consumer's rules dropped: filtered, and of those
  * shunted, so that received = delivered + dropped + filtered still holds.
