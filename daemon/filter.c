@@ -94,6 +94,11 @@ bool filter_misses_vlan(const struct filter *f, const char *text)
 	return false;
 }
 
+unsigned filter_insns(const struct filter *f)
+{
+	return f ? f->prog.bf_len : 0;
+}
+
 void filter_free(struct filter *f)
 {
 	if (!f)

@@ -18,6 +18,8 @@ int filter_compile(const char *text, uint32_t linktype, struct filter **out, cha
 		   size_t err_len);
 bool filter_match(const struct filter *f, const struct vcap_pkt_meta *m, const uint8_t *data);
 void filter_free(struct filter *f);
+/* BPF instructions of f (0: NULL), what it costs per packet at worst. */
+unsigned filter_insns(const struct filter *f);
 /*
  * Would a VLAN tag fool f (compiled from text)?  As in tcpdump, "tcp"
  * reads every frame as untagged; only the "vlan" keyword makes a filter

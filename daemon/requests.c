@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "capture.h"
 #include "consumer.h"
 #include "filter.h"
@@ -148,7 +149,7 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 		snaplen = SNAPLEN_MAX;
 	if (vcap_rec_size(snaplen) > size / 4)
 		snaplen = size / 4 - (uint32_t)sizeof(struct vcap_rec) - VCAP_REC_ALIGN;
-	if (ss->n_rings >= policy_max_rings(d, ss)) {
+	if (ss->n_rings >= d->limits.max_rings) {
 		vcap_msg_error(reply, m, -EMFILE, "this session already holds %u rings, the limit",
 			       ss->n_rings);
 		return 0;
@@ -160,6 +161,12 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 			       "%llu bytes in use)",
 			       size, (unsigned long long)d->ring_memory,
 			       (unsigned long long)d->limits.ring_memory_max);
+		return 0;
+	}
+	rc = account_check_ring(ss->acct, ss->ops->charges_ring_memory ? vcap_ring_map_size(size) : 0,
+				err, sizeof(err));
+	if (rc) {
+		vcap_msg_error(reply, m, rc, "host:%s: %s", m->name, err);
 		return 0;
 	}
 
@@ -182,6 +189,12 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 			       "host:%s: a snaplen of %u leaves no room for records meta in a "
 			       "ring of %u bytes: ask for a larger ring or a smaller snaplen",
 			       m->name, snaplen, size);
+		consumer_destroy(c);
+		return 0;
+	}
+	rc = account_check_filter(d, ss->acct, c->filter, NULL, err, sizeof(err));
+	if (rc) {
+		vcap_msg_error(reply, m, rc, "host:%s: %s", m->name, err);
 		consumer_destroy(c);
 		return 0;
 	}
@@ -231,6 +244,8 @@ static void do_set_filter(struct session *ss, struct consumer *c, const struct v
 	char err[VCAP_REASON_MAX];
 	int rc = filter_compile(m->text, c->src->linktype, &f, err, sizeof(err));
 
+	if (!rc && (rc = account_check_filter(ss->d, ss->acct, f, c, err, sizeof(err))))
+		filter_free(f);
 	if (rc) {
 		vcap_msg_error(reply, m, rc, "%s", err);
 		return;
@@ -262,7 +277,9 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 	switch (m->type) {
 	case VCAP_MSG_RULE_ADD:
 		vcap_rule_from_wire(&m->u.rule_add.rule, &rule);
-		rc = roster_rule_add(c, &rule, err, sizeof(err));
+		rc = account_check_rule(c->owner->d, c->owner->acct, false, err, sizeof(err));
+		if (!rc)
+			rc = roster_rule_add(c, &rule, err, sizeof(err));
 		break;
 	case VCAP_MSG_RULE_REMOVE:
 		rc = roster_rule_remove(c, m->u.rule_ref.arg);
@@ -284,7 +301,9 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 		break;
 	case VCAP_MSG_FLOW_ADD:
 		vcap_flow_from_wire(&m->u.flow_add.flow, &flow);
-		rc = roster_flow_add(c, &flow, m->u.flow_add.action, m->u.flow_add.idle_timeout_ms,
+		rc = account_check_rule(c->owner->d, c->owner->acct, true, err, sizeof(err));
+		if (!rc)
+			rc = roster_flow_add(c, &flow, m->u.flow_add.action, m->u.flow_add.idle_timeout_ms,
 				     &count, err, sizeof(err));
 		break;
 	case VCAP_MSG_FLOW_REMOVE:

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "account.h"
 #include "capture.h"
 #include "consumer.h"
 #include "requests.h"
@@ -54,6 +55,7 @@ void session_add_ring(struct session *ss, struct consumer *c)
 	c->src->n_consumers++;
 	if (ss->ops->charges_ring_memory)
 		d->ring_memory += c->place.map_size;
+	account_charge_ring(ss->acct, ss->ops->charges_ring_memory ? c->place.map_size : 0);
 }
 
 void session_free_ring(struct session *ss, struct consumer *c)
@@ -80,6 +82,7 @@ void session_free_ring(struct session *ss, struct consumer *c)
 	ss->n_rings--;
 	if (ss->ops->charges_ring_memory)
 		d->ring_memory -= c->place.map_size;
+	account_uncharge_ring(ss->acct, ss->ops->charges_ring_memory ? c->place.map_size : 0);
 	consumer_destroy(c);
 }
 
@@ -152,5 +155,6 @@ void session_end(struct session *ss, const char *why)
 	if (ss->ops->ended)
 		ss->ops->ended(ss);
 	ss->d->n_sessions--;
+	account_session_end(ss->d, ss->acct);
 	free(ss);
 }
