@@ -73,6 +73,11 @@ static struct listener *listeners;
 static struct conn *conns;
 static _Alignas(8) uint8_t rx_buf[VCAP_MSG_MAX];
 static struct vcapd *sweep_d;
+/*
+ * vcapd is shutting down: rings are freed but not punched, so a consumer
+ * still reads what its ring held and then a clear end (as after SIGKILL).
+ */
+static bool shutting_down;
 static struct loop_watch sweep_watch;
 
 /* ---- the carrier's operations --------------------------------------------- */
@@ -147,7 +152,7 @@ static void unix_ring_release(struct session *ss, struct ring_place *p)
 	 * descriptor after CLOSE then holds an empty file; what it touches
 	 * again is allocated to, and charged to, itself.
 	 */
-	if (madvise(p->map, p->map_size, MADV_REMOVE))
+	if (!shutting_down && madvise(p->map, p->map_size, MADV_REMOVE))
 		vlog(LOG_WARNING, "ring %u: could not free its pages: %s", p->ring_id,
 		     strerror(errno));
 	munmap(p->map, p->map_size);
@@ -356,6 +361,7 @@ int unix_serve(struct vcapd *d, struct loop *l, int listen_fd, struct tenant *vi
 
 void unix_end_all(void)
 {
+	shutting_down = true;
 	while (conns)
 		session_end(conns->ss, NULL);
 	while (listeners) {

@@ -63,6 +63,7 @@ struct vm {
 	struct session *session; /* while a guest is connected */
 	struct tenant *tenant;
 	struct account acct;     /* pays for its sessions without a tenant line */
+	bool keep_pages;         /* shutting down: free rings without wiping them */
 	struct vcapd *d;
 	struct loop_watch server_watch; /* QEMUs connect or leave */
 	struct loop_watch bell_watch;   /* vector 0: requests wait in g2h */
@@ -347,6 +348,7 @@ void vm_set_tenant(struct vm *vm, struct tenant *t)
 
 void vm_disconnect(struct vm *vm, const char *why)
 {
+	vm->keep_pages = !why;
 	if (vm->session) {
 		session_end(vm->session, why);
 		vm->session = NULL;
@@ -505,7 +507,8 @@ static void vm_ring_release(struct session *ss, struct ring_place *p)
 {
 	struct vm *vm = ss->carrier;
 
-	wipe(vm, p->region_off, page_up(p->map_size));
+	if (!vm->keep_pages) /* the guest reads what is left and a clear end, as after SIGKILL */
+		wipe(vm, p->region_off, page_up(p->map_size));
 	region_free(&vm->rings, p->region_off, p->map_size);
 	vm->vectors_used &= ~(1ull << p->vector);
 	close(p->wake_fd);
