@@ -163,8 +163,10 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 			       (unsigned long long)d->limits.ring_memory_max);
 		return 0;
 	}
-	rc = account_check_ring(ss->acct, ss->ops->charges_ring_memory ? vcap_ring_map_size(size) : 0,
-				err, sizeof(err));
+	/* the account's share; a VM's rings live in its own region, not host memory */
+	rc = account_check_ring(ss->acct,
+				ss->ops->charges_ring_memory ? vcap_ring_map_size(size) : 0, err,
+				sizeof(err));
 	if (rc) {
 		vcap_msg_error(reply, m, rc, "host:%s: %s", m->name, err);
 		return 0;
@@ -303,8 +305,8 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 		vcap_flow_from_wire(&m->u.flow_add.flow, &flow);
 		rc = account_check_rule(c->owner->d, c->owner->acct, true, err, sizeof(err));
 		if (!rc)
-			rc = roster_flow_add(c, &flow, m->u.flow_add.action, m->u.flow_add.idle_timeout_ms,
-				     &count, err, sizeof(err));
+			rc = roster_flow_add(c, &flow, m->u.flow_add.action,
+					     m->u.flow_add.idle_timeout_ms, &count, err, sizeof(err));
 		break;
 	case VCAP_MSG_FLOW_REMOVE:
 		vcap_flow_from_wire(&m->u.flow_remove.flow, &flow);

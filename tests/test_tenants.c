@@ -4,7 +4,8 @@
  * Tenants b (the attacker), a (its neighbour) and v (the victim) each come
  * in through their own socket; every scenario shows b's attack failing, a
  * unaffected, and v's traffic counted exactly (a ring on a counted source,
- * open throughout: every packet received, none dropped).  One scenario per run: `test_tenants NAME`.
+ * open throughout: every packet received, none dropped).  One scenario per
+ * run: `test_tenants NAME`.
  *
  *   memfd-kept     b keeps each ring's memfd after CLOSE, 12 rounds of
  *                  16 MiB under `limit ring-memory 32Mi`: every kept file
