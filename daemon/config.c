@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,8 @@ struct limit_key {
  */
 #define WILDCARD_RULES_MAX 65536u
 #define FLOW_RULES_MAX (1u << 30)
+/* libpcap's own bound on a program (BPF_MAXINSNS is 4096; its optimiser may exceed it) */
+#define FILTER_INSNS_MAX (1u << 20)
 
 static const struct limit_key limit_keys[] = {
 	{ "rings-per-session", 1, 65536, offsetof(struct vcapd, limits.max_rings), false },
@@ -46,16 +50,34 @@ static const struct limit_key limit_keys[] = {
 	{ "wildcard-rules", 0, WILDCARD_RULES_MAX, offsetof(struct vcapd, rules_limits.max_rules),
 	  false },
 	{ "flow-rules", 0, FLOW_RULES_MAX, offsetof(struct vcapd, rules_limits.max_flows), false },
-	{ "filter-compile-ms", 10, 600000, offsetof(struct vcapd, limits.filter_compile_ms),
-	  false },
-	{ "filter-insns", 1, 65535, offsetof(struct vcapd, limits.filter_insns_max), false },
+	{ "hello-timeout-ms", 10, 3600000, offsetof(struct vcapd, limits.hello_timeout_ms), false },
+	{ "filter-compile-ms", 1, 600000, offsetof(struct vcapd, limits.filter_compile_ms), false },
+	{ "filter-insns", 1, FILTER_INSNS_MAX, offsetof(struct vcapd, limits.filter_insns), false },
 	{ "tenant-cost-ns", 0, 1000000, offsetof(struct vcapd, limits.cost_ns), false },
+	/* the per-account keys come last: tenant_key() counts from the end */
+#define TENANT_KEY(key, r, lo, hi) \
+	{ "tenant-" key, lo, hi, offsetof(struct vcapd, tenant_limits[r]), true }
+	TENANT_KEY("sessions", ACCT_SESSIONS, 1, 65536),
+	TENANT_KEY("rings", ACCT_RINGS, 1, 65536),
+	TENANT_KEY("ring-memory", ACCT_RING_MEMORY, 1u << 16, 1ull << 40),
+	TENANT_KEY("wildcard-rules", ACCT_WILDCARD_RULES, 0, 1ull << 32),
+	TENANT_KEY("flow-rules", ACCT_FLOW_RULES, 0, 1ull << 40),
+	TENANT_KEY("filter-insns", ACCT_FILTER_INSNS, 0, 1ull << 32),
 };
+#define N_LIMIT_KEYS (sizeof(limit_keys) / sizeof(limit_keys[0]))
+
+/* The range of `tenant NAME KEY VALUE` for each account_keys[] KEY: as limit tenant-KEY. */
+static const struct limit_key *tenant_key(enum account_res r)
+{
+	return &limit_keys[N_LIMIT_KEYS - ACCT_N + r];
+}
 
 static int set_limit(struct vcapd *d, const char *key, const char *val, char *err,
 		     size_t err_len)
 {
-	for (size_t i = 0; i < sizeof(limit_keys) / sizeof(limit_keys[0]); i++) {
+	size_t off;
+
+	for (size_t i = 0; i < N_LIMIT_KEYS; i++) {
 		const struct limit_key *k = &limit_keys[i];
 		uint64_t v;
 		int rc;
@@ -71,11 +93,10 @@ static int set_limit(struct vcapd *d, const char *key, const char *val, char *er
 			*(uint32_t *)((char *)d + k->offset) = (uint32_t)v;
 		return 0;
 	}
-	snprintf(err, err_len,
-		 "unknown limit \"%s\" (rings-per-session, ring-memory, ring-size-max, "
-		 "ring-size-default, sessions, wildcard-rules, flow-rules, "
-		 "filter-compile-ms, filter-insns, tenant-cost-ns)",
-		 key);
+	off = (size_t)snprintf(err, err_len, "unknown limit \"%s\" (", key);
+	for (size_t i = 0; i < N_LIMIT_KEYS && off < err_len; i++)
+		off += (size_t)snprintf(err + off, err_len - off, "%s%s", limit_keys[i].name,
+					i + 1 < N_LIMIT_KEYS ? ", " : ")");
 	return -EINVAL;
 }
 
@@ -108,6 +129,72 @@ static char *word(char **p)
 	return s;
 }
 
+/* A user or group by name or number.  @return 0 with *id, or -EINVAL with err. */
+static int parse_id(const char *what, const char *val, bool group, long *id, char *err,
+		    size_t err_len)
+{
+	uint64_t v;
+
+	if (val[strspn(val, "0123456789")] == '\0' && *val) {
+		if (parse_u64(val, what, 0, 0x7fffffff, &v, err, err_len))
+			return -EINVAL;
+		*id = (long)v;
+		return 0;
+	}
+	if (group) {
+		struct group *g = getgrnam(val);
+
+		if (g) {
+			*id = (long)g->gr_gid;
+			return 0;
+		}
+	} else {
+		struct passwd *pw = getpwnam(val);
+
+		if (pw) {
+			*id = (long)pw->pw_uid;
+			return 0;
+		}
+	}
+	snprintf(err, err_len, "%s=%s: no such %s", what, val, group ? "group" : "user");
+	return -EINVAL;
+}
+
+/* "[owner=USER|UID] [group=GROUP|GID] [mode=OCTAL]" after a socket's path, into *perm. */
+static int parse_socket_perm(char *p, struct socket_perm *perm, char *err, size_t err_len)
+{
+	for (char *w = word(&p); w; w = word(&p)) {
+		char *val = strchr(w, '='), *end;
+		unsigned long mode;
+
+		if (!val) {
+			snprintf(err, err_len, "\"%s\": expected owner=, group= or mode=", w);
+			return -EINVAL;
+		}
+		*val++ = '\0';
+		if (!strcmp(w, "owner")) {
+			if (parse_id("owner", val, false, &perm->uid, err, err_len))
+				return -EINVAL;
+		} else if (!strcmp(w, "group")) {
+			if (parse_id("group", val, true, &perm->gid, err, err_len))
+				return -EINVAL;
+		} else if (!strcmp(w, "mode")) {
+			errno = 0;
+			mode = strtoul(val, &end, 8);
+			if (!*val || *end || errno || mode > 0777) {
+				snprintf(err, err_len, "mode=%s: expected octal permissions (0600)",
+					 val);
+				return -EINVAL;
+			}
+			perm->mode = (unsigned)mode;
+		} else {
+			snprintf(err, err_len, "unknown socket option \"%s\" (owner, group, mode)", w);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 struct tenant *tenant_get(struct vcapd *d, const char *name, unsigned lineno)
 {
 	struct tenant **pp = &d->tenants, *t;
@@ -121,6 +208,7 @@ struct tenant *tenant_get(struct vcapd *d, const char *name, unsigned lineno)
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->uid = -1;
 	t->listen_fd = -1;
+	t->socket_perm = (struct socket_perm)SOCKET_PERM_DEFAULT;
 	t->lineno = lineno;
 	*pp = t;
 	return t;
@@ -136,8 +224,9 @@ static int parse_tenant(struct vcapd *d, const char *name, char *key, char *rest
 	int rc;
 
 	if (!name || !key || !*val) {
-		snprintf(err, err_len,
-			 "expected: tenant NAME uid|socket|allow|filter|rings VALUE");
+		snprintf(err, err_len, "expected: tenant NAME KEY VALUE (KEY: uid, socket, vm, "
+			 "allow, filter, sessions, rings, ring-memory, wildcard-rules, flow-rules, "
+			 "filter-insns)");
 		return -EINVAL;
 	}
 	if (strlen(name) > VCAP_NAME_MAX) {
@@ -160,12 +249,16 @@ static int parse_tenant(struct vcapd *d, const char *name, char *key, char *rest
 		}
 		t->uid = (long)v;
 	} else if (!strcmp(key, "socket")) {
-		if (*val != '/' || strlen(val) >= sizeof(t->socket)) {
+		char *path = word(&val);
+
+		if (*path != '/' || strlen(path) >= sizeof(t->socket)) {
 			snprintf(err, err_len, "socket must be an absolute path under %zu bytes",
 				 sizeof(t->socket));
 			return -EINVAL;
 		}
-		snprintf(t->socket, sizeof(t->socket), "%s", val);
+		snprintf(t->socket, sizeof(t->socket), "%s", path);
+		t->socket_perm = (struct socket_perm)SOCKET_PERM_DEFAULT;
+		return parse_socket_perm(val, &t->socket_perm, err, err_len);
 	} else if (!strcmp(key, "allow")) {
 		for (char *tok = strtok(val, ", \t"); tok; tok = strtok(NULL, ", \t")) {
 			if (t->n_allow == TENANT_MAX_ALLOW || strlen(tok) > VCAP_NAME_MAX) {
@@ -194,14 +287,21 @@ static int parse_tenant(struct vcapd *d, const char *name, char *key, char *rest
 			return -EINVAL;
 		}
 		snprintf(t->vm, sizeof(t->vm), "%s", val);
-	} else if (!strcmp(key, "rings")) {
-		rc = parse_u64(val, "rings", 1, 65536, &v, err, err_len);
-		if (rc)
-			return rc;
-		t->max_rings = (uint32_t)v;
 	} else {
+		for (int r = 0; r < ACCT_N; r++) {
+			const struct limit_key *k = tenant_key((enum account_res)r);
+
+			if (strcmp(key, account_keys[r]))
+				continue;
+			rc = parse_u64(val, key, k->min, k->max, &v, err, err_len);
+			if (rc)
+				return rc;
+			account_set_limit(&t->acct, (enum account_res)r, v);
+			return 0;
+		}
 		snprintf(err, err_len, "unknown tenant property \"%s\" (uid, socket, vm, allow, "
-			 "filter, rings)", key);
+			 "filter, sessions, rings, ring-memory, wildcard-rules, flow-rules, "
+			 "filter-insns)", key);
 		return -EINVAL;
 	}
 	return 0;
@@ -240,10 +340,17 @@ static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct sourc
 	a = word(&p);
 	b = word(&p);
 	if (!strcmp(kw, "socket")) {
-		if (!a || b) {
-			snprintf(err, err_len, "expected: socket PATH");
+		if (!a) {
+			snprintf(err, err_len,
+				 "expected: socket PATH [owner=USER] [group=GROUP] [mode=OCTAL]");
 			return -EINVAL;
 		}
+		d->socket_perm = (struct socket_perm)SOCKET_PERM_DEFAULT;
+		rc = b ? parse_socket_perm(b, &d->socket_perm, err, err_len) : 0;
+		if (!rc)
+			rc = parse_socket_perm(p, &d->socket_perm, err, err_len);
+		if (rc)
+			return rc;
 		free(socket_copy);
 		socket_copy = strdup(a);
 		d->socket_path = socket_copy;
@@ -308,7 +415,7 @@ static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct sourc
 int config_load(struct vcapd *d, const char *path, char *err, size_t err_len)
 {
 	struct source **tail = &d->sources;
-	char *line = NULL, why[256];
+	char *line = NULL, why[512];
 	size_t cap = 0;
 	ssize_t len;
 	FILE *f = fopen(path, "re");
@@ -357,6 +464,12 @@ int config_load(struct vcapd *d, const char *path, char *err, size_t err_len)
 		snprintf(err, err_len, "%s: %s", path, why);
 	if (!rc)
 		rc = check_tenants(d, path, err, err_len);
+	for (struct tenant *t = d->tenants; !rc && t; t = t->next) {
+		char name[VCAP_NAME_MAX + 16];
+
+		snprintf(name, sizeof(name), "tenant %s", t->name);
+		account_setup(&t->acct, name, d->tenant_limits);
+	}
 	if (!rc)
 		d->config_path = path;
 	return rc;

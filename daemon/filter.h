@@ -24,8 +24,6 @@ int filter_compile(const char *text, uint32_t linktype, struct filter **out, cha
  */
 int filter_from_insns(const struct bpf_insn *insns, unsigned n, uint32_t linktype,
 		      struct filter **out);
-/* Instructions in f (0 for NULL). */
-unsigned filter_insns(const struct filter *f);
 /*
  * Write "a and b" (either may be NULL) as one program into out (max
  * instructions), for the kernel: it takes one program, and recompiling
@@ -36,6 +34,8 @@ int filter_chain(const struct filter *a, const struct filter *b, struct bpf_insn
 		 unsigned max);
 bool filter_match(const struct filter *f, const struct vcap_pkt_meta *m, const uint8_t *data);
 void filter_free(struct filter *f);
+/* BPF instructions of f (0: NULL), what it costs per packet at worst. */
+unsigned filter_insns(const struct filter *f);
 /*
  * Would a VLAN tag fool f (compiled from text)?  As in tcpdump, "tcp"
  * reads every frame as untagged; only the "vlan" keyword makes a filter

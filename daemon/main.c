@@ -73,7 +73,9 @@ static void usage(FILE *out)
 		"                       serve a VM guest: vcapd is the ivshmem server on SOCKET\n"
 		"                       for QEMU's ivshmem-doorbell device; SIZE (a power of two,\n"
 		"                       1Mi..1Gi) is the region its rings are carved from\n"
-		"  --config FILE        read sources, VMs, tenants and limits from FILE\n"
+		"  --config FILE        read sources, VMs, tenants and limits from FILE (its\n"
+		"                       lines: daemon/config.h, docs/security.md); sockets are\n"
+		"                       root's, mode 0600, unless a socket line says otherwise\n"
 		"  --max-ring-memory N  bytes all rings may take together (default 4Gi)\n"
 		"  --foreground         stay in the foreground and log to stderr\n"
 		"  --help               this text\n",
@@ -97,28 +99,24 @@ static int daemonize(void)
 }
 
 /*
- * Open every tenant's own socket, and let non-root tenants reach the main
- * one: who may do what is vcapd's decision (policy.c), not the file mode's.
+ * Open every tenant's own socket, with the owner, group and mode its
+ * `tenant NAME socket` line gives (root only by default): whoever may
+ * connect to it is that tenant.  Uid tenants reach the main socket only if
+ * its `socket` line lets them.
  */
-static int listen_tenants(struct vcapd *d, int main_fd)
+static int listen_tenants(struct vcapd *d)
 {
-	bool uid_tenants = false;
+	char err[512];
 
-	(void)main_fd;
 	for (struct tenant *t = d->tenants; t; t = t->next) {
-		uid_tenants |= t->uid > 0;
 		if (!t->socket[0])
 			continue;
-		t->listen_fd = vcap_unix_listen(t->socket);
+		t->listen_fd = unix_listen(t->socket, &t->socket_perm, err, sizeof(err));
 		if (t->listen_fd < 0) {
-			fprintf(stderr, "vcapd: tenant %s: %s: %s\n", t->name, t->socket,
-				strerror(-t->listen_fd));
+			fprintf(stderr, "vcapd: tenant %s: %s\n", t->name, err);
 			return t->listen_fd;
 		}
-		chmod(t->socket, 0666);
 	}
-	if (uid_tenants)
-		chmod(d->socket_path, 0666);
 	return 0;
 }
 
@@ -312,11 +310,9 @@ int main(int argc, char **argv)
 		}
 	}
 
-	listen_fd = vcap_unix_listen(d.socket_path);
+	listen_fd = unix_listen(d.socket_path, &d.socket_perm, err, sizeof(err));
 	if (listen_fd < 0) {
-		fprintf(stderr, "vcapd: %s: %s\n", d.socket_path,
-			listen_fd == -EADDRINUSE ? "another vcapd is already listening there"
-						 : strerror(-listen_fd));
+		fprintf(stderr, "vcapd: %s\n", err);
 		return 1;
 	}
 	loop = loop_new();
@@ -326,7 +322,7 @@ int main(int argc, char **argv)
 	}
 	rc = jobs_init(loop);
 	if (!rc)
-		rc = listen_tenants(&d, listen_fd);
+		rc = listen_tenants(&d);
 	if (!rc)
 		rc = serve_sockets(&d, loop, listen_fd);
 	if (!rc)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "account.h"
 #include "session.h"
 #include "source.h"
 #include "vcapd.h"
@@ -16,15 +17,15 @@ void policy_classify(struct vcapd *d, struct session *ss, struct tenant *via_soc
 {
 	ss->tenant = via_socket;
 	ss->admin = false;
-	if (via_socket)
-		return;
-	for (struct tenant *t = d->tenants; t; t = t->next) {
-		if (t->uid >= 0 && (uid_t)t->uid == ss->cred.uid) {
+	for (struct tenant *t = d->tenants; t && !ss->tenant; t = t->next)
+		if (t->uid >= 0 && (uid_t)t->uid == ss->cred.uid)
 			ss->tenant = t;
-			return;
-		}
+	if (ss->tenant) {
+		ss->acct = &ss->tenant->acct;
+		return;
 	}
 	ss->admin = ss->cred.uid == 0;
+	ss->acct = ss->admin ? &d->admin : account_of_uid(d, ss->cred.uid);
 }
 
 static bool allowed(const struct tenant *t, const char *source)
@@ -66,8 +67,10 @@ const char *policy_filter(const struct session *ss)
 
 uint32_t policy_max_rings(const struct vcapd *d, const struct session *ss)
 {
-	if (ss->tenant && ss->tenant->max_rings)
-		return ss->tenant->max_rings;
+	const struct account *a = ss->acct;
+
+	if (a && !a->unlimited && a->limit[ACCT_RINGS] < d->limits.max_rings)
+		return (uint32_t)a->limit[ACCT_RINGS];
 	return d->limits.max_rings;
 }
 
@@ -78,7 +81,7 @@ bool policy_sees_all(const struct session *ss)
 
 uint64_t policy_cost_budget(const struct vcapd *d, const struct session *ss, const void **key)
 {
-	/* the host's administrator, and a VM the operator attached without a tenant, are not metered */
-	*key = ss->tenant;
-	return ss->tenant ? d->limits.cost_ns : 0;
+	/* the host's administrator alone is not metered; a VM without a tenant has its own account */
+	*key = ss->acct;
+	return ss->acct && !ss->acct->unlimited ? d->limits.cost_ns : 0;
 }

@@ -21,7 +21,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "account.h"
 #include "vcap_proto.h"
+#include "vcapd.h"
 
 #define TENANT_MAX_ALLOW 32
 
@@ -29,10 +31,11 @@ struct tenant {
 	char name[VCAP_NAME_MAX + 1];
 	long uid;                           /* -1: not matched by uid */
 	char socket[108];                   /* "": no socket of its own */
+	struct socket_perm socket_perm;     /* who may connect to it */
 	char allow[TENANT_MAX_ALLOW][VCAP_NAME_MAX + 1]; /* source names; "*" all */
 	unsigned n_allow;
 	char filter[VCAP_FILTER_MAX + 1];   /* mandatory; "" none */
-	uint32_t max_rings;                 /* 0: vcapd's per-session limit */
+	struct account acct;                /* its limits and what it holds, all sessions */
 	char vm[VCAP_NAME_MAX + 1];         /* "": no VM; else a VM recognised by name */
 	unsigned lineno;                    /* where it was first defined */
 	int listen_fd;                      /* its socket, once listening */
@@ -48,7 +51,8 @@ struct tenant *tenant_get(struct vcapd *d, const char *name, unsigned lineno);
 
 /*
  * Decide who a new session is: the tenant it came in through, else the
- * tenant of its uid, else the administrator (root) or nobody.
+ * tenant of its uid, else the administrator (root) or nobody; and which
+ * account pays for it (ss->acct; NULL only when out of memory).
  */
 void policy_classify(struct vcapd *d, struct session *ss, struct tenant *via_socket);
 
@@ -59,7 +63,7 @@ int policy_may_open(const struct vcapd *d, const struct session *ss, const struc
 /* The mandatory filter of the session's tenant ("" if none). */
 const char *policy_filter(const struct session *ss);
 
-/* Rings the session may hold. */
+/* Rings the session may hold (its own limit, and its account's). */
 uint32_t policy_max_rings(const struct vcapd *d, const struct session *ss);
 
 /*

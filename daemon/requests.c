@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "bpfc.h"
 #include "capture.h"
 #include "consumer.h"
@@ -166,7 +167,7 @@ static int start_job(struct session *ss, struct req_job *r, struct vcap_msg *rep
 	r->ss = ss;
 	r->d = ss->d;
 	r->lim = (struct bpfc_limits){ .budget_ms = ss->d->limits.filter_compile_ms,
-				       .max_insns = ss->d->limits.filter_insns_max };
+				       .max_insns = ss->d->limits.filter_insns };
 	r->d->ring_memory_opening += r->reserved;
 	if (job_start(&r->job)) {
 		r->d->ring_memory_opening -= r->reserved;
@@ -241,7 +242,7 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 		snaplen = SNAPLEN_MAX;
 	if (vcap_rec_size(snaplen) > size / 4)
 		snaplen = size / 4 - (uint32_t)sizeof(struct vcap_rec) - VCAP_REC_ALIGN;
-	if (ss->n_rings >= policy_max_rings(d, ss)) {
+	if (ss->n_rings >= d->limits.max_rings) {
 		vcap_msg_error(reply, m, -EMFILE, "this session already holds %u rings, the limit",
 			       ss->n_rings);
 		return 0;
@@ -254,6 +255,14 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 			       "%llu bytes in use)",
 			       size, (unsigned long long)(d->ring_memory + d->ring_memory_opening),
 			       (unsigned long long)d->limits.ring_memory_max);
+		return 0;
+	}
+	/* the account's share; a VM's rings live in its own region, not host memory */
+	rc = account_check_ring(ss->acct,
+				ss->ops->charges_ring_memory ? vcap_ring_map_size(size) : 0, err,
+				sizeof(err));
+	if (rc) {
+		vcap_msg_error(reply, m, rc, "host:%s: %s", m->name, err);
 		return 0;
 	}
 
@@ -314,6 +323,12 @@ static int finish_open(struct req_job *r, struct vcap_msg *reply, int *fds)
 			       "host:%s: a snaplen of %u leaves no room for records meta in a "
 			       "ring of %u bytes: ask for a larger ring or a smaller snaplen",
 			       m->name, vcap_ring_writer_snaplen(&c->w), c->w.size);
+		consumer_destroy(c);
+		return 0;
+	}
+	rc = account_check_filter(d, ss->acct, c->filter, NULL, err, sizeof(err));
+	if (rc) {
+		vcap_msg_error(reply, m, rc, "host:%s: %s", m->name, err);
 		consumer_destroy(c);
 		return 0;
 	}
@@ -381,7 +396,11 @@ static void finish_set_filter(struct req_job *r, struct vcap_msg *reply)
 {
 	struct consumer *c = r->c;
 
+	if (!r->rc)
+		r->rc = account_check_filter(r->d, r->ss->acct, r->filter_f, c, r->err,
+					     sizeof(r->err));
 	if (r->rc) {
+		filter_free(r->filter_f);
 		vcap_msg_error(reply, &r->req, r->rc, "%s", r->err);
 		return;
 	}
@@ -412,7 +431,9 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 	switch (m->type) {
 	case VCAP_MSG_RULE_ADD:
 		vcap_rule_from_wire(&m->u.rule_add.rule, &rule);
-		rc = roster_rule_add(c, &rule, err, sizeof(err));
+		rc = account_check_rule(c->owner->d, c->owner->acct, false, err, sizeof(err));
+		if (!rc)
+			rc = roster_rule_add(c, &rule, err, sizeof(err));
 		break;
 	case VCAP_MSG_RULE_REMOVE:
 		rc = roster_rule_remove(c, m->u.rule_ref.arg);
@@ -434,8 +455,10 @@ static void do_rules(struct consumer *c, const struct vcap_msg *m, struct vcap_m
 		break;
 	case VCAP_MSG_FLOW_ADD:
 		vcap_flow_from_wire(&m->u.flow_add.flow, &flow);
-		rc = roster_flow_add(c, &flow, m->u.flow_add.action, m->u.flow_add.idle_timeout_ms,
-				     &count, err, sizeof(err));
+		rc = account_check_rule(c->owner->d, c->owner->acct, true, err, sizeof(err));
+		if (!rc)
+			rc = roster_flow_add(c, &flow, m->u.flow_add.action,
+					     m->u.flow_add.idle_timeout_ms, &count, err, sizeof(err));
 		break;
 	case VCAP_MSG_FLOW_REMOVE:
 		vcap_flow_from_wire(&m->u.flow_remove.flow, &flow);

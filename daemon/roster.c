@@ -18,6 +18,7 @@
 
 #include "consumer.h"
 #include "filter.h"
+#include "session.h"
 #include "source.h"
 #include "util.h"
 
@@ -48,10 +49,14 @@ static void remove_ptr(void **arr, unsigned *n, void *p)
 	}
 }
 
-static struct cluster *find_cluster(struct source *s, uint32_t id)
+/*
+ * Cluster ids are scoped by account: a tenant joining "cluster 7" joins its
+ * own, never takes a share of another's, and learns nothing of it.
+ */
+static struct cluster *find_cluster(struct source *s, const struct account *acct, uint32_t id)
 {
 	for (unsigned i = 0; i < s->n_clusters; i++)
-		if (s->clusters[i]->id == id)
+		if (s->clusters[i]->id == id && s->clusters[i]->acct == acct)
 			return s->clusters[i];
 	return NULL;
 }
@@ -161,7 +166,7 @@ static void do_attach(struct source *s, void *arg)
 		return;
 	}
 	if (c->cluster_id) {
-		struct cluster *cl = find_cluster(s, c->cluster_id);
+		struct cluster *cl = find_cluster(s, c->owner->acct, c->cluster_id);
 
 		if (cl && cl->mode != c->cluster_mode) {
 			snprintf(l->err, l->err_len,
@@ -179,6 +184,7 @@ static void do_attach(struct source *s, void *arg)
 				l->rc = -ENOMEM;
 				return;
 			}
+			cl->acct = c->owner->acct;
 			cl->id = c->cluster_id;
 			cl->mode = c->cluster_mode;
 			s->clusters = grow(s->clusters, &s->cap_clusters, s->n_clusters);

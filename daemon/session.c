@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "account.h"
 #include "capture.h"
 #include "consumer.h"
 #include "requests.h"
@@ -56,6 +57,7 @@ void session_add_ring(struct session *ss, struct consumer *c)
 		d->ring_memory += c->place.map_size;
 		c->charged = &d->ring_memory; /* until its pages are given back (consumer.c) */
 	}
+	account_charge_ring(ss->acct, ss->ops->charges_ring_memory ? c->place.map_size : 0);
 }
 
 void session_free_ring(struct session *ss, struct consumer *c)
@@ -80,6 +82,7 @@ void session_free_ring(struct session *ss, struct consumer *c)
 	consumer_signal(c);
 	c->src->n_consumers--;
 	ss->n_rings--;
+	account_uncharge_ring(ss->acct, ss->ops->charges_ring_memory ? c->place.map_size : 0);
 	consumer_destroy(c);
 }
 
@@ -170,5 +173,6 @@ void session_end(struct session *ss, const char *why)
 	if (ss->ops->ended)
 		ss->ops->ended(ss);
 	ss->d->n_sessions--;
+	account_session_end(ss->d, ss->acct);
 	free(ss);
 }

@@ -29,6 +29,7 @@
 
 #include "serve.h"
 
+struct account;
 struct consumer;
 struct req_job;
 struct ring_place;
@@ -82,6 +83,7 @@ struct session {
 	bool operator_attached;  /* configured by the operator (a VM): may open any
 				    source unless it is a tenant */
 	struct tenant *tenant;   /* NULL: not a tenant */
+	struct account *acct;    /* who pays for it (account.h); NULL: refused */
 	char origin[VCAP_NAME_MAX + 1]; /* prefix of client names ("vm1/"), "" if none */
 	char client[VCAP_NAME_MAX + 1]; /* for status and logs */
 	struct consumer *consumers;

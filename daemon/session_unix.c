@@ -18,6 +18,14 @@
  * capture thread.  With a pipe vcapd keeps the write end to itself; a
  * consumer that never reads only fills the pipe, and vcapd's non-blocking
  * write then fails harmlessly (the consumer is not asleep anyway).
+ *
+ * A connection is charged to its account (account.h) when accepted; one
+ * over its account's session limit is answered, at its HELLO, with an
+ * error naming the limit, then closed.  A connection that has not said
+ * HELLO within `limit hello-timeout-ms` is closed: one timer sweeps them
+ * all.  When a ring is freed its pages are punched out of the memfd, so a
+ * consumer that kept the descriptor holds an empty file, not vcapd's
+ * memory.
  */
 #include "session_unix.h"
 
@@ -28,8 +36,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "account.h"
+#include "codec.h"
 #include "consumer.h"
 #include "loop.h"
 #include "policy.h"
@@ -52,12 +64,22 @@ struct conn {
 	struct loop *loop;
 	int fd;
 	struct session *ss;
+	uint64_t since_ns;             /* accepted at */
+	const char *closing;           /* the sweep shut it down: why (conn_event ends it) */
+	char refuse[VCAP_REASON_MAX];  /* over its account's session limit: why */
 	struct conn *next;
 };
 
 static struct listener *listeners;
 static struct conn *conns;
 static _Alignas(8) uint8_t rx_buf[VCAP_MSG_MAX];
+static struct vcapd *sweep_d;
+/*
+ * vcapd is shutting down: rings are freed but not punched, so a consumer
+ * still reads what its ring held and then a clear end (as after SIGKILL).
+ */
+static bool shutting_down;
+static struct loop_watch sweep_watch;
 
 /* ---- the carrier's operations --------------------------------------------- */
 
@@ -119,6 +141,16 @@ fail:
 
 static void unix_ring_unmap(struct ring_place *p)
 {
+	/*
+	 * Punch the ring's pages out of its memfd (vcapd no longer holds the
+	 * descriptor, only this shared mapping: MADV_REMOVE punches the file's
+	 * range as fallocate(PUNCH_HOLE) would).  A consumer that kept the
+	 * descriptor after CLOSE then holds an empty file; what it touches
+	 * again is allocated to, and charged to, itself.
+	 */
+	if (!shutting_down && madvise(p->map, p->map_size, MADV_REMOVE))
+		vlog(LOG_WARNING, "ring %u: could not free its pages: %s", p->ring_id,
+		     strerror(errno));
 	munmap(p->map, p->map_size);
 }
 
@@ -173,11 +205,32 @@ static const struct session_ops unix_ops = {
 
 /* ---- connections ------------------------------------------------------------ */
 
+/* A connection over its account's session limit: its HELLO gets the reason, then it ends. */
+static void refuse(struct conn *cn, const void *buf, size_t len)
+{
+	static _Alignas(8) uint8_t tx[VCAP_MSG_MAX];
+	struct vcap_msg req, reply;
+	char why[128];
+	ssize_t n;
+
+	if (!vcap_msg_decode(buf, len, &req, why, sizeof(why))) {
+		vcap_msg_error(&reply, &req, -EMFILE, "%s", cn->refuse);
+		n = vcap_msg_encode(&reply, tx, sizeof(tx));
+		if (n > 0)
+			(void)vcap_unix_send(cn->fd, tx, (size_t)n, NULL, 0);
+	}
+	session_end(cn->ss, cn->refuse);
+}
+
 static void conn_event(struct loop_watch *w, uint32_t events)
 {
 	struct conn *cn = (struct conn *)w;
 	ssize_t n;
 
+	if (cn->closing) {
+		session_end(cn->ss, cn->closing);
+		return;
+	}
 	/*
 	 * Read before looking at HUP: a client may send its last request and
 	 * exit; it still gets handled.
@@ -191,6 +244,10 @@ static void conn_event(struct loop_watch *w, uint32_t events)
 		return;
 	if (n <= 0) {
 		session_end(cn->ss, n == 0 ? NULL : "receive failed (or unasked-for descriptors)");
+		return;
+	}
+	if (cn->refuse[0]) {
+		refuse(cn, rx_buf, (size_t)n);
 		return;
 	}
 	if (session_request(cn->ss, rx_buf, (size_t)n))
@@ -225,10 +282,21 @@ static void accept_all(struct loop_watch *w, uint32_t events)
 		cn->fd = fd;
 		cn->loop = li->loop;
 		cn->ss = ss;
+		cn->since_ns = mono_ns();
 		cn->watch.on_event = conn_event;
 		ss->cred = cred;
 		snprintf(ss->client, sizeof(ss->client), "pid %d", (int)ss->cred.pid);
 		policy_classify(d, ss, li->via);
+		if (!ss->acct) {
+			session_end(ss, "out of memory for its account");
+			continue;
+		}
+		if (account_session_begin(ss->acct, cn->refuse, sizeof(cn->refuse))) {
+			vlog(LOG_WARNING, "refusing a session of pid %d: %s", (int)cred.pid,
+			     cn->refuse);
+			account_release(d, ss->acct);
+			ss->acct = NULL; /* never charged */
+		}
 		if (loop_add(li->loop, fd, EPOLLIN | EPOLLRDHUP, &cn->watch)) {
 			session_end(ss, NULL); /* closes fd, frees cn */
 			continue;
@@ -238,6 +306,50 @@ static void accept_all(struct loop_watch *w, uint32_t events)
 	}
 }
 
+/*
+ * Shut down connections past their HELLO deadline.  Shut down, not ended
+ * here: another connection's event may wait later in this loop round, so
+ * each ends from its own handler (loop.h), which the shutdown wakes.
+ */
+static void sweep(struct loop_watch *w, uint32_t events)
+{
+	uint64_t now = mono_ns(), deadline = sweep_d->limits.hello_timeout_ms * 1000000ull;
+
+	(void)w;
+	(void)events;
+	for (struct conn *cn = conns; cn; cn = cn->next) {
+		if (cn->closing || cn->ss->peer.hello || now - cn->since_ns < deadline)
+			continue;
+		cn->closing = "no HELLO within limit hello-timeout-ms";
+		shutdown(cn->fd, SHUT_RDWR);
+	}
+}
+
+int unix_listen(const char *path, const struct socket_perm *perm, char *err, size_t err_len)
+{
+	/* born 0600 (umask), then given away: never a moment anyone else may connect */
+	mode_t old = umask(0177);
+	int fd = vcap_unix_listen(path);
+
+	umask(old);
+	if (fd < 0) {
+		snprintf(err, err_len, "%s: %s", path,
+			 fd == -EADDRINUSE ? "another vcapd is already listening there"
+					   : strerror(-fd));
+		return fd;
+	}
+	if (chown(path, (uid_t)perm->uid, (gid_t)perm->gid) || chmod(path, perm->mode)) {
+		int rc = -errno;
+
+		snprintf(err, err_len, "%s: owner %ld, group %ld, mode %04o: %s", path, perm->uid,
+			 perm->gid, perm->mode, strerror(errno));
+		close(fd);
+		unlink(path);
+		return rc;
+	}
+	return fd;
+}
+
 int unix_serve(struct vcapd *d, struct loop *l, int listen_fd, struct tenant *via)
 {
 	struct listener *li = calloc(1, sizeof(*li));
@@ -245,6 +357,17 @@ int unix_serve(struct vcapd *d, struct loop *l, int listen_fd, struct tenant *vi
 
 	if (!li)
 		return -ENOMEM;
+	if (!sweep_d) {
+		unsigned period = d->limits.hello_timeout_ms / 4;
+
+		sweep_watch.on_event = sweep;
+		rc = loop_every(l, period < 10 ? 10 : period > 1000 ? 1000 : period, &sweep_watch);
+		if (rc) {
+			free(li);
+			return rc;
+		}
+		sweep_d = d;
+	}
 	*li = (struct listener){ .watch.on_event = accept_all, .d = d, .loop = l, .fd = listen_fd,
 				 .via = via };
 	rc = loop_add(l, listen_fd, EPOLLIN, &li->watch);
@@ -259,6 +382,7 @@ int unix_serve(struct vcapd *d, struct loop *l, int listen_fd, struct tenant *vi
 
 void unix_end_all(void)
 {
+	shutting_down = true;
 	while (conns)
 		session_end(conns->ss, NULL);
 	while (listeners) {
@@ -267,4 +391,5 @@ void unix_end_all(void)
 		listeners = li->next;
 		free(li); /* the socket is main.c's */
 	}
+	sweep_d = NULL;
 }

@@ -6,9 +6,18 @@
 #ifndef VCAP_DAEMON_SESSION_UNIX_H
 #define VCAP_DAEMON_SESSION_UNIX_H
 
+#include <stddef.h>
+
 struct loop;
+struct socket_perm;
 struct tenant;
 struct vcapd;
+
+/*
+ * Listen on path with perm's owner, group and mode, set before anyone but
+ * root can connect.  @return the socket, or -errno with err.
+ */
+int unix_listen(const char *path, const struct socket_perm *perm, char *err, size_t err_len);
 
 /*
  * Serve sessions on the listening socket fd (made by vcap_unix_listen);

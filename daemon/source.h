@@ -74,11 +74,15 @@ struct mail;
 
 /*
  * Consumers of one source that joined the same cluster id: each packet goes
- * to one member (roster.c keeps them, deliver.c picks).
+ * to one member (roster.c keeps them, deliver.c picks).  A cluster id is
+ * the account's (account.h): another account's cluster 7 is another cluster.
  */
 #define BATCH 256
 
+struct account;
+
 struct cluster {
+	const struct account *acct; /* whose cluster id it is */
 	uint32_t id;
 	uint32_t mode; /* VCAP_CLUSTER_* */
 	struct consumer **members;

@@ -26,7 +26,11 @@ static void pad_copy(char *dst, size_t size, const char *src)
 	memset(dst + len, 0, size - len);
 }
 
-static void fill_source(struct vcap_status_source *e, struct source *s)
+/*
+ * The kernel's filter is every consumer's filter and policy, so it is the
+ * admin's to see only: a tenant's status would learn other tenants' filters.
+ */
+static void fill_source(struct vcap_status_source *e, struct source *s, bool admin)
 {
 	memset(e, 0, sizeof(*e));
 	pad_copy(e->name, sizeof(e->name), s->name);
@@ -39,7 +43,8 @@ static void fill_source(struct vcap_status_source *e, struct source *s)
 	e->kernel_drops = atomic_load(&s->kernel_drops);
 	pthread_mutex_lock(&s->lock);
 	snprintf(e->error, sizeof(e->error), "%s", s->error);
-	pad_copy(e->kernel_filter, sizeof(e->kernel_filter), s->kernel_filter_shown);
+	if (admin)
+		pad_copy(e->kernel_filter, sizeof(e->kernel_filter), s->kernel_filter_shown);
 	e->kernel_drop_all = s->kernel_drop_all_shown;
 	pthread_mutex_unlock(&s->lock);
 }
@@ -102,7 +107,7 @@ void status_fill(struct session *ss, uint32_t first, struct vcap_msg *reply, voi
 			r->next = idx;
 			goto done;
 		}
-		fill_source(&srcs[ns++], s);
+		fill_source(&srcs[ns++], s, policy_sees_all(ss));
 		used += sizeof(*srcs);
 	}
 	rings = (struct vcap_status_ring *)(srcs + ns);

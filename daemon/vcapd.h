@@ -9,7 +9,7 @@
  *   filter.h    BPF filters;  rules.h  wildcard and flow rules
  *   session.h   one client and its rings, over any carrier
  *   session_unix.h, vm.h   the carriers: unix sockets, VM guests
- *   policy.h    tenants;  status.h  the STATUS reply
+ *   policy.h    tenants;  account.h  what each tenant may hold;  status.h  STATUS
  *   loop.h      the control thread's event loop
  *   config.h, options.h    the configuration file and option lists
  *   util.h      logging and clocks
@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "account.h"
 #include "rules.h"
 #include "vcap_ring.h"
 
@@ -35,13 +36,24 @@ struct vcapd_limits {
 	uint32_t ring_size_default;
 	uint64_t ring_memory_max; /* all rings together */
 	uint32_t max_sessions;
+	uint32_t hello_timeout_ms;  /* a connection without HELLO by then is closed */
 	uint32_t filter_compile_ms; /* budget for compiling one filter (bpfc.h) */
-	uint32_t filter_insns_max;  /* BPF instructions in one compiled filter */
-	uint32_t cost_ns;           /* what a tenant's rings may cost a capture thread per packet */
+	uint32_t filter_insns;      /* most BPF instructions in one filter */
+	uint32_t cost_ns;           /* what an account's rings may cost a capture thread per packet */
 };
+
+/* Who may connect to a socket vcapd listens on: applied before anyone can. */
+struct socket_perm {
+	long uid;      /* -1: root */
+	long gid;      /* -1: root */
+	unsigned mode; /* 0600 unless configured */
+};
+
+#define SOCKET_PERM_DEFAULT { .uid = -1, .gid = -1, .mode = 0600 }
 
 struct vcapd {
 	const char *socket_path;
+	struct socket_perm socket_perm; /* of the main socket */
 	const char *config_path; /* for messages; "" without --config */
 	struct source *sources;
 	struct tenant *tenants;
@@ -53,6 +65,9 @@ struct vcapd {
 	uint32_t next_ring_id;
 	struct consumer *consumers; /* all of them, newest first */
 	unsigned n_sessions;
+	uint64_t tenant_limits[ACCT_N]; /* every account's but the admin's, by default */
+	struct account admin;           /* root on the main socket */
+	struct account *uid_accounts;   /* anyone else on it, by uid (account.c) */
 	/*
 	 * The backends configuration lines may name (NULL-terminated; NULL:
 	 * the real ones, source_kinds).  The config fuzz target passes
@@ -61,10 +76,24 @@ struct vcapd {
 	const struct source_ops *const *source_kinds;
 };
 
+/*
+ * What protects a host with 64 tenants: 4 GiB of rings / 64, and per
+ * tenant what vcapd allows one ring (wildcard rules), or a share of it.
+ */
+#define TENANT_LIMITS_DEFAULT                                                            \
+	{                                                                                \
+		[ACCT_SESSIONS] = 16, [ACCT_RINGS] = 16, [ACCT_RING_MEMORY] = 64ull << 20, \
+		[ACCT_WILDCARD_RULES] = 1024, [ACCT_FLOW_RULES] = 65536,                  \
+		[ACCT_FILTER_INSNS] = 16384,                                              \
+	}
+
 /* vcapd's settings before the command line and the configuration file. */
 #define VCAPD_DEFAULTS                                                                   \
 	{                                                                                \
 		.config_path = "",                                                       \
+		.socket_perm = SOCKET_PERM_DEFAULT,                                      \
+		.tenant_limits = TENANT_LIMITS_DEFAULT,                                  \
+		.admin = { .name = "admin", .unlimited = true },                         \
 		.rules_limits = { .max_rules = 1024, .max_flows = 1u << 20 },            \
 		.limits = { .max_rings = 64,                                             \
 			    .ring_size_min = VCAP_RING_DATA_MIN,                         \
@@ -72,8 +101,9 @@ struct vcapd {
 			    .ring_size_default = 16u << 20,                              \
 			    .ring_memory_max = 4ull << 30,                               \
 			    .max_sessions = 1024,                                        \
+			    .hello_timeout_ms = 2000,                                    \
 			    .filter_compile_ms = 1000,                                   \
-			    .filter_insns_max = 4096,                                    \
+			    .filter_insns = 4096,                                        \
 			    .cost_ns = 500 },                                            \
 	}
 

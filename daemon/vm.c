@@ -17,20 +17,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "consumer.h"
 #include "ivshmem_server.h"
 #include "loop.h"
 #include "options.h"
+#include "policy.h"
 #include "region.h"
 #include "session.h"
 #include "shm_queue.h"
 #include "util.h"
 #include "vcap_ring.h"
 #include "vcap_shm.h"
+#include "vcapd.h"
 
 #define VM_SIZE_MIN (1ull << 20)
 #define VM_SIZE_MAX (1ull << 30) /* a guest pays BAR2/512 of its RAM in page tables */
@@ -58,6 +62,8 @@ struct vm {
 	int peer;                /* the connected guest, -1: none */
 	struct session *session; /* while a guest is connected */
 	struct tenant *tenant;
+	struct account acct;     /* pays for its sessions without a tenant line */
+	bool keep_pages;         /* shutting down: free rings without wiping them */
 	struct vcapd *d;
 	struct loop_watch server_watch; /* QEMUs connect or leave */
 	struct loop_watch bell_watch;   /* vector 0: requests wait in g2h */
@@ -79,6 +85,18 @@ static void heartbeat(struct loop_watch *w, uint32_t events);
 static uint64_t page_up(uint64_t v)
 {
 	return (v + PAGE - 1) & ~(PAGE - 1);
+}
+
+/*
+ * Give len bytes of the region at off back to the host: a later guest (or
+ * ring) reads zeros there, never what an earlier one had.
+ */
+static void wipe(struct vm *vm, uint64_t off, uint64_t len)
+{
+	if (fallocate(vm->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+		      (off_t)len))
+		vlog(LOG_WARNING, "vm %s: could not wipe %llu bytes of its region: %s", vm->name,
+		     (unsigned long long)len, strerror(errno));
 }
 
 /* Lay the region out afresh: header, empty queues, every ring slot free. */
@@ -198,6 +216,7 @@ static void on_peer(void *arg, const struct ivshmem_server_event *ev)
 			vm_disconnect(vm, "replaced");
 		vm->peer = ev->peer;
 		vm->restarts = 0;
+		wipe(vm, 0, vm->size); /* a new guest: nothing of the last one's */
 		reset_region(vm);
 		vm->session = new_session(vm, ev->pid);
 		vlog(LOG_NOTICE, "vm %s: guest connected (peer %d, QEMU pid %d)", vm->name, ev->peer,
@@ -261,6 +280,12 @@ int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t e
 	}
 	reset_region(vm); /* now host_peer is the server's id */
 	vm->d = d;
+	{
+		char name[VCAP_NAME_MAX + 8];
+
+		snprintf(name, sizeof(name), "vm %s", vm->name);
+		account_setup(&vm->acct, name, d->tenant_limits);
+	}
 	vm->server_watch.on_event = server_event;
 	vm->bell_watch.on_event = doorbell;
 	vm->beat_watch.on_event = heartbeat;
@@ -323,6 +348,7 @@ void vm_set_tenant(struct vm *vm, struct tenant *t)
 
 void vm_disconnect(struct vm *vm, const char *why)
 {
+	vm->keep_pages = !why;
 	if (vm->session) {
 		session_end(vm->session, why);
 		vm->session = NULL;
@@ -483,6 +509,8 @@ static void vm_ring_release(struct ring_place *p)
 
 	/* a region reset since (the guest went, or broke its channel) forgot it already */
 	if (p->generation == vm->generation) {
+		if (!vm->keep_pages) /* the guest reads what is left and a clear end, as after SIGKILL */
+			wipe(vm, p->region_off, page_up(p->map_size));
 		region_free(&vm->rings, p->region_off, p->map_size);
 		vm->vectors_used &= ~(1ull << p->vector);
 	}
@@ -544,6 +572,9 @@ static struct session *new_session(struct vm *vm, pid_t qemu_pid)
 	ss->cred.pid = qemu_pid;
 	ss->cred.uid = (uid_t)-1;
 	ss->tenant = vm->tenant;
+	/* the operator attached it: charged, never refused for its account's session count */
+	ss->acct = vm->tenant ? &vm->tenant->acct : &vm->acct;
+	account_session_charge(ss->acct);
 	ss->operator_attached = true; /* without a tenant it may open any source */
 	snprintf(ss->origin, sizeof(ss->origin), "%s/", vm->name);
 	snprintf(ss->client, sizeof(ss->client), "vm %s", vm->name);

@@ -85,7 +85,7 @@ static void start_with(bool with_vm, unsigned budget_ms)
 		 "source sb synth:size=64,pps=100000,count=%u,consumers=1\n"
 		 "tenant a socket %s\n"
 		 "tenant a allow sa,sc\n"
-		 /*TMP "tenant a ring-memory 2Gi\n"*/
+		 "tenant a ring-memory 2Gi\n"
 		 "tenant b socket %s\n"
 		 "tenant b allow sb,sc\n"
 		 "%s%s%s",
