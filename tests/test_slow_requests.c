@@ -88,6 +88,7 @@ static void start_with(bool with_vm, unsigned budget_ms)
 		 "tenant a ring-memory 2Gi\n"
 		 "tenant b socket %s\n"
 		 "tenant b allow sb,sc\n"
+		 "tenant b ring-memory 256Mi\n"
 		 "%s%s%s",
 		 budget_ms, C_COUNT, B_COUNT, sock_a, sock_b, with_vm ? "vm g " : "",
 		 with_vm ? sock_vm : "", with_vm ? " size=4Mi\n" : "");
