@@ -20,6 +20,7 @@
 #include "jobs.h"
 #include "session.h"
 #include "source.h"
+#include "vcapd.h"
 
 static void set_err(char *err, size_t len, const char *what, int e)
 {
@@ -77,7 +78,9 @@ struct release_job {
 	struct job job;
 	const struct session_ops *carrier;
 	struct ring_place place;
-	uint64_t *charged;
+	struct vcapd *charged;
+	void (*released)(void *arg); /* told once the pages are back, or NULL */
+	void *arg;
 };
 
 static void release_run(struct job *j)
@@ -92,21 +95,29 @@ static void release_done(struct job *j)
 	struct release_job *r = (struct release_job *)j;
 
 	r->carrier->ring_release(&r->place);
-	if (r->charged)
-		*r->charged -= r->place.map_size;
+	if (r->charged) {
+		r->charged->ring_memory -= r->place.map_size;
+		r->charged->ring_memory_releasing -= r->place.map_size;
+	}
+	if (r->released)
+		r->released(r->arg);
 	free(r);
 }
 
-static void release_place(struct consumer *c)
+/* @return true if the pages are given back later (then released(arg) is called). */
+static bool release_place(struct consumer *c, void (*released)(void *), void *arg)
 {
 	struct release_job *r = c->carrier->ring_unmap ? malloc(sizeof(*r)) : NULL;
 
 	if (r) {
 		*r = (struct release_job){ .job.run = release_run, .job.done = release_done,
 					   .carrier = c->carrier, .place = c->place,
-					   .charged = c->charged };
-		if (!job_start(&r->job))
-			return;
+					   .charged = c->charged, .released = released, .arg = arg };
+		if (!job_start(&r->job)) {
+			if (c->charged) /* an OPEN that fits once these are back waits for them */
+				c->charged->ring_memory_releasing += c->place.map_size;
+			return true;
+		}
 		free(r);
 	}
 	/* no thread to spare (or nothing slow): here and now */
@@ -114,21 +125,30 @@ static void release_place(struct consumer *c)
 		c->carrier->ring_unmap(&c->place);
 	c->carrier->ring_release(&c->place);
 	if (c->charged)
-		*c->charged -= c->place.map_size;
+		c->charged->ring_memory -= c->place.map_size;
+	return false;
 }
 
-void consumer_destroy(struct consumer *c)
+bool consumer_destroy_then(struct consumer *c, void (*released)(void *arg), void *arg)
 {
+	bool later = false;
+
 	if (!c)
-		return;
+		return false;
 	filter_free(c->filter);
 	filter_free(c->policy);
 	if (c->rules)
 		rules_free(c->rules);
 	if (c->place.map)
-		release_place(c);
+		later = release_place(c, released, arg);
 	consumer_gave(c);
 	free(c);
+	return later;
+}
+
+void consumer_destroy(struct consumer *c)
+{
+	consumer_destroy_then(c, NULL, NULL);
 }
 
 /*

@@ -25,6 +25,7 @@ struct filter;
 struct job;
 struct session;
 struct session_ops;
+struct vcapd;
 struct source;
 
 /*
@@ -83,7 +84,7 @@ struct consumer {
 	_Atomic uint64_t filter_ns;
 
 	/* control thread only */
-	uint64_t *charged;     /* the ring memory counter its place counts in, or NULL */
+	struct vcapd *charged; /* its place counts in this vcapd's ring memory, or NULL */
 	char filter_text[VCAP_FILTER_MAX + 1];
 	char policy_text[VCAP_FILTER_MAX + 1];
 	struct consumer *next_in_session;
@@ -116,6 +117,11 @@ int consumer_populate(struct consumer *c, struct job *j, char *err, size_t err_l
  * stay charged until they are).
  */
 void consumer_destroy(struct consumer *c);
+/*
+ * The same, and @return true if the pages are given back later: then
+ * released(arg) is called on the control thread once they are.
+ */
+bool consumer_destroy_then(struct consumer *c, void (*released)(void *arg), void *arg);
 /* The OPEN reply handed place.give[] over: close vcapd's copies. */
 void consumer_gave(struct consumer *c);
 /* Wake the consumer (its wait request was granted).  Never blocks. */

@@ -117,7 +117,11 @@ struct req_job {
 	uint64_t reserved;       /* ring bytes in d->ring_memory_opening */
 	int rc;
 	char err[VCAP_REASON_MAX];
+	struct req_job *next_parked; /* an OPEN waiting for ring memory being given back */
 };
+
+/* OPENs that fit once the rings being given back are: retried as each is, oldest first. */
+static struct req_job *parked, **parked_tail = &parked;
 
 static void req_run(struct job *j)
 {
@@ -187,6 +191,52 @@ void requests_abandon(struct session *ss)
 	ss->busy = NULL;
 }
 
+/*
+ * A ring closed a moment ago (its program exited, or closed and opens
+ * again) is still counted while its pages are given back; an OPEN that
+ * only those stand in the way of waits for them rather than fail.
+ * @return VCAP_SERVE_LATER, or 0 with an error in reply.
+ */
+static int park(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply)
+{
+	struct req_job *r = calloc(1, sizeof(*r));
+
+	if (!r) {
+		vcap_msg_error(reply, m, -ENOMEM, "vcapd is out of memory");
+		return 0;
+	}
+	r->req = *m;
+	r->ss = ss;
+	r->d = ss->d;
+	*parked_tail = r;
+	parked_tail = &r->next_parked;
+	ss->busy = r;
+	return VCAP_SERVE_LATER;
+}
+
+static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply);
+
+void requests_memory_back(void)
+{
+	static struct vcap_msg reply;
+	struct req_job *list = parked;
+
+	parked = NULL;
+	parked_tail = &parked;
+	while (list) {
+		struct req_job *r = list;
+		struct session *ss = r->ss;
+
+		list = r->next_parked;
+		if (ss) { /* else it ended while it waited */
+			ss->busy = NULL;
+			if (do_open(ss, &r->req, &reply) != VCAP_SERVE_LATER)
+				session_answer(ss, &reply, NULL, 0);
+		}
+		free(r);
+	}
+}
+
 /* @return VCAP_SERVE_LATER, or 0 with an error in reply. */
 static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply)
 {
@@ -250,6 +300,9 @@ static int do_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg
 	/* rings being opened count too: their pages are being populated now */
 	if (ss->ops->charges_ring_memory &&
 	    d->ring_memory + d->ring_memory_opening + bytes > d->limits.ring_memory_max) {
+		if (d->ring_memory - d->ring_memory_releasing + d->ring_memory_opening + bytes <=
+		    d->limits.ring_memory_max)
+			return park(ss, m, reply);
 		vcap_msg_error(reply, m, -ENOMEM,
 			       "a ring of %u bytes would exceed vcapd's ring memory limit (%llu of "
 			       "%llu bytes in use)",
@@ -364,12 +417,43 @@ static int finish_open(struct req_job *r, struct vcap_msg *reply, int *fds)
 	return c->place.n_give;
 }
 
-static void do_close(struct session *ss, struct consumer *c, const struct vcap_msg *m,
-		     struct vcap_msg *reply)
+/*
+ * CLOSE is answered once the ring's pages are given back (off the control
+ * thread), so that a program that closes and opens again finds its memory
+ * free, and so that what it kept of the ring (its memfd) is already empty.
+ */
+static void closed(void *arg)
 {
+	static struct vcap_msg reply;
+	struct req_job *r = arg;
+
+	if (r->ss) {
+		vcap_msg_reply(&reply, &r->req);
+		session_answer(r->ss, &reply, NULL, 0);
+	}
+	free(r);
+	requests_memory_back();
+}
+
+/* @return VCAP_SERVE_LATER, or 0 with the reply filled in. */
+static int do_close(struct session *ss, struct consumer *c, const struct vcap_msg *m,
+		    struct vcap_msg *reply)
+{
+	struct req_job *r = calloc(1, sizeof(*r));
+
 	vlog(LOG_INFO, "ring %u: closed", c->id);
-	session_free_ring(ss, c);
+	if (r) {
+		r->req = *m;
+		r->ss = ss;
+		r->d = ss->d;
+		ss->busy = r; /* requests_abandon() if the session ends first */
+	}
+	if (session_close_ring(ss, c, r ? closed : NULL, r))
+		return VCAP_SERVE_LATER;
+	ss->busy = NULL;
+	free(r);
 	vcap_msg_reply(reply, m);
+	return 0;
 }
 
 /* @return VCAP_SERVE_LATER, or 0 with an error in reply. */
@@ -512,8 +596,7 @@ int requests_answer(struct session *ss, const struct vcap_msg *m, struct vcap_ms
 	case VCAP_MSG_OPEN:
 		return do_open(ss, m, reply);
 	case VCAP_MSG_CLOSE:
-		do_close(ss, c, m, reply);
-		break;
+		return do_close(ss, c, m, reply);
 	case VCAP_MSG_SET_FILTER:
 		return do_set_filter(ss, c, m, reply);
 	case VCAP_MSG_STATS:

@@ -26,6 +26,9 @@ void requests_hello(struct session *ss, struct vcap_msg_hello_reply *r);
 int requests_answer(struct session *ss, const struct vcap_msg *req, struct vcap_msg *reply,
 		    int *fds);
 
+/* Ring pages were given back: OPENs that waited for them go on. */
+void requests_memory_back(void);
+
 /* ss ended while busy: its request's job cleans up and answers nobody. */
 void requests_abandon(struct session *ss);
 
@@ -34,5 +37,8 @@ struct consumer *session_ring(struct session *ss, uint32_t id);
 /* Account a ring just attached to ss, and forget one (detach, free it). */
 void session_add_ring(struct session *ss, struct consumer *c);
 void session_free_ring(struct session *ss, struct consumer *c);
+/* ... and @return true if its pages are given back later: released(arg) says when. */
+bool session_close_ring(struct session *ss, struct consumer *c, void (*released)(void *arg),
+			void *arg);
 
 #endif /* VCAP_DAEMON_REQUESTS_H */

@@ -55,12 +55,24 @@ void session_add_ring(struct session *ss, struct consumer *c)
 	c->src->n_consumers++;
 	if (ss->ops->charges_ring_memory) {
 		d->ring_memory += c->place.map_size;
-		c->charged = &d->ring_memory; /* until its pages are given back (consumer.c) */
+		c->charged = d; /* until its pages are given back (consumer.c) */
 	}
 	account_charge_ring(ss->acct, ss->ops->charges_ring_memory ? c->place.map_size : 0);
 }
 
+static void memory_back(void *arg)
+{
+	(void)arg;
+	requests_memory_back();
+}
+
 void session_free_ring(struct session *ss, struct consumer *c)
+{
+	session_close_ring(ss, c, memory_back, NULL);
+}
+
+bool session_close_ring(struct session *ss, struct consumer *c, void (*released)(void *arg),
+			void *arg)
 {
 	struct vcapd *d = ss->d;
 
@@ -83,7 +95,7 @@ void session_free_ring(struct session *ss, struct consumer *c)
 	c->src->n_consumers--;
 	ss->n_rings--;
 	account_uncharge_ring(ss->acct, ss->ops->charges_ring_memory ? c->place.map_size : 0);
-	consumer_destroy(c);
+	return consumer_destroy_then(c, released, arg);
 }
 
 /* ---- the request core's view of a session ----------------------------------- */

@@ -171,7 +171,15 @@ static void unix_ended(struct session *ss)
 			break;
 		}
 	}
-	close(cn->fd); /* also removes it from the epoll set */
+	/*
+	 * Out of the epoll set first: closing does that only when no other
+	 * descriptor shares the socket, and a filter compile's child
+	 * (bpfc.c) holds copies of all of vcapd's for a moment after fork.
+	 * A registration that outlived the close would report the peer's
+	 * hang-up to a freed conn, or to the next one allocated there.
+	 */
+	loop_del(cn->loop, cn->fd);
+	close(cn->fd);
 	free(cn);
 }
 

@@ -62,6 +62,7 @@ struct vcapd {
 	struct vcapd_limits limits;
 	uint64_t ring_memory; /* bytes of rings allocated now */
 	uint64_t ring_memory_opening; /* ... and of rings placed for an OPEN not answered yet */
+	uint64_t ring_memory_releasing; /* of ring_memory: pages being given back now */
 	uint32_t next_ring_id;
 	struct consumer *consumers; /* all of them, newest first */
 	unsigned n_sessions;
