@@ -121,12 +121,26 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* CPU time the child has used, in ms (0 if it cannot be read). */
+static uint64_t child_cpu_ms(clockid_t clk)
+{
+	struct timespec ts;
+
+	if (clock_gettime(clk, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /*
- * Read len bytes from fd before the deadline.  @return 0, -ETIMEDOUT,
- * -ECANCELED, or -EPIPE (the child ended early: it crashed or ran out of
- * memory).
+ * Read len bytes from the child's pipe fd within its budget.  The budget
+ * is CPU time, the child's own (clk): on a busy host a niced compile waits
+ * for a CPU, and a filter must not be refused for that.  Wall time is
+ * capped too (deadline), far above, so that a starved compile still ends.
+ * @return 0, -ETIMEDOUT, -ECANCELED, or -EPIPE (the child ended early: it
+ * crashed or ran out of memory).
  */
-static int read_by(int fd, void *buf, size_t len, uint64_t deadline, struct job *j)
+static int read_by(int fd, void *buf, size_t len, const clockid_t *clk, uint64_t budget_ms,
+		   uint64_t deadline, struct job *j)
 {
 	char *p = buf;
 
@@ -138,7 +152,7 @@ static int read_by(int fd, void *buf, size_t len, uint64_t deadline, struct job 
 
 		if (j && job_cancelled(j))
 			return -ECANCELED;
-		if (now >= deadline)
+		if (now >= deadline || (clk && child_cpu_ms(*clk) >= budget_ms))
 			return -ETIMEDOUT;
 		slice = deadline - now < POLL_SLICE_MS ? (int)(deadline - now) : POLL_SLICE_MS;
 		if (poll(&pfd, 1, slice) <= 0)
@@ -159,7 +173,10 @@ int bpfc_compile(const char *text, uint32_t linktype, const struct bpfc_limits *
 {
 	struct bpfc_result r;
 	struct bpf_insn *insns = NULL;
-	uint64_t t0 = now_ms(), deadline = t0 + lim->budget_ms;
+	/* wall time: ten budgets, and at least 30 s, for a host busy with other work */
+	uint64_t wall = lim->budget_ms * 10ull > 30000 ? lim->budget_ms * 10ull : 30000;
+	uint64_t deadline = now_ms() + wall;
+	clockid_t clk, *have_clk = NULL;
 	int pfd[2], rc;
 	pid_t pid;
 
@@ -180,14 +197,20 @@ int bpfc_compile(const char *text, uint32_t linktype, const struct bpfc_limits *
 		snprintf(err, err_len, "filter: fork: %s", strerror(-rc));
 		return rc;
 	}
-	rc = read_by(pfd[0], &r, sizeof(r), deadline, j);
+	if (clock_getcpuclockid(pid, &clk)) /* cannot happen for a child: then wall time */
+		deadline = now_ms() + lim->budget_ms;
+	else
+		have_clk = &clk;
+	rc = read_by(pfd[0], &r, sizeof(r), have_clk, lim->budget_ms, deadline, j);
 	if (!rc && !r.rc && r.n == 0) {
 		rc = -EPROTO; /* libpcap never compiles to nothing */
 	} else if (!rc && !r.rc && r.n > lim->max_insns) {
 		rc = -E2BIG;
 	} else if (!rc && !r.rc) {
 		insns = malloc(r.n * sizeof(*insns));
-		rc = insns ? read_by(pfd[0], insns, r.n * sizeof(*insns), deadline, j) : -ENOMEM;
+		rc = insns ? read_by(pfd[0], insns, r.n * sizeof(*insns), have_clk, lim->budget_ms,
+				     deadline, j)
+			   : -ENOMEM;
 	}
 	close(pfd[0]);
 	if (rc)
@@ -203,7 +226,7 @@ int bpfc_compile(const char *text, uint32_t linktype, const struct bpfc_limits *
 		break;
 	case -ETIMEDOUT:
 		snprintf(err, err_len,
-			 "filter \"%.64s%s\": compiling it took longer than %u ms (limit "
+			 "filter \"%.64s%s\": compiling it took more than %u ms of CPU time (limit "
 			 "filter-compile-ms); simplify it",
 			 text, strlen(text) > 64 ? "..." : "", lim->budget_ms);
 		return rc;

@@ -78,7 +78,7 @@ static struct vcapd *sweep_d;
  * vcapd is shutting down: rings are freed but not punched, so a consumer
  * still reads what its ring held and then a clear end (as after SIGKILL).
  */
-static bool shutting_down;
+static atomic_bool shutting_down; /* read by release jobs */
 static struct loop_watch sweep_watch;
 
 /* ---- the carrier's operations --------------------------------------------- */
@@ -139,6 +139,8 @@ fail:
 	return rc;
 }
 
+#define UNMAP_STEP (2u << 20) /* a multiple of the page size */
+
 static void unix_ring_unmap(struct ring_place *p)
 {
 	/*
@@ -148,10 +150,21 @@ static void unix_ring_unmap(struct ring_place *p)
 	 * descriptor after CLOSE then holds an empty file; what it touches
 	 * again is allocated to, and charged to, itself.
 	 */
-	if (!shutting_down && madvise(p->map, p->map_size, MADV_REMOVE))
-		vlog(LOG_WARNING, "ring %u: could not free its pages: %s", p->ring_id,
-		     strerror(errno));
-	munmap(p->map, p->map_size);
+	bool keep = atomic_load_explicit(&shutting_down, memory_order_relaxed);
+
+	/*
+	 * In steps: each holds the process's mmap lock while it frees pages
+	 * (~0.2 s a GiB), and the control thread's own page faults wait for
+	 * that lock.
+	 */
+	for (size_t off = 0; off < p->map_size; off += UNMAP_STEP) {
+		size_t n = p->map_size - off < UNMAP_STEP ? p->map_size - off : UNMAP_STEP;
+
+		if (!keep && madvise((char *)p->map + off, n, MADV_REMOVE))
+			vlog(LOG_WARNING, "ring %u: could not free its pages: %s", p->ring_id,
+			     strerror(errno));
+		munmap((char *)p->map + off, n);
+	}
 }
 
 static void unix_ring_release(struct ring_place *p)
@@ -390,7 +403,7 @@ int unix_serve(struct vcapd *d, struct loop *l, int listen_fd, struct tenant *vi
 
 void unix_end_all(void)
 {
-	shutting_down = true;
+	atomic_store(&shutting_down, true);
 	while (conns)
 		session_end(conns->ss, NULL);
 	while (listeners) {

@@ -199,6 +199,9 @@ void source_destroy(struct source *s)
 		free(s->clusters[i]);
 	}
 	free(s->clusters);
+	for (unsigned i = 0; i < s->n_buckets; i++)
+		free(s->buckets[i]);
+	free(s->buckets);
 	free(s);
 }
 

