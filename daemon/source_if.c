@@ -219,7 +219,8 @@ static int if_kernel_filter(struct source *s, const struct bpf_insn *insns, unsi
 		n = 0; /* the kernel takes no more: it passes all, vcapd filters */
 	/* libpcap's struct bpf_insn and the kernel's struct sock_filter agree */
 	_Static_assert(sizeof(struct bpf_insn) == sizeof(struct sock_filter), "same layout");
-	memcpy(f->kfilter, insns, n * sizeof(*f->kfilter));
+	if (n) /* insns may be NULL then */
+		memcpy(f->kfilter, insns, n * sizeof(*f->kfilter));
 	f->kfilter_len = n;
 	f->kdrop_all = drop_all;
 	return apply_kernel_filter(f);

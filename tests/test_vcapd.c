@@ -694,7 +694,7 @@ static bool vcapctl_says(const char *want, bool json)
 static void cost(void)
 {
 	enum { HOSTS = 120, N = 1000000 };
-	static char expr[HOSTS * 24];
+	static char expr[HOSTS * 24 + 16];
 	struct vcap_status_ring e[2];
 	struct vcap_pkt p[256];
 	struct vcap_info info[2];
@@ -703,10 +703,17 @@ static void cost(void)
 	size_t len = 0;
 	int n;
 
-	/* addresses the generator never uses (TEST-NET-1), so each packet walks the chain */
+	/*
+	 * Addresses the generator never uses (TEST-NET-1), so each packet walks
+	 * the chain, then a term every packet passes: both rings copy every
+	 * packet, and the filtered one does the chain on top (were it to
+	 * reject them all, a sanitizer's expensive copies could make the
+	 * unfiltered ring the dearer one).
+	 */
 	for (int i = 0; i < HOSTS; i++)
 		len += (size_t)snprintf(expr + len, sizeof(expr) - len, "%shost 192.0.2.%d",
 					i ? " or " : "", i + 1);
+	snprintf(expr + len, sizeof(expr) - len, " or greater 1");
 	/* the generator starts once both rings are attached */
 	vcapd_start(&d, "--source", "s=synth:size=64,count=1000000,flows=1024,consumers=2");
 	{
@@ -720,7 +727,7 @@ static void cost(void)
 	h[1] = open_or_die("host:s", NULL);
 	CHECK_EQ(vcap_info(h[1], &info[1], sizeof(info[1])), 0);
 	for (int k = 0; k < 2; k++) {
-		/* read to the end: the generator ends after N, the filtered ring stays empty */
+		/* read to the end: the generator ends after N (the other ring fills and drops) */
 		while ((n = vcap_recv_burst(h[k], p, 256, VCAP_WAIT)) > 0)
 			;
 		CHECK_EQ(n, (unsigned long long)-ENODATA);
@@ -735,7 +742,7 @@ static void cost(void)
 		fprintf(stderr, "ring %u (%s): %llu ns/pkt\n", e[k].ring_id,
 			k ? "no filter" : "120 hosts", (unsigned long long)(e[k].filter_ns / N));
 	}
-	CHECK_EQ(e[0].filtered, N);
+	CHECK_EQ(e[0].filtered, 0);
 	CHECK(e[0].filter_ns > e[1].filter_ns, "the long filter costs %llu ns, no filter %llu",
 	      (unsigned long long)e[0].filter_ns, (unsigned long long)e[1].filter_ns);
 	snprintf(want, sizeof(want), "[cost %llu ns/pkt]", (unsigned long long)(e[0].filter_ns / N));
