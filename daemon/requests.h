@@ -26,6 +26,16 @@ void requests_hello(struct session *ss, struct vcap_msg_hello_reply *r);
 int requests_answer(struct session *ss, const struct vcap_msg *req, struct vcap_msg *reply,
 		    int *fds);
 
+/*
+ * OPEN, CLOSE, SET_FILTER (requests_ring.c): @return VCAP_SERVE_LATER, or
+ * 0 with the reply filled in (an error, or a CLOSE answered at once).
+ */
+int requests_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply);
+int requests_close(struct session *ss, struct consumer *c, const struct vcap_msg *m,
+		   struct vcap_msg *reply);
+int requests_set_filter(struct session *ss, struct consumer *c, const struct vcap_msg *m,
+			struct vcap_msg *reply);
+
 /* Ring pages were given back: OPENs that waited for them go on. */
 void requests_memory_back(void);
 
