@@ -82,6 +82,8 @@ struct consumer {
 	 * mirror's seqlock, so it may be a batch ahead of `received`.
 	 */
 	_Atomic uint64_t filter_ns;
+	/* packets skipped while its account's cost budget was spent (of dropped); as filter_ns */
+	_Atomic uint64_t over_budget;
 
 	/* control thread only */
 	struct vcapd *charged; /* its place counts in this vcapd's ring memory, or NULL */

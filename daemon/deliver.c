@@ -170,6 +170,15 @@ static void skip_one(struct consumer *c, unsigned n)
 	}
 	vcap_ring_writer_dropped(&c->w, offered);
 	vcap_ring_writer_offer(&c->w, offered);
+	if (!atomic_load_explicit(&c->over_budget, memory_order_relaxed))
+		vlog(LOG_NOTICE,
+		     "ring %u: its account's rings cost more than its budget of %llu ns a packet "
+		     "(limit tenant-cost-ns): it drops its share of batches until they cost less",
+		     c->id, (unsigned long long)c->bucket->budget_ns);
+	/* only this thread writes it: a relaxed load and store, as filter_ns */
+	atomic_store_explicit(&c->over_budget,
+			      atomic_load_explicit(&c->over_budget, memory_order_relaxed) + offered,
+			      memory_order_relaxed);
 }
 
 void deliver(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data, unsigned n,

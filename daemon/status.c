@@ -79,6 +79,7 @@ static void fill_ring(struct vcap_status_ring *e, struct consumer *c)
 	e->rules = atomic_load_explicit(&c->rule_count, memory_order_relaxed);
 	e->flows = atomic_load_explicit(&c->flow_count, memory_order_relaxed);
 	e->filter_ns = atomic_load_explicit(&c->filter_ns, memory_order_relaxed);
+	e->over_budget = atomic_load_explicit(&c->over_budget, memory_order_relaxed);
 	pad_copy(e->policy, sizeof(e->policy), c->policy_text);
 	if (c->owner && c->owner->tenant)
 		pad_copy(e->tenant, sizeof(e->tenant), c->owner->tenant->name);

@@ -528,6 +528,27 @@ static void config_seeds(void)
 	     "limit rings-per-session 3\n"
 	     "limit ring-memory 9Mi\n"
 	     "limit sessions 6\n");
+	text("config", "tenants",
+	     "socket /run/vcap/vcapd.sock owner=0 group=0 mode=0660\n"
+	     "source s synth:size=64\n"
+	     "limit hello-timeout-ms 500\n"
+	     "limit filter-compile-ms 250\n"
+	     "limit filter-insns 1024\n"
+	     "limit tenant-cost-ns 800\n"
+	     "limit tenant-sessions 4\n"
+	     "limit tenant-rings 4\n"
+	     "limit tenant-ring-memory 16Mi\n"
+	     "limit tenant-wildcard-rules 32\n"
+	     "limit tenant-flow-rules 1000\n"
+	     "limit tenant-filter-insns 2048\n"
+	     "tenant a socket /run/vcap/a.sock owner=1000 group=1000 mode=0600\n"
+	     "tenant a allow s\n"
+	     "tenant a sessions 2\n"
+	     "tenant a rings 2\n"
+	     "tenant a ring-memory 8Mi\n"
+	     "tenant a wildcard-rules 8\n"
+	     "tenant a flow-rules 100\n"
+	     "tenant a filter-insns 512\n");
 	text("config", "everything",
 	     "# every directive once\n"
 	     "socket /run/vcap/vcapd.sock\n"

@@ -401,6 +401,12 @@ struct vcap_status_ring {
 	 * batch ahead of them.
 	 */
 	uint64_t filter_ns;
+	/*
+	 * Of dropped: packets the ring skipped because its account's budget
+	 * per packet was spent (limit tenant-cost-ns), rather than for lack
+	 * of room.  Read apart from the counters, as filter_ns.
+	 */
+	uint64_t over_budget;
 };
 
 _Static_assert(sizeof(struct vcap_msg_hdr) == 16, "framework header");
@@ -430,6 +436,6 @@ _Static_assert(sizeof(struct vcap_msg_stats_reply) == 48, "stats reply");
 _Static_assert(sizeof(struct vcap_msg_status) == 8, "status");
 _Static_assert(sizeof(struct vcap_msg_status_reply) == 16, "status reply");
 _Static_assert(sizeof(struct vcap_status_source) == 488, "status source entry");
-_Static_assert(sizeof(struct vcap_status_ring) == 664, "status ring entry");
+_Static_assert(sizeof(struct vcap_status_ring) == 672, "status ring entry");
 
 #endif /* VCAP_PROTO_H */

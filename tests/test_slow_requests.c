@@ -19,7 +19,8 @@
  *   budget     A's ring runs a filter that costs each packet about twice
  *              `limit tenant-cost-ns`, beside B's ring on the same source:
  *              B gets every packet, A's skipped batches count as dropped
- *              (received = delivered + dropped + filtered still holds)
+ *              (received = delivered + dropped + filtered still holds), and
+ *              STATUS counts them as over budget
  *   heartbeat  a VM's region (a raw ivshmem client stands in for QEMU, as
  *              QEMU maps it) sees its heartbeat counted on time while A
  *              compiles and populates: no guest would miss a beat
@@ -462,6 +463,23 @@ static void budget(void)
 	CHECK_EQ(sa.delivered + sa.dropped + sa.filtered, sa.received);
 	CHECK_EQ(a.got, 0);
 	CHECK(sa.dropped > 0, "the expensive tenant was never held to its budget");
+	/* STATUS tells the operator which drops were the budget's: all of a's, none of b's */
+	{
+		struct vcap_info ia, ib;
+		const struct vcap_msg *r;
+
+		CHECK(!vcap_info(a.h, &ia, sizeof(ia)) && !vcap_info(b.h, &ib, sizeof(ib)), "%s",
+		      vcap_errmsg());
+		r = status_query(&d);
+		for (uint32_t i = 0; i < r->u.status_reply.n_rings; i++) {
+			const struct vcap_status_ring *e = &r->rings[i];
+
+			if (e->ring_id == ia.ring_id)
+				CHECK_EQ(e->over_budget, sa.dropped);
+			if (e->ring_id == ib.ring_id)
+				CHECK_EQ(e->over_budget, 0);
+		}
+	}
 	vcap_close(a.h);
 	vcap_close(b.h);
 	vcapd_stop(&d);

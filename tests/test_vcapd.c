@@ -747,7 +747,8 @@ static void cost(void)
 	      (unsigned long long)e[0].filter_ns, (unsigned long long)e[1].filter_ns);
 	snprintf(want, sizeof(want), "[cost %llu ns/pkt]", (unsigned long long)(e[0].filter_ns / N));
 	CHECK(vcapctl_says(want, false), "vcapctl shows the cost");
-	snprintf(want, sizeof(want), "\"filter_ns\":%llu}", (unsigned long long)e[1].filter_ns);
+	snprintf(want, sizeof(want), "\"filter_ns\":%llu,\"over_budget\":0}",
+		 (unsigned long long)e[1].filter_ns);
 	CHECK(vcapctl_says(want, true), "vcapctl --json shows filter_ns");
 	vcap_close(h[0]);
 	vcap_close(h[1]);

@@ -111,17 +111,22 @@ static void print_source(const struct vcap_status_source *e, bool json, bool fir
  */
 static void cost_text(const struct vcap_status_ring *e, char *buf, size_t len)
 {
+	int n;
+
 	if (e->received)
-		snprintf(buf, len, "cost %llu ns/pkt",
-			 (unsigned long long)(e->filter_ns / e->received));
+		n = snprintf(buf, len, "cost %llu ns/pkt",
+			     (unsigned long long)(e->filter_ns / e->received));
 	else
-		snprintf(buf, len, "cost - ns/pkt");
+		n = snprintf(buf, len, "cost - ns/pkt");
+	if (e->over_budget && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, ", %llu over budget",
+			 (unsigned long long)e->over_budget);
 }
 
 static void print_ring(const struct vcap_status_ring *e, bool json, bool first)
 {
 	if (!json) {
-		char extra[224], cost[48];
+		char extra[224], cost[80];
 
 		cost_text(e, cost, sizeof(cost));
 		snprintf(extra, sizeof(extra), " [%s]", cost);
@@ -165,7 +170,8 @@ static void print_ring(const struct vcap_status_ring *e, bool json, bool first)
 	json_str(stdout, e->tenant, sizeof(e->tenant));
 	printf(",\"cluster\":%u,\"cluster_mode\":\"%s\",\"rules\":%u,\"flows\":%u",
 	       e->cluster_id, mode_name(e->cluster_mode), e->rules, e->flows);
-	printf(",\"filter_ns\":%llu}", (unsigned long long)e->filter_ns);
+	printf(",\"filter_ns\":%llu,\"over_budget\":%llu}", (unsigned long long)e->filter_ns,
+	       (unsigned long long)e->over_budget);
 }
 
 /*
