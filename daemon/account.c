@@ -24,6 +24,7 @@ const char *const account_keys[ACCT_N] = {
 	[ACCT_WILDCARD_RULES] = "wildcard-rules",
 	[ACCT_FLOW_RULES] = "flow-rules",
 	[ACCT_FILTER_INSNS] = "filter-insns",
+	[ACCT_JOBS] = "jobs",
 };
 
 void account_setup(struct account *a, const char *name, const uint64_t defaults[ACCT_N])
@@ -59,6 +60,7 @@ static const char *const what[ACCT_N] = {
 	[ACCT_WILDCARD_RULES] = "wildcard rules",
 	[ACCT_FLOW_RULES] = "flow rules",
 	[ACCT_FILTER_INSNS] = "BPF instructions in its filters",
+	[ACCT_JOBS] = "requests being compiled or populated",
 };
 
 /* @return true (with why) if holding `held` plus `more` passes limit r of a. */
@@ -115,7 +117,7 @@ void account_session_charge(struct account *a)
 
 void account_release(struct vcapd *d, struct account *a)
 {
-	if (!a || !a->per_uid || a->sessions)
+	if (!a || !a->per_uid || a->sessions || a->jobs)
 		return;
 	for (struct account **pp = &d->uid_accounts; *pp; pp = &(*pp)->next) {
 		if (*pp == a) {
@@ -193,4 +195,23 @@ int account_check_filter(const struct vcapd *d, const struct account *a,
 	if (over(a, ACCT_FILTER_INSNS, sum, n, why, why_len))
 		return -E2BIG;
 	return 0;
+}
+
+bool account_may_start_job(const struct account *a)
+{
+	return !a || a->unlimited || a->jobs < a->limit[ACCT_JOBS];
+}
+
+void account_job_started(struct account *a)
+{
+	if (a)
+		a->jobs++;
+}
+
+void account_job_done(struct vcapd *d, struct account *a)
+{
+	if (!a)
+		return;
+	a->jobs--;
+	account_release(d, a);
 }

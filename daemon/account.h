@@ -43,6 +43,7 @@ enum account_res {
 	ACCT_WILDCARD_RULES, /* sum over its rings */
 	ACCT_FLOW_RULES,     /* sum over its rings */
 	ACCT_FILTER_INSNS,   /* sum over its rings' own filters (not the policy filter) */
+	ACCT_JOBS,           /* OPEN and SET_FILTER being worked on off the control thread */
 	ACCT_N
 };
 
@@ -57,7 +58,7 @@ struct account {
 	uint32_t sessions;
 	uint32_t rings;
 	uint64_t ring_bytes;
-	uint32_t jobs;                 /* slow jobs (filter compiles) running for it */
+	uint32_t jobs;                 /* requests being worked on off the control thread */
 	/* a per-uid account (account_of_uid) */
 	bool per_uid;
 	uid_t uid;
@@ -104,5 +105,15 @@ int account_check_rule(const struct vcapd *d, const struct account *a, bool flow
 int account_check_filter(const struct vcapd *d, const struct account *a,
 			 const struct filter *f, const struct consumer *replacing, char *why,
 			 size_t why_len);
+
+/*
+ * May a start one more request off the control thread (a filter's
+ * compile, a ring's pages)?  Past its `jobs` limit the request waits
+ * (requests_ring.c), so that one tenant's compiles cannot take every CPU.
+ */
+bool account_may_start_job(const struct account *a);
+void account_job_started(struct account *a);
+/* A job of a ended (a may be freed: a per-uid account with no session left). */
+void account_job_done(struct vcapd *d, struct account *a);
 
 #endif /* VCAP_DAEMON_ACCOUNT_H */

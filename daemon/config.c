@@ -63,6 +63,7 @@ static const struct limit_key limit_keys[] = {
 	TENANT_KEY("wildcard-rules", ACCT_WILDCARD_RULES, 0, 1ull << 32),
 	TENANT_KEY("flow-rules", ACCT_FLOW_RULES, 0, 1ull << 40),
 	TENANT_KEY("filter-insns", ACCT_FILTER_INSNS, 0, 1ull << 32),
+	TENANT_KEY("jobs", ACCT_JOBS, 1, 1024),
 };
 #define N_LIMIT_KEYS (sizeof(limit_keys) / sizeof(limit_keys[0]))
 

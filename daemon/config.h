@@ -31,6 +31,8 @@
  *   limit tenant-wildcard-rules N     (1024)
  *   limit tenant-flow-rules N         (65536)
  *   limit tenant-filter-insns N       (16384)
+ *   limit tenant-jobs N               OPEN/SET_FILTER compiled or populated at once (2);
+ *                                     more wait their turn
  *
  *   tenant NAME uid UID             a container recognised by its peer uid
  *   tenant NAME socket PATH [owner=USER|UID] [group=GROUP|GID] [mode=OCTAL]

@@ -36,8 +36,8 @@ int requests_close(struct session *ss, struct consumer *c, const struct vcap_msg
 int requests_set_filter(struct session *ss, struct consumer *c, const struct vcap_msg *m,
 			struct vcap_msg *reply);
 
-/* Ring pages were given back: OPENs that waited for them go on. */
-void requests_memory_back(void);
+/* A job ended or ring pages came back: requests that waited their turn go on. */
+void requests_retry(void);
 
 /* ss ended while busy: its request's job cleans up and answers nobody. */
 void requests_abandon(struct session *ss);

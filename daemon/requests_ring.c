@@ -88,10 +88,15 @@ struct req_job {
 	uint64_t reserved;       /* ring bytes in d->ring_memory_opening */
 	int rc;
 	char err[VCAP_REASON_MAX];
-	struct req_job *next_parked; /* an OPEN waiting for ring memory being given back */
+	struct account *acct;    /* charged one job (account_job_started), or NULL */
+	struct req_job *next_parked; /* a request waiting its turn (park) */
 };
 
-/* OPENs that fit once the rings being given back are: retried as each is, oldest first. */
+/*
+ * Requests waiting their turn: an OPEN for ring memory being given back,
+ * an OPEN or SET_FILTER for its account's jobs.  All are retried, oldest
+ * first, whenever a job ends or pages come back (requests_retry).
+ */
 static struct req_job *parked, **parked_tail = &parked;
 
 static void req_run(struct job *j)
@@ -118,12 +123,14 @@ static void req_done(struct job *j)
 	int fds[VCAP_SERVE_MAX_FDS], nfds = 0;
 
 	r->d->ring_memory_opening -= r->reserved;
+	account_job_done(r->d, r->acct);
 	if (!r->ss) {
 		filter_free(r->policy_f);
 		filter_free(r->filter_f);
 		if (r->req.type == VCAP_MSG_OPEN)
 			consumer_destroy(r->c);
 		free(r);
+		requests_retry();
 		return;
 	}
 	if (r->req.type == VCAP_MSG_OPEN)
@@ -132,6 +139,7 @@ static void req_done(struct job *j)
 		finish_set_filter(r, &reply);
 	session_answer(r->ss, &reply, fds, nfds);
 	free(r);
+	requests_retry();
 }
 
 /* @return VCAP_SERVE_LATER, or 0 with an error in reply. */
@@ -149,6 +157,8 @@ static int start_job(struct session *ss, struct req_job *r, struct vcap_msg *rep
 		vcap_msg_error(reply, &r->req, -EAGAIN, "vcapd cannot start a thread now; try again");
 		return 0;
 	}
+	r->acct = ss->acct;
+	account_job_started(r->acct);
 	ss->busy = r;
 	return VCAP_SERVE_LATER;
 }
@@ -163,10 +173,11 @@ void requests_abandon(struct session *ss)
 }
 
 /*
- * A ring closed a moment ago (its program exited, or closed and opens
- * again) is still counted while its pages are given back; an OPEN that
- * only those stand in the way of waits for them rather than fail.
- * @return VCAP_SERVE_LATER, or 0 with an error in reply.
+ * Wait for a turn rather than fail: a ring closed a moment ago (its
+ * program exited, or closed and opens again) is still counted while its
+ * pages are given back, and an OPEN that only those stand in the way of
+ * waits for them; a request past its account's jobs limit waits for one
+ * of them to end.  @return VCAP_SERVE_LATER, or 0 with an error in reply.
  */
 static int park(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply)
 {
@@ -186,7 +197,7 @@ static int park(struct session *ss, const struct vcap_msg *m, struct vcap_msg *r
 }
 
 
-void requests_memory_back(void)
+void requests_retry(void)
 {
 	static struct vcap_msg reply;
 	struct req_job *list = parked;
@@ -196,11 +207,21 @@ void requests_memory_back(void)
 	while (list) {
 		struct req_job *r = list;
 		struct session *ss = r->ss;
+		uint32_t id;
+		int rc;
 
 		list = r->next_parked;
 		if (ss) { /* else it ended while it waited */
 			ss->busy = NULL;
-			if (requests_open(ss, &r->req, &reply) != VCAP_SERVE_LATER)
+			if (r->req.type == VCAP_MSG_OPEN)
+				rc = requests_open(ss, &r->req, &reply);
+			else if (vcap_msg_ring_id(&r->req, &id) && session_ring(ss, id))
+				rc = requests_set_filter(ss, session_ring(ss, id), &r->req, &reply);
+			else { /* cannot happen: its session waits, so its ring is there */
+				vcap_msg_error(&reply, &r->req, -ENOENT, "the ring is gone");
+				rc = 0;
+			}
+			if (rc != VCAP_SERVE_LATER)
 				session_answer(ss, &reply, NULL, 0);
 		}
 		free(r);
@@ -220,6 +241,8 @@ int requests_open(struct session *ss, const struct vcap_msg *m, struct vcap_msg 
 	char err[VCAP_REASON_MAX];
 	int rc;
 
+	if (!account_may_start_job(ss->acct))
+		return park(ss, m, reply);
 	if (!s) {
 		char names[256];
 
@@ -401,7 +424,7 @@ static void closed(void *arg)
 		session_answer(r->ss, &reply, NULL, 0);
 	}
 	free(r);
-	requests_memory_back();
+	requests_retry();
 }
 
 int requests_close(struct session *ss, struct consumer *c, const struct vcap_msg *m,
@@ -427,7 +450,11 @@ int requests_close(struct session *ss, struct consumer *c, const struct vcap_msg
 int requests_set_filter(struct session *ss, struct consumer *c, const struct vcap_msg *m,
 			struct vcap_msg *reply)
 {
-	struct req_job *r = calloc(1, sizeof(*r));
+	struct req_job *r;
+
+	if (!account_may_start_job(ss->acct))
+		return park(ss, m, reply);
+	r = calloc(1, sizeof(*r));
 
 	if (!r) {
 		vcap_msg_error(reply, m, -ENOMEM, "vcapd is out of memory");

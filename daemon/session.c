@@ -63,7 +63,7 @@ void session_add_ring(struct session *ss, struct consumer *c)
 static void memory_back(void *arg)
 {
 	(void)arg;
-	requests_memory_back();
+	requests_retry();
 }
 
 void session_free_ring(struct session *ss, struct consumer *c)

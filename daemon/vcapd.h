@@ -85,7 +85,7 @@ struct vcapd {
 	{                                                                                \
 		[ACCT_SESSIONS] = 16, [ACCT_RINGS] = 16, [ACCT_RING_MEMORY] = 64ull << 20, \
 		[ACCT_WILDCARD_RULES] = 1024, [ACCT_FLOW_RULES] = 65536,                  \
-		[ACCT_FILTER_INSNS] = 16384,                                              \
+		[ACCT_FILTER_INSNS] = 16384, [ACCT_JOBS] = 2,                             \
 	}
 
 /* vcapd's settings before the command line and the configuration file. */

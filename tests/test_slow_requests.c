@@ -21,6 +21,10 @@
  *              B gets every packet, A's skipped batches count as dropped
  *              (received = delivered + dropped + filtered still holds), and
  *              STATUS counts them as over budget
+ *   jobs       A opens four rings with that filter at once, on four
+ *              sessions: no more than two compiles run at a time (`limit
+ *              tenant-jobs`), the others wait their turn and are refused at
+ *              the budget in turn; B is served throughout
  *   heartbeat  a VM's region (a raw ivshmem client stands in for QEMU, as
  *              QEMU maps it) sees its heartbeat counted on time while A
  *              compiles and populates: no guest would miss a beat
@@ -318,6 +322,59 @@ static void compile(void)
 	vcapd_stop(&d);
 }
 
+/* ---- jobs: one tenant's compiles run two at a time ------------------------- */
+
+static void *slow_open(void *arg)
+{
+	struct attack *a = arg;
+	uint64_t t0 = mono_us();
+	struct vcap *h = open_as(sock_a, "host:sa", long_filter, 1u << 16);
+
+	a->open_ms = (mono_us() - t0) / 1000;
+	a->open_rc = h ? 0 : -errno;
+	snprintf(a->open_err, sizeof(a->open_err), "%s", h ? "" : vcap_errmsg());
+	vcap_close(h);
+	return NULL;
+}
+
+static void jobs(void)
+{
+	enum { N = 4 };
+	struct attack a[N] = { 0 };
+	struct victim v = { 0 };
+	pthread_t t[N], tv;
+	unsigned most = 0;
+	bool all_done = false;
+
+	start(false);
+	victim_start(&v, &tv);
+	for (int i = 0; i < N; i++)
+		CHECK(!pthread_create(&t[i], NULL, slow_open, &a[i]), "pthread_create");
+	/* the account's jobs limit is 2 (limit tenant-jobs): never more compiles at once */
+	for (uint64_t deadline = mono_us() + 60 * 1000000ull; !all_done && mono_us() < deadline;) {
+		unsigned n = vcapd_children();
+
+		if (n > most)
+			most = n;
+		all_done = true;
+		for (int i = 0; i < N; i++)
+			all_done &= a[i].open_ms != 0;
+		sleep_ms(10);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		/* refused at the budget; those that waited their turn took longer */
+		fprintf(stderr, "attacker %d: %d after %llu ms\n", i, a[i].open_rc,
+			(unsigned long long)a[i].open_ms);
+		CHECK_EQ(a[i].open_rc, -ETIMEDOUT);
+		CHECK(strstr(a[i].open_err, "filter-compile-ms"), "%s", a[i].open_err);
+	}
+	fprintf(stderr, "compiles of one tenant at once: at most %u\n", most);
+	CHECK(most >= 1 && most <= 2, "%u compiles of one tenant ran at once", most);
+	victim_finish(&v, tv);
+	vcapd_stop(&d);
+}
+
 /* Descriptors vcapd holds, and ring mappings in it. */
 static void vcapd_holds(unsigned *fds, unsigned *rings)
 {
@@ -578,7 +635,7 @@ int main(int argc, char **argv)
 		const char *name;
 		void (*fn)(void);
 	} scenarios[] = { { "compile", compile }, { "populate", populate },
-			  { "heartbeat", heartbeat }, { "budget", budget } };
+			  { "heartbeat", heartbeat }, { "budget", budget }, { "jobs", jobs } };
 
 	for (size_t i = 0; argc == 2 && i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
 		if (!strcmp(argv[1], scenarios[i].name)) {
@@ -587,6 +644,6 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	fprintf(stderr, "usage: %s compile|populate|heartbeat|budget\n", argv[0]);
+	fprintf(stderr, "usage: %s compile|populate|heartbeat|budget|jobs\n", argv[0]);
 	return 2;
 }
