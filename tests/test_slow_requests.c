@@ -254,6 +254,7 @@ static unsigned vcapd_children(void)
 
 struct attack {
 	bool populate; /* else compile */
+	atomic_bool done;
 	int open_rc, filter_rc;
 	char open_err[256], filter_err[256];
 	uint64_t open_ms, filter_ms;
@@ -264,18 +265,21 @@ static void *attack(void *arg)
 	struct attack *a = arg;
 	uint64_t t0 = mono_us();
 	struct vcap *h;
+	int e;
 
 	if (a->populate) {
 		h = open_as(sock_a, "host:sa", "", 1u << 30);
+		e = errno;
 		a->open_ms = (mono_us() - t0) / 1000;
-		a->open_rc = h ? 0 : -errno;
+		a->open_rc = h ? 0 : -e;
 		snprintf(a->open_err, sizeof(a->open_err), "%s", h ? "" : vcap_errmsg());
 		vcap_close(h);
 		return NULL;
 	}
 	h = open_as(sock_a, "host:sa", long_filter, 1u << 20);
+	e = errno;
 	a->open_ms = (mono_us() - t0) / 1000;
-	a->open_rc = h ? 0 : -errno;
+	a->open_rc = h ? 0 : -e;
 	snprintf(a->open_err, sizeof(a->open_err), "%s", h ? "" : vcap_errmsg());
 	vcap_close(h);
 
@@ -329,11 +333,13 @@ static void *slow_open(void *arg)
 	struct attack *a = arg;
 	uint64_t t0 = mono_us();
 	struct vcap *h = open_as(sock_a, "host:sa", long_filter, 1u << 16);
+	int e = errno; /* before anything else can change it */
 
 	a->open_ms = (mono_us() - t0) / 1000;
-	a->open_rc = h ? 0 : -errno;
+	a->open_rc = h ? 0 : -e;
 	snprintf(a->open_err, sizeof(a->open_err), "%s", h ? "" : vcap_errmsg());
 	vcap_close(h);
+	atomic_store(&a->done, true);
 	return NULL;
 }
 
@@ -358,7 +364,7 @@ static void jobs(void)
 			most = n;
 		all_done = true;
 		for (int i = 0; i < N; i++)
-			all_done &= a[i].open_ms != 0;
+			all_done &= atomic_load(&a[i].done);
 		sleep_ms(10);
 	}
 	for (int i = 0; i < N; i++) {
