@@ -19,8 +19,6 @@
 
 #define LINE_MAX_LEN 1024
 
-static char *socket_copy;
-
 struct limit_key {
 	const char *name;
 	uint64_t min, max;
@@ -352,10 +350,14 @@ static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct sourc
 			rc = parse_socket_perm(p, &d->socket_perm, err, err_len);
 		if (rc)
 			return rc;
-		free(socket_copy);
-		socket_copy = strdup(a);
-		d->socket_path = socket_copy;
-		return socket_copy ? 0 : -ENOMEM;
+		if (*a != '/' || strlen(a) >= sizeof(d->config_socket)) {
+			snprintf(err, err_len, "socket must be an absolute path under %zu bytes",
+				 sizeof(d->config_socket));
+			return -EINVAL;
+		}
+		snprintf(d->config_socket, sizeof(d->config_socket), "%s", a);
+		d->socket_path = d->config_socket;
+		return 0;
 	}
 	if (!strcmp(kw, "source")) {
 		if (!a || !b || word(&p)) {
@@ -375,6 +377,7 @@ static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct sourc
 			source_destroy(s);
 			return -EINVAL;
 		}
+		s->from_config = true;
 		**tail = s;
 		*tail = &s->next;
 		return 0;
@@ -405,6 +408,7 @@ static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct sourc
 		rc = vm_create(spec, &vm, err, err_len);
 		if (rc)
 			return rc;
+		vm_set_from_config(vm);
 		vm_set_next(vm, d->vms);
 		d->vms = vm;
 		return 0;
@@ -484,8 +488,6 @@ void config_free(struct vcapd *d)
 		d->tenants = t->next;
 		free(t);
 	}
-	if (d->socket_path == socket_copy)
+	if (d->socket_path == d->config_socket)
 		d->socket_path = NULL;
-	free(socket_copy);
-	socket_copy = NULL;
 }

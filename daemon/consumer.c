@@ -39,6 +39,7 @@ int consumer_create(struct source *s, uint32_t id, const struct consumer_req *re
 	}
 	c->id = id;
 	c->src = s;
+	s->n_objects++; /* a source a reload removed lives while any names it */
 	c->owner = req->session;
 	c->place = (struct ring_place){ .wake_fd = -1, .give = { -1, -1 } };
 
@@ -142,6 +143,7 @@ bool consumer_destroy_then(struct consumer *c, void (*released)(void *arg), void
 	if (c->place.map)
 		later = release_place(c, released, arg);
 	consumer_gave(c);
+	c->src->n_objects--;
 	free(c);
 	return later;
 }

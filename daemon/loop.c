@@ -10,6 +10,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "util.h"
+
 /* A periodic registration: a timerfd whose expiry calls the user's watch. */
 struct loop_timer {
 	struct loop_watch self;
@@ -18,10 +20,18 @@ struct loop_timer {
 	struct loop_timer *next;
 };
 
+/* A call loop_after() put off until the round's events are handled. */
+struct loop_later {
+	void (*fn)(void *arg);
+	void *arg;
+	struct loop_later *next;
+};
+
 struct loop {
 	int ep;
 	bool stop;
 	struct loop_timer *timers;
+	struct loop_later *later, **later_tail;
 };
 
 struct loop *loop_new(void)
@@ -35,13 +45,28 @@ struct loop *loop_new(void)
 		free(l);
 		return NULL;
 	}
+	l->later_tail = &l->later;
 	return l;
+}
+
+static void run_later(struct loop *l)
+{
+	while (l->later) {
+		struct loop_later *c = l->later;
+
+		l->later = c->next;
+		if (!l->later)
+			l->later_tail = &l->later;
+		c->fn(c->arg);
+		free(c);
+	}
 }
 
 void loop_free(struct loop *l)
 {
 	if (!l)
 		return;
+	run_later(l);
 	while (l->timers) {
 		struct loop_timer *t = l->timers;
 
@@ -77,6 +102,8 @@ static void timer_fired(struct loop_watch *w, uint32_t events)
 	struct loop_timer *t = (struct loop_timer *)w;
 	uint64_t n;
 
+	if (!t->user) /* cancelled earlier in this round */
+		return;
 	(void)!read(t->fd, &n, sizeof(n));
 	t->user->on_event(t->user, events);
 }
@@ -112,6 +139,40 @@ fail:
 	return rc;
 }
 
+/* A timer loop_cancel() stopped: free it once no event of this round can name it. */
+static void free_timer(void *arg)
+{
+	free(arg);
+}
+
+void loop_cancel(struct loop *l, struct loop_watch *w)
+{
+	for (struct loop_timer **pp = &l->timers; *pp; pp = &(*pp)->next) {
+		struct loop_timer *t = *pp;
+
+		if (t->user != w)
+			continue;
+		*pp = t->next;
+		close(t->fd); /* leaves the epoll set */
+		t->user = NULL;
+		if (loop_after(l, free_timer, t))
+			vlog(LOG_ERR, "out of memory: a cancelled timer is leaked");
+		return;
+	}
+}
+
+int loop_after(struct loop *l, void (*fn)(void *arg), void *arg)
+{
+	struct loop_later *c = malloc(sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	*c = (struct loop_later){ .fn = fn, .arg = arg };
+	*l->later_tail = c;
+	l->later_tail = &c->next;
+	return 0;
+}
+
 int loop_run(struct loop *l)
 {
 	struct epoll_event evs[64];
@@ -134,6 +195,7 @@ int loop_run(struct loop *l)
 
 			w->on_event(w, evs[i].events);
 		}
+		run_later(l);
 	}
 	return 0;
 }

@@ -39,6 +39,15 @@ void loop_del(struct loop *l, int fd);
  */
 int loop_every(struct loop *l, unsigned period_ms, struct loop_watch *w);
 
+/* Stop calling w, registered with loop_every(). */
+void loop_cancel(struct loop *l, struct loop_watch *w);
+/*
+ * Call fn(arg) once every event of the current round has been handled (or
+ * at loop_free): a handler may end what a later event of the same round
+ * still names (a listener, a VM's watches) only through this.
+ * @return 0 or -ENOMEM.
+ */
+int loop_after(struct loop *l, void (*fn)(void *arg), void *arg);
 /* Run until loop_stop(); @return 0, or -errno if epoll failed. */
 int loop_run(struct loop *l);
 /* Make loop_run return after the current event.  Loop thread only. */

@@ -7,6 +7,7 @@
  * loudly on the terminal that started it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "jobs.h"
 #include "loop.h"
 #include "options.h"
+#include "reload.h"
 #include "policy.h"
 #include "session_unix.h"
 #include "source.h"
@@ -30,8 +32,6 @@
 #include "vcapd.h"
 #include "vm.h"
 
-/* What vcapd serves when it is given no source at all: a demo generator. */
-#define DEFAULT_SOURCE "synth=synth:size=64,pps=1M,flows=1024"
 
 /*
  * Every option a source or VM parser takes (their tables: source_ops.options,
@@ -77,9 +77,11 @@ static void usage(FILE *out)
 		"                       lines: daemon/config.h, docs/security.md); sockets are\n"
 		"                       root's, mode 0600, unless a socket line says otherwise\n"
 		"  --max-ring-memory N  bytes all rings may take together (default 4Gi)\n"
+		"  --log-level LEVEL    log messages of LEVEL or more urgent: error, warning,\n"
+		"                       notice, info (default) or debug\n"
 		"  --foreground         stay in the foreground and log to stderr\n"
 		"  --help               this text\n",
-		VCAP_DEFAULT_SOCKET, DEFAULT_SOURCE);
+		VCAP_DEFAULT_SOCKET, VCAPD_DEFAULT_SOURCE);
 }
 
 static int daemonize(void)
@@ -164,30 +166,48 @@ static int serve_sockets(struct vcapd *d, struct loop *l, int main_fd)
 
 struct signal_watch {
 	struct loop_watch watch;
-	struct loop *loop;
+	struct vcapd *d;
+	int fd;
 };
 
+/* SIGHUP reloads the configuration file; SIGINT and SIGTERM end the loop. */
 static void on_signal(struct loop_watch *w, uint32_t events)
 {
+	struct signal_watch *sw = (struct signal_watch *)w;
+	struct signalfd_siginfo si;
+	char err[512];
+
 	(void)events;
-	loop_stop(((struct signal_watch *)w)->loop);
+	while (read(sw->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo != SIGHUP) {
+			loop_stop(sw->d->loop);
+			return;
+		}
+		vlog(LOG_NOTICE, "SIGHUP: reloading %s", sw->d->config_path);
+		(void)reload(sw->d, NULL, err, sizeof(err)); /* it logs what it did or why not */
+	}
 }
 
-/* SIGINT and SIGTERM (blocked in every thread) end the loop. */
-static int stop_on_signals(struct loop *l)
+static void block_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGHUP);
+}
+
+/* Signals are blocked in every thread and read here, by the control loop. */
+static int watch_signals(struct vcapd *d)
 {
 	static struct signal_watch sw = { .watch.on_event = on_signal };
 	sigset_t mask;
-	int fd;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (fd < 0)
+	block_signals(&mask);
+	sw.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sw.fd < 0)
 		return -errno;
-	sw.loop = l;
-	return loop_add(l, fd, EPOLLIN, &sw.watch);
+	sw.d = d;
+	return loop_add(d->loop, sw.fd, EPOLLIN, &sw.watch);
 }
 
 /*
@@ -220,6 +240,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "vm", required_argument, NULL, 'V' },
 		{ "max-ring-memory", required_argument, NULL, 'M' },
+		{ "log-level", required_argument, NULL, 'L' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -228,6 +249,7 @@ int main(int argc, char **argv)
 	const char *socket_opt = NULL;
 	struct source **tail = &d.sources, *s;
 	bool foreground = false;
+	static char config_abs[PATH_MAX];
 	char err[512];
 	struct loop *loop;
 	sigset_t mask;
@@ -252,7 +274,13 @@ int main(int argc, char **argv)
 			tail = &s->next;
 			break;
 		case 'c':
-			if (config_load(&d, optarg, err, sizeof(err))) {
+			/* a reload reads it again after daemonize() moved to / */
+			if (!realpath(optarg, config_abs)) {
+				fprintf(stderr, "vcapd: %s: %s\n", optarg, strerror(errno));
+				free_parsed(&d);
+				return 1;
+			}
+			if (config_load(&d, config_abs, err, sizeof(err))) {
 				fprintf(stderr, "vcapd: %s\n", err);
 				free_parsed(&d);
 				return 1;
@@ -277,10 +305,19 @@ int main(int argc, char **argv)
 		}
 		case 'M':
 			if (parse_u64(optarg, "--max-ring-memory", 1u << 16, 1ull << 40,
-				      &d.limits.ring_memory_max, err, sizeof(err))) {
+				      &d.cmdline_ring_memory, err, sizeof(err))) {
 				fprintf(stderr, "vcapd: %s\n", err);
 				return 2;
 			}
+			break;
+		case 'L':
+			rc = vlog_level_of(optarg);
+			if (rc < 0 || rc < LOG_ERR) {
+				fprintf(stderr, "vcapd: --log-level %s: expected error, warning, notice, "
+					"info or debug\n", optarg);
+				return 2;
+			}
+			vlog_set_level(rc);
 			break;
 		case 'f':
 			foreground = true;
@@ -298,16 +335,21 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (socket_opt)
+	if (socket_opt) {
 		d.socket_path = socket_opt;
+		d.cmdline_socket = true;
+	}
 	if (!d.socket_path)
 		d.socket_path = VCAP_DEFAULT_SOCKET;
+	if (d.cmdline_ring_memory)
+		d.limits.ring_memory_max = d.cmdline_ring_memory;
 	if (!d.sources) {
-		rc = source_create(DEFAULT_SOURCE, NULL, &d.sources, err, sizeof(err));
+		rc = source_create(VCAPD_DEFAULT_SOURCE, NULL, &d.sources, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "vcapd: default source: %s\n", err);
 			return 1;
 		}
+		d.sources->from_config = true; /* a reload that brings sources replaces it */
 	}
 
 	listen_fd = unix_listen(d.socket_path, &d.socket_perm, err, sizeof(err));
@@ -320,6 +362,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vcapd: epoll: %s\n", strerror(errno));
 		return 1;
 	}
+	d.loop = loop;
 	rc = jobs_init(loop);
 	if (!rc)
 		rc = listen_tenants(&d);
@@ -336,9 +379,7 @@ int main(int argc, char **argv)
 	vlog_init(!foreground);
 
 	/* Only the control thread takes signals (signalfd); threads inherit this mask. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
+	block_signals(&mask);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -353,7 +394,7 @@ int main(int argc, char **argv)
 	}
 	vlog(LOG_NOTICE, "listening on %s", d.socket_path);
 
-	rc = stop_on_signals(loop);
+	rc = watch_signals(&d);
 	if (!rc)
 		rc = loop_run(loop);
 	if (rc)
@@ -364,6 +405,7 @@ int main(int argc, char **argv)
 		vm_disconnect(vm, NULL);
 	jobs_drain(); /* the requests of those sessions were cancelled: let them clean up */
 	loop_free(loop);
+	reload_sweep(&d, 1);
 
 	while ((s = d.sources)) {
 		d.sources = s->next;

@@ -13,13 +13,20 @@
 #include "source.h"
 #include "vcapd.h"
 
+struct tenant *policy_tenant_of(const struct vcapd *d, uid_t uid, struct tenant *via_socket)
+{
+	if (via_socket)
+		return via_socket;
+	for (struct tenant *t = d->tenants; t; t = t->next)
+		if (t->uid >= 0 && (uid_t)t->uid == uid)
+			return t;
+	return NULL;
+}
+
 void policy_classify(struct vcapd *d, struct session *ss, struct tenant *via_socket)
 {
-	ss->tenant = via_socket;
+	ss->tenant = policy_tenant_of(d, ss->cred.uid, via_socket);
 	ss->admin = false;
-	for (struct tenant *t = d->tenants; t && !ss->tenant; t = t->next)
-		if (t->uid >= 0 && (uid_t)t->uid == ss->cred.uid)
-			ss->tenant = t;
 	if (ss->tenant) {
 		ss->acct = &ss->tenant->acct;
 		return;

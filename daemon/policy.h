@@ -39,6 +39,7 @@ struct tenant {
 	char vm[VCAP_NAME_MAX + 1];         /* "": no VM; else a VM recognised by name */
 	unsigned lineno;                    /* where it was first defined */
 	int listen_fd;                      /* its socket, once listening */
+	bool reload_changed;                /* reload.c: its sessions must start over */
 	struct tenant *next;
 };
 
@@ -48,6 +49,9 @@ struct source;
 
 /* Find or create tenant name in d's list (config.c). */
 struct tenant *tenant_get(struct vcapd *d, const char *name, unsigned lineno);
+
+/* The tenant of a session of uid that came in through via_socket's socket (NULL: main). */
+struct tenant *policy_tenant_of(const struct vcapd *d, uid_t uid, struct tenant *via_socket);
 
 /*
  * Decide who a new session is: the tenant it came in through, else the

@@ -18,6 +18,7 @@
 #include "capture.h"
 #include "consumer.h"
 #include "policy.h"
+#include "reload.h"
 #include "session.h"
 #include "source.h"
 #include "status.h"
@@ -140,6 +141,31 @@ static void do_flow_list(struct consumer *c, const struct vcap_msg *m, struct vc
 	reply->flows = flow_wire;
 }
 
+/* RELOAD: the administrator's only; a tenant must not change the host's policy. */
+static void do_reload(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply)
+{
+	struct vcap_msg_reload_reply sum;
+	char err[VCAP_REASON_MAX];
+	int rc;
+
+	if (!ss->admin) {
+		vcap_msg_error(reply, m, -EPERM, "only root on vcapd's main socket may reload it");
+		return;
+	}
+	if (m->u.reload.flags) {
+		vcap_msg_error(reply, m, -EINVAL, "unknown reload flags 0x%x", m->u.reload.flags);
+		return;
+	}
+	vlog(LOG_NOTICE, "reload asked by %s (pid %d)", ss->client, (int)ss->cred.pid);
+	rc = reload(ss->d, &sum, err, sizeof(err));
+	if (rc) {
+		vcap_msg_error(reply, m, rc, "%s", err);
+		return;
+	}
+	vcap_msg_reply(reply, m);
+	reply->u.reload_reply = sum;
+}
+
 int requests_answer(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply,
 		    int *fds)
 {
@@ -165,6 +191,9 @@ int requests_answer(struct session *ss, const struct vcap_msg *m, struct vcap_ms
 		break;
 	case VCAP_MSG_FLOW_LIST:
 		do_flow_list(c, m, reply);
+		break;
+	case VCAP_MSG_RELOAD:
+		do_reload(ss, m, reply);
 		break;
 	default:
 		do_rules(c, m, reply);

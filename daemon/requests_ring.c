@@ -355,6 +355,10 @@ static int finish_open(struct req_job *r, struct vcap_msg *reply, int *fds)
 	c->filter = r->filter_f;
 	snprintf(c->policy_text, sizeof(c->policy_text), "%s", r->policy);
 	snprintf(c->filter_text, sizeof(c->filter_text), "%s", m->text);
+	if (!rc && s->retired) {
+		rc = -ENOENT;
+		snprintf(r->err, sizeof(r->err), "a configuration reload removed the source");
+	}
 	if (rc) {
 		vcap_msg_error(reply, m, rc, "host:%s: %s", m->name, r->err);
 		consumer_destroy(c);

@@ -64,6 +64,7 @@ struct conn {
 	struct loop *loop;
 	int fd;
 	struct session *ss;
+	struct tenant *via;            /* the tenant whose socket it came through, or NULL */
 	uint64_t since_ns;             /* accepted at */
 	const char *closing;           /* the sweep shut it down: why (conn_event ends it) */
 	char refuse[VCAP_REASON_MAX];  /* over its account's session limit: why */
@@ -286,6 +287,8 @@ static void accept_all(struct loop_watch *w, uint32_t events)
 	int fd;
 
 	(void)events;
+	if (li->fd < 0) /* unix_unserve'd earlier in this loop round */
+		return;
 	while ((fd = vcap_unix_accept(li->fd, &cred)) >= 0) {
 		if (d->n_sessions >= d->limits.max_sessions) {
 			vlog(LOG_WARNING, "refusing a session: %u sessions is the limit",
@@ -303,6 +306,7 @@ static void accept_all(struct loop_watch *w, uint32_t events)
 		cn->fd = fd;
 		cn->loop = li->loop;
 		cn->ss = ss;
+		cn->via = li->via;
 		cn->since_ns = mono_ns();
 		cn->watch.on_event = conn_event;
 		ss->cred = cred;
@@ -399,6 +403,46 @@ int unix_serve(struct vcapd *d, struct loop *l, int listen_fd, struct tenant *vi
 	li->next = listeners;
 	listeners = li;
 	return 0;
+}
+
+static void free_listener(void *li)
+{
+	free(li);
+}
+
+void unix_unserve(int listen_fd)
+{
+	for (struct listener **pp = &listeners; *pp; pp = &(*pp)->next) {
+		struct listener *li = *pp;
+
+		if (li->fd != listen_fd)
+			continue;
+		*pp = li->next;
+		loop_del(li->loop, listen_fd);
+		li->fd = -1;
+		/* an event of this round may still name it (loop.h) */
+		if (loop_after(li->loop, free_listener, li))
+			vlog(LOG_ERR, "out of memory: a listener is leaked");
+		return;
+	}
+}
+
+unsigned unix_reclassify(struct vcapd *d, bool (*changed)(const struct tenant *t),
+			 const char *why)
+{
+	unsigned n = 0;
+
+	for (struct conn *cn = conns; cn; cn = cn->next) {
+		struct tenant *now = policy_tenant_of(d, cn->ss->cred.uid, cn->via);
+
+		if (cn->closing || (now == cn->ss->tenant && !(now && changed(now))))
+			continue;
+		/* ended from its own handler, which the shutdown wakes (loop.h) */
+		cn->closing = why;
+		shutdown(cn->fd, SHUT_RDWR);
+		n++;
+	}
+	return n;
 }
 
 void unix_end_all(void)

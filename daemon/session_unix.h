@@ -6,6 +6,7 @@
 #ifndef VCAP_DAEMON_SESSION_UNIX_H
 #define VCAP_DAEMON_SESSION_UNIX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct loop;
@@ -25,6 +26,18 @@ int unix_listen(const char *path, const struct socket_perm *perm, char *err, siz
  * `via` (NULL: the main socket).  @return 0 or -errno.
  */
 int unix_serve(struct vcapd *d, struct loop *l, int listen_fd, struct tenant *via);
+
+/* Stop serving the listening socket fd (the caller closes it). */
+void unix_unserve(int listen_fd);
+
+/*
+ * A reload changed the tenants: end every session that policy would now
+ * place with another tenant (or none), or whose tenant changed(t) says
+ * changed, saying why.  They end from their own handlers, later in the
+ * loop.  @return how many.
+ */
+unsigned unix_reclassify(struct vcapd *d, bool (*changed)(const struct tenant *t),
+			 const char *why);
 
 /* End every unix session (shutdown). */
 void unix_end_all(void);

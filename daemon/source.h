@@ -159,6 +159,9 @@ struct source {
 
 	/* control thread only */
 	unsigned n_consumers;
+	unsigned n_objects; /* consumers made for it, attached or not (consumer.c) */
+	bool from_config;   /* a `source` line, not --source: a reload may change it */
+	bool retired;       /* a reload removed it (reload.c): nobody may attach */
 	struct source *next;
 };
 

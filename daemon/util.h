@@ -11,8 +11,10 @@
 
 /* Logging: stderr in the foreground, syslog once daemonized (util.c). */
 void vlog_init(bool use_syslog);
-/* Log only messages of max_level (LOG_*) or more urgent; -1: none. */
+/* Log only messages of max_level (LOG_*) or more urgent (LOG_INFO unless set); -1: none. */
 void vlog_set_level(int max_level);
+/* "error" (or "err"), "warning", "notice", "info", "debug"...: LOG_*, or -1 if unknown. */
+int vlog_level_of(const char *name);
 void vlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Monotonic and wall clocks in ns (clock.c). */

@@ -17,6 +17,7 @@
 #ifndef VCAP_DAEMON_VCAPD_H
 #define VCAP_DAEMON_VCAPD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "account.h"
@@ -24,6 +25,7 @@
 #include "vcap_ring.h"
 
 struct consumer;
+struct loop;
 struct source;
 struct source_ops;
 struct tenant;
@@ -51,10 +53,18 @@ struct socket_perm {
 
 #define SOCKET_PERM_DEFAULT { .uid = -1, .gid = -1, .mode = 0600 }
 
+/* What vcapd serves when it is given no source at all: a demo generator. */
+#define VCAPD_DEFAULT_SOURCE "synth=synth:size=64,pps=1M,flows=1024"
+
 struct vcapd {
 	const char *socket_path;
 	struct socket_perm socket_perm; /* of the main socket */
+	char config_socket[108]; /* the config's `socket` line (socket_path may point here) */
 	const char *config_path; /* for messages; "" without --config */
+	/* given on the command line: a reload of the file does not change them */
+	bool cmdline_socket;
+	uint64_t cmdline_ring_memory; /* --max-ring-memory, 0: none */
+	struct loop *loop; /* the control thread's */
 	struct source *sources;
 	struct tenant *tenants;
 	struct vm *vms;
@@ -75,6 +85,14 @@ struct vcapd {
 	 * stand-ins that open nothing.
 	 */
 	const struct source_ops *const *source_kinds;
+	/*
+	 * Removed by a reload (reload.c) but still named by what was under way
+	 * then (a ring being opened or given back, a session ending): freed once
+	 * nothing does, at the next reload or at exit.
+	 */
+	struct source *retired_sources;
+	struct tenant *retired_tenants;
+	struct vm *retired_vms;
 };
 
 /*

@@ -70,6 +70,8 @@ struct vm {
 	struct loop_watch beat_watch;   /* every VCAP_SHM_HEARTBEAT_MS */
 	uint64_t restarts;       /* control channel resets since the guest connected */
 	uint64_t last_log_ns;
+	struct loop *loop;       /* serves it (vm_start) */
+	bool from_config;        /* a `vm` line, not --vm: a reload may change it */
 	struct vm *next;
 };
 
@@ -286,6 +288,7 @@ int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t e
 		snprintf(name, sizeof(name), "vm %s", vm->name);
 		account_setup(&vm->acct, name, d->tenant_limits);
 	}
+	vm->loop = l;
 	vm->server_watch.on_event = server_event;
 	vm->bell_watch.on_event = doorbell;
 	vm->beat_watch.on_event = heartbeat;
@@ -334,6 +337,45 @@ struct vm *vm_find(struct vm *list, const char *name)
 		if (!strcmp(list->name, name))
 			return list;
 	return NULL;
+}
+
+void vm_accounts_setup(struct vm *list, const uint64_t defaults[])
+{
+	for (; list; list = list->next) {
+		char name[sizeof(list->acct.name)];
+
+		snprintf(name, sizeof(name), "%s", list->acct.name);
+		account_setup(&list->acct, name, defaults);
+	}
+}
+
+bool vm_same(const struct vm *a, const struct vm *b)
+{
+	return !strcmp(a->name, b->name) && !strcmp(a->socket, b->socket) &&
+	       a->size == b->size && a->vectors == b->vectors;
+}
+
+bool vm_from_config(const struct vm *vm)
+{
+	return vm->from_config;
+}
+
+void vm_set_from_config(struct vm *vm)
+{
+	vm->from_config = true;
+}
+
+void vm_stop(struct vm *vm, const char *why)
+{
+	if (!vm->server)
+		return;
+	vm_disconnect(vm, why);
+	loop_del(vm->loop, ivshmem_server_fd(vm->server));
+	loop_del(vm->loop, ivshmem_server_self_fd(vm->server, 0));
+	loop_cancel(vm->loop, &vm->beat_watch);
+	ivshmem_server_close(vm->server); /* QEMU sees its chardev close; the socket goes */
+	vm->server = NULL;
+	wipe(vm, 0, vm->size); /* its pages go back now; the struct lives until exit */
 }
 
 struct tenant *vm_tenant(const struct vm *vm)
@@ -390,6 +432,8 @@ static void doorbell(struct loop_watch *w, uint32_t events)
 	int handled = 0;
 
 	(void)events;
+	if (!vm->server) /* stopped (vm_stop) earlier in this loop round */
+		return;
 	ivshmem_server_self_drain(vm->server, 0);
 	if (!vm->session || vm->session->busy)
 		return; /* nobody connected, or its last request is still being answered */
@@ -428,6 +472,8 @@ static void server_event(struct loop_watch *w, uint32_t events)
 	struct vm *vm = container_of(w, struct vm, server_watch);
 
 	(void)events;
+	if (!vm->server) /* stopped (vm_stop) earlier in this loop round */
+		return;
 	if (ivshmem_server_dispatch(vm->server))
 		vlog(LOG_ERR, "vm %s: the ivshmem server failed", vm->name);
 }

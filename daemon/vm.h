@@ -20,6 +20,7 @@
 #ifndef VCAP_DAEMON_VM_H
 #define VCAP_DAEMON_VM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,5 +56,19 @@ int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t e
 
 /* End the guest's session and reset the region (why: NULL on shutdown). */
 void vm_disconnect(struct vm *vm, const char *why);
+
+/*
+ * A reload removed the VM: end its guest's session, stop serving it and
+ * close its socket (QEMU sees the server go).  Its region stays until
+ * vm_destroy, for rings still being given back.
+ */
+void vm_stop(struct vm *vm, const char *why);
+/* New `limit tenant-*` defaults for the VMs' own accounts (a reload). */
+void vm_accounts_setup(struct vm *list, const uint64_t defaults[]);
+/* Would a and b be the same VM to QEMU (name, socket, size, vectors)? */
+bool vm_same(const struct vm *a, const struct vm *b);
+/* From a `vm` line of the configuration file (a reload may change it), not --vm. */
+bool vm_from_config(const struct vm *vm);
+void vm_set_from_config(struct vm *vm);
 
 #endif /* VCAP_DAEMON_VM_H */

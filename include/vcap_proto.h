@@ -100,6 +100,7 @@ struct vcap_app_hdr {
 #define VCAP_MSG_FLOW_REMOVE 11u /* CAPTURE */
 #define VCAP_MSG_FLOW_HITS 12u /* CAPTURE */
 #define VCAP_MSG_FLOW_LIST 13u /* CAPTURE */
+#define VCAP_MSG_RELOAD 14u    /* CAPTURE */
 
 /* ---- payloads ---------------------------------------------------------- */
 
@@ -332,6 +333,31 @@ struct vcap_wire_flow_stat {
 	 sizeof(struct vcap_wire_flow_stat))
 
 /*
+ * RELOAD, C2D: read the configuration file again and apply what changed
+ * (daemon/reload.h); root on the main socket only.  An error reply names
+ * FILE:LINE and the problem, and the running configuration stays.  The
+ * reply counts what changed.
+ */
+struct vcap_msg_reload {
+	uint32_t flags; /* 0 */
+	uint32_t pad;
+};
+
+struct vcap_msg_reload_reply {
+	uint32_t sources_added;   /* new or changed lines, started */
+	uint32_t sources_removed; /* removed or changed lines, ended */
+	uint32_t sources_kept;    /* unchanged: their rings untouched */
+	uint32_t tenants_added;
+	uint32_t tenants_removed;
+	uint32_t tenants_changed; /* identity or policy: their sessions start over */
+	uint32_t vms_added;
+	uint32_t vms_removed;
+	uint32_t rings_ended;     /* of removed sources */
+	uint32_t sessions_ended;  /* made to start over under the new policy */
+	uint32_t pad[2];
+};
+
+/*
  * STATUS, C2D: every source and ring vcapd has, for vcapctl.  Entries are
  * numbered sources first, then rings; the request names the first wanted
  * and the reply holds as many as fit, with `next` the first left out
@@ -437,5 +463,7 @@ _Static_assert(sizeof(struct vcap_msg_status) == 8, "status");
 _Static_assert(sizeof(struct vcap_msg_status_reply) == 16, "status reply");
 _Static_assert(sizeof(struct vcap_status_source) == 488, "status source entry");
 _Static_assert(sizeof(struct vcap_status_ring) == 672, "status ring entry");
+_Static_assert(sizeof(struct vcap_msg_reload) == 8, "reload");
+_Static_assert(sizeof(struct vcap_msg_reload_reply) == 48, "reload reply");
 
 #endif /* VCAP_PROTO_H */

@@ -92,6 +92,8 @@ static const struct msg_desc descs[] = {
 	DESC(CAPTURE, FLOW_HITS, true, "FLOW_HITS", vcap_msg_count_reply, NO_STR, NO_STR, 0),
 	RING_REQ(FLOW_LIST, "FLOW_LIST", vcap_msg_flow_list, NO_STR, 0),
 	ENTRIES_REPLY(FLOW_LIST, "FLOW_LIST", vcap_msg_flow_list_reply, ENT_FLOWS),
+	DESC(CAPTURE, RELOAD, false, "RELOAD", vcap_msg_reload, NO_STR, NO_STR, 0),
+	DESC(CAPTURE, RELOAD, true, "RELOAD", vcap_msg_reload_reply, NO_STR, NO_STR, 0),
 };
 
 /* RING_REQ reads the ring id where the struct has it; the first field, in each. */

@@ -46,6 +46,8 @@ struct vcap_msg {
 		struct vcap_msg_count_reply count_reply;
 		struct vcap_msg_flow_list flow_list;
 		struct vcap_msg_flow_list_reply flow_list_reply;
+		struct vcap_msg_reload reload;
+		struct vcap_msg_reload_reply reload_reply;
 	} u;
 	/*
 	 * Strings that follow the fixed payload.  `name` is HELLO's client or

@@ -27,10 +27,14 @@ static struct vcap_msg req, reply;
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: vcapctl [--socket PATH] status [--json]\n"
+		     "       vcapctl [--socket PATH] reload\n"
 		     "\n"
 		     "  --socket PATH  vcapd's socket (default $VCAP_SOCKET or %s)\n"
 		     "  status         every source and ring with its counters\n"
-		     "  --json         as one JSON object\n",
+		     "  --json         as one JSON object\n"
+		     "  reload         make vcapd read its configuration file again and apply\n"
+		     "                 what changed (as SIGHUP does); a bad file is refused with\n"
+		     "                 FILE:LINE and the running configuration stays\n",
 		VCAP_DEFAULT_SOCKET);
 }
 
@@ -227,6 +231,21 @@ static int status(int sock, const char *path, bool json)
 	return 0;
 }
 
+/* RELOAD: what changed, or (call() exits) why the file was refused. */
+static int reload(int sock, const char *path)
+{
+	const struct vcap_msg_reload_reply *r = &reply.u.reload_reply;
+
+	vcap_msg_init(&req, VCAP_APP_CAPTURE, VCAP_MSG_RELOAD);
+	call(sock, path);
+	printf("reloaded: sources +%u -%u (%u unchanged), tenants +%u -%u (%u changed), "
+	       "vms +%u -%u; %u ring(s) of removed sources and %u session(s) ended\n",
+	       r->sources_added, r->sources_removed, r->sources_kept, r->tenants_added,
+	       r->tenants_removed, r->tenants_changed, r->vms_added, r->vms_removed,
+	       r->rings_ended, r->sessions_ended);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -257,14 +276,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind >= argc || strcmp(argv[optind], "status")) {
+	if (optind >= argc || (strcmp(argv[optind], "status") && strcmp(argv[optind], "reload"))) {
 		if (optind < argc)
 			fprintf(stderr, "vcapctl: unknown command \"%s\"\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
 	for (int i = optind + 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
+		if (!strcmp(argv[i], "--json") && !strcmp(argv[optind], "status")) {
 			json = true;
 		} else {
 			fprintf(stderr, "vcapctl: unexpected argument \"%s\"\n", argv[i]);
@@ -284,7 +303,7 @@ int main(int argc, char **argv)
 	req.u.hello.pid = (uint32_t)getpid();
 	strcpy(req.name, "vcapctl");
 	call(sock, path);
-	rc = status(sock, path, json);
+	rc = strcmp(argv[optind], "reload") ? status(sock, path, json) : reload(sock, path);
 	close(sock);
 	return rc;
 }
