@@ -114,6 +114,8 @@ struct source {
 	void *priv;           /* the backend's */
 	uint32_t linktype;    /* DLT_* */
 	uint32_t ifindex;
+	/* largest packet above the link header (STATUS's mtu); an if: source's changes on reconnect */
+	_Atomic uint32_t mtu;
 	uint32_t start_after; /* pull sources: consumers needed before starting */
 	int cpu;              /* pin the capture thread here (-1: don't) */
 

@@ -81,6 +81,22 @@ static int link_state(const char *ifname, char *err, size_t err_len)
 	return rc;
 }
 
+/* The interface's MTU, for STATUS (vcap-pcap answers SIOCGIFMTU with it); 0 if unknown. */
+static uint32_t link_mtu(const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint32_t mtu = 0;
+
+	if (fd < 0)
+		return 0;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (!ioctl(fd, SIOCGIFMTU, &ifr) && ifr.ifr_mtu > 0)
+		mtu = (uint32_t)ifr.ifr_mtu;
+	close(fd);
+	return mtu;
+}
+
 static int if_connect(struct source *s, struct if_src *f, char *err, size_t err_len)
 {
 	int rc = link_state(f->ifname, err, err_len);
@@ -93,6 +109,7 @@ static int if_connect(struct source *s, struct if_src *f, char *err, size_t err_
 	f->broken = false;
 	apply_kernel_filter(f);
 	s->ifindex = (uint32_t)vcap_afp_ifindex(f->afp);
+	atomic_store(&s->mtu, link_mtu(f->ifname));
 	return 0;
 }
 

@@ -63,6 +63,19 @@ static int reopen_file(struct pcap_src *f, char *err, size_t err_len)
 /* What pcap_src_open() takes after FILE; kv_known() refuses anything else. */
 static const char *const pcap_options[] = { "speed", "loop", "consumers", NULL };
 
+/*
+ * The largest packet the file may hold above its link header: its snapshot
+ * length (what a frame can be, without reading the whole file first), at
+ * most an IP packet's 65535 bytes.
+ */
+static uint32_t file_mtu(pcap_t *p)
+{
+	int snap = pcap_snapshot(p), hdr = pcap_datalink(p) == DLT_EN10MB ? 14 : 0;
+	uint32_t mtu = snap > hdr ? (uint32_t)(snap - hdr) : 0;
+
+	return mtu < 65535 ? mtu : 65535;
+}
+
 static int pcap_src_open(struct source *s, const char *args, char *err, size_t err_len)
 {
 	struct pcap_src *f = calloc(1, sizeof(*f));
@@ -114,6 +127,7 @@ static int pcap_src_open(struct source *s, const char *args, char *err, size_t e
 	}
 	s->priv = f;
 	s->linktype = (uint32_t)pcap_datalink(f->p);
+	atomic_store(&s->mtu, file_mtu(f->p));
 	return 0;
 }
 

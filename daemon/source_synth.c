@@ -116,6 +116,8 @@ static int synth_open(struct source *s, const char *args, char *err, size_t err_
 		vcap_synth_frame(&g->gen, i, g->slots + (size_t)i * g->stride);
 	s->priv = g;
 	s->linktype = DLT_EN10MB;
+	/* every frame is cfg.size bytes: the MTU is what follows the Ethernet header (and tag) */
+	atomic_store(&s->mtu, cfg.size - (cfg.vlan ? 18u : 14u));
 	return 0;
 }
 

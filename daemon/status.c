@@ -39,6 +39,7 @@ static void fill_source(struct vcap_status_source *e, struct source *s, bool adm
 	e->n_rings = s->n_consumers;
 	e->linktype = s->linktype;
 	e->ifindex = s->ifindex;
+	e->mtu = atomic_load(&s->mtu);
 	e->received = atomic_load(&s->received);
 	e->kernel_drops = atomic_load(&s->kernel_drops);
 	pthread_mutex_lock(&s->lock);

@@ -560,6 +560,12 @@ struct vcap_source_desc {
 	char state[16];     /* "idle", "running", "done" (a finite source ended), "failed" */
 	char error[65];     /* its last problem (e.g. link down), "" if none */
 	uint32_t linktype;  /* DLT_* of its packets */
+	/*
+	 * The largest packet above the link header, as an interface's MTU:
+	 * an if: source's interface MTU, else the largest frame a generator
+	 * or file can produce less the link header.  0: vcapd did not say.
+	 */
+	uint32_t mtu;
 };
 
 /**

@@ -389,7 +389,12 @@ struct vcap_status_source {
 	char error[64];            /* last problem (e.g. link down), NUL-padded */
 	char kernel_filter[128];   /* what the kernel filters for it ("" none), cut */
 	uint32_t kernel_drop_all;  /* the kernel drops everything: nobody listens */
-	uint32_t pad;
+	/*
+	 * The largest packet above the link header: the interface's MTU (if:),
+	 * else the largest frame the source can produce, less its link
+	 * header.  0 from a vcapd before this field (it was padding).
+	 */
+	uint32_t mtu;
 };
 
 #define VCAP_SOURCE_IDLE 0u    /* no consumer: not producing */

@@ -45,6 +45,7 @@ static void describe(void *d, size_t sz, const struct vcap_status_source *e)
 		 e->state < sizeof(state_names) / sizeof(state_names[0]) ? state_names[e->state]
 									 : "?");
 	mine.linktype = e->linktype;
+	mine.mtu = e->mtu;
 	vcap_fill_out(d, sz, &mine, sizeof(mine));
 }
 

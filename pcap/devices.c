@@ -3,9 +3,10 @@
  * devices.c - vcap devices in device lists: pcap_findalldevs,
  * pcap_freealldevs, pcap_lookupnet.
  *
- * pcap_findalldevs() appends vcapd's sources, as "host:NAME", after the
- * real devices (so a program that takes the first device still gets a
- * real one).  If vcapd cannot be asked, the list is libpcap's alone.
+ * pcap_findalldevs() appends vcapd's sources, as "host:NAME", and the
+ * aliases of those (vcap-pcap --device) after the real devices (so a
+ * program that takes the first device still gets a real one).  If vcapd
+ * cannot be asked, the list is libpcap's alone.
  *
  * The appended entries are allocated here and freed here: this library
  * keeps a note of each chain it appended, and pcap_freealldevs() cuts
@@ -83,36 +84,48 @@ static pcap_if_t *entry_for(const struct vcap_source_desc *s)
 	return d;
 }
 
-/* vcapd's sources as a chain of entries; NULL if there are none or vcapd cannot say. */
+/* An alias's entry: the source's, under the alias's name, saying what it stands for. */
+static pcap_if_t *alias_entry(const struct shim_alias *a, const struct vcap_source_desc *s)
+{
+	pcap_if_t *d = entry_for(s);
+	char *name = strdup(a->name), *text = NULL;
+
+	if (d && name && asprintf(&text, "%s, alias of %s", d->description, a->target) > 0) {
+		free(d->name);
+		free(d->description);
+		d->name = name;
+		d->description = text;
+		return d;
+	}
+	free(name);
+	free_chain(d);
+	return NULL;
+}
+
+/*
+ * vcapd's sources as a chain of entries, host:NAME each, then each alias
+ * whose source vcapd has; NULL if there are none or vcapd cannot say.
+ */
 static pcap_if_t *vcap_devices(void)
 {
-	struct vcap_source_desc *descs = NULL;
+	struct vcap_source_desc *descs;
 	pcap_if_t *first = NULL, **tail = &first;
-	unsigned room = 16;
-	int n;
+	const struct shim_alias *a;
+	int n = shim_sources(&descs);
 
-	for (;;) {
-		struct vcap_source_desc *more = realloc(descs, room * sizeof(*descs));
-
-		if (!more) {
-			free(descs);
-			return NULL;
-		}
-		descs = more;
-		n = vcap_list_sources(NULL, descs, room, sizeof(*descs));
-		if (n <= (int)room)
-			break;
-		room = (unsigned)n; /* sources came while we asked: ask again */
-	}
 	if (n < 0)
 		TRACE("pcap_findalldevs: no vcap devices: %s", vcap_errmsg());
-	for (int i = 0; i < n; i++) {
-		pcap_if_t *d = entry_for(&descs[i]);
-
-		if (!d)
-			break;
-		*tail = d;
-		tail = &d->next;
+	for (int i = 0; i < n && tail; i++) {
+		*tail = entry_for(&descs[i]);
+		tail = *tail ? &(*tail)->next : NULL;
+	}
+	for (unsigned j = 0; (a = shim_alias_at(j)) && tail; j++) {
+		for (int i = 0; i < n && tail; i++) {
+			if (strcmp(descs[i].name, a->target + strlen(SHIM_PREFIX)))
+				continue;
+			*tail = alias_entry(a, &descs[i]);
+			tail = *tail ? &(*tail)->next : NULL;
+		}
 	}
 	free(descs);
 	return first;
@@ -122,8 +135,11 @@ int pcap_findalldevs(pcap_if_t **alldevs, char *errbuf)
 {
 	pcap_if_t *mine, **tail;
 	struct added *a;
-	int rc = real.findalldevs(alldevs, errbuf);
+	int rc;
 
+	shim_in_findalldevs = true;
+	rc = real.findalldevs(alldevs, errbuf);
+	shim_in_findalldevs = false;
 	if (rc)
 		return rc;
 	mine = vcap_devices();
@@ -161,13 +177,19 @@ void pcap_freealldevs(pcap_if_t *alldevs)
 		real.freealldevs(alldevs);
 }
 
-/* A vcap device has no address of its own here; say so as libpcap does. */
+/*
+ * A vcap device has no address of its own here, like libpcap's "any"
+ * device, and is answered as libpcap answers for that: network and mask 0,
+ * success.  Failing would stop programs that take a failure as fatal
+ * (ngrep) for no reason a capture cares about: the mask only matters to
+ * filters that say "broadcast", and libpcap's 0 is what they get on "any".
+ */
 int pcap_lookupnet(const char *device, bpf_u_int32 *net, bpf_u_int32 *mask, char *errbuf)
 {
 	if (!shim_is_vcap_device(device))
 		return real.lookupnet(device, net, mask, errbuf);
 	TRACE("pcap_lookupnet(%s)", device);
+	(void)errbuf;
 	*net = *mask = 0;
-	snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: no IPv4 address assigned", device);
-	return -1;
+	return 0;
 }

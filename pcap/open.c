@@ -26,13 +26,15 @@
 #define PLACEHOLDER_SNAPLEN SHIM_SNAPLEN_MAX
 #define PLACEHOLDER_PRECISION PCAP_TSTAMP_PRECISION_MICRO
 
-pcap_t *pcap_create(const char *device, char *errbuf)
+pcap_t *pcap_create(const char *called, char *errbuf)
 {
+	const char *device = shim_vcap_target(called); /* an alias's host: device */
 	struct mapped *m;
 
-	if (!shim_is_vcap_device(device))
-		return real.create(device, errbuf);
-	TRACE("pcap_create(%s)", device);
+	if (!device)
+		return real.create(called, errbuf);
+	TRACE("pcap_create(%s)%s%s", called, device != called ? " = " : "",
+	      device != called ? device : "");
 	if (strlen(device) >= sizeof(m->device)) {
 		snprintf(errbuf, PCAP_ERRBUF_SIZE,
 			 "%s: a source name of 1..64 bytes must follow host:", device);
@@ -44,6 +46,7 @@ pcap_t *pcap_create(const char *device, char *errbuf)
 		return NULL;
 	}
 	strcpy(m->device, device);
+	snprintf(m->called, sizeof(m->called), "%s", called);
 	m->snaplen = SHIM_SNAPLEN_MAX;
 	m->precision = PCAP_TSTAMP_PRECISION_MICRO;
 	m->epfd = m->ready_fd = -1;
@@ -315,7 +318,11 @@ int pcap_activate(pcap_t *p)
 		const char *msg = vcap_errmsg();
 
 		rc = open_status(errno);
-		if (strstr(msg, m->device))
+		/* name the device as the program did, and what it stands for */
+		if (strcmp(m->called, m->device))
+			shim_err(m, "%s: %s%s%s", m->called, strstr(msg, m->device) ? "" : m->device,
+				 strstr(msg, m->device) ? "" : ": ", msg);
+		else if (strstr(msg, m->device))
 			shim_err(m, "%s", msg);
 		else
 			shim_err(m, "%s: %s", m->device, msg);

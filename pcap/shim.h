@@ -76,8 +76,45 @@ struct real_pcap {
 };
 extern struct real_pcap real;
 
+/*
+ * Device names (names.c).  A vcap device is "host:NAME" or an alias of
+ * one (VCAP_PCAP_DEVICES=ALIAS=host:NAME,...: vcap-pcap --device).
+ */
+#define SHIM_ALIASES_MAX 32
+#define SHIM_IFINDEX_BASE 0x56430000u /* "VC": interface indexes far above the kernel's */
+struct shim_alias {
+	char name[16];   /* an interface name: 1..15 bytes, no ':', '/' or spaces */
+	char target[72]; /* "host:NAME" */
+};
 /* Is this a device name vcap serves? */
 bool shim_is_vcap_device(const char *device);
+/* "host:NAME" with a NAME? */
+bool shim_is_host_name(const char *device);
+/* The host: device that device stands for (itself, or an alias's), or NULL. */
+const char *shim_vcap_target(const char *device);
+/* The alias of that name, or NULL; the i-th alias, or NULL past the last. */
+const struct shim_alias *shim_alias(const char *name);
+const struct shim_alias *shim_alias_at(unsigned i);
+/* The interface index of vcap device name (0: not one, or too long for an interface name). */
+unsigned shim_ifindex(const char *name);
+/* The vcap device of an index shim_ifindex() gave, into name[IF_NAMESIZE].  @return found? */
+bool shim_ifname(unsigned index, char name[16]);
+
+/*
+ * vcapd's sources (sources.c), asked at most once a second.  Find one by
+ * its host: name: 0, or -errno with why saying what is wrong (as vcapd
+ * would: "host:x: no such source (vcapd has: a, b)").  Or all of them, in
+ * a malloc'd copy: their number or -errno.
+ */
+int shim_source_find(const char *target, struct vcap_source_desc *out, char *why,
+		     size_t why_len);
+int shim_sources(struct vcap_source_desc **out);
+/*
+ * Set while the real pcap_findalldevs() runs on this thread: libpcap
+ * enumerates interfaces with getifaddrs(), which must then not list vcap
+ * devices (pcap_findalldevs appends them itself, with descriptions).
+ */
+extern _Thread_local bool shim_in_findalldevs;
 
 /* A libpcap handle of a vcap device. */
 struct mapped {
@@ -90,6 +127,7 @@ struct mapped {
 	 */
 	pcap_t *dead;
 	char device[72]; /* "host:" and a source name of up to 64 bytes */
+	char called[72]; /* the name the program gave: device, or an alias of it */
 
 	/* what pcap_set_*() asked for, until pcap_activate() */
 	int snaplen, timeout_ms, buffer_size, precision;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * table.c - which pcap_t are vcap devices, and their error messages.
+ * table.c - which pcap_t are vcap handles, and their error messages.
  *
  * Every intercepted call asks "is this handle mine?", including
  * pcap_breakloop() from a signal handler, so the lookup takes no lock: a
@@ -19,11 +19,6 @@
 static _Atomic(struct mapped *) slots[MAX_MAPPED];
 static atomic_int n_mapped; /* lets programs without vcap devices skip the scan */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-bool shim_is_vcap_device(const char *device)
-{
-	return device && !strncmp(device, SHIM_PREFIX, strlen(SHIM_PREFIX));
-}
 
 struct mapped *shim_find(pcap_t *p)
 {
