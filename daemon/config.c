@@ -14,12 +14,14 @@
 #include "options.h"
 #include "policy.h"
 #include "filter.h"
+#include "metrics.h"
 #include "source.h"
 #include "vm.h"
 
 #define LINE_MAX_LEN 1024
 
 static char *socket_copy;
+static char *metrics_copy;
 
 struct limit_key {
 	const char *name;
@@ -357,6 +359,33 @@ static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct sourc
 		d->socket_path = socket_copy;
 		return socket_copy ? 0 : -ENOMEM;
 	}
+	if (!strcmp(kw, "metrics")) {
+		struct metrics_addr addr;
+
+		if (!a) {
+			snprintf(err, err_len, "expected: metrics HOST:PORT|[V6]:PORT|unix:PATH "
+				 "[owner=USER] [group=GROUP] [mode=OCTAL]");
+			return -EINVAL;
+		}
+		rc = metrics_parse_listen(a, &addr, err, err_len);
+		if (rc)
+			return rc;
+		if (b && !addr.is_unix) {
+			snprintf(err, err_len, "metrics %s: owner=, group= and mode= are for a unix: "
+				 "socket only", a);
+			return -EINVAL;
+		}
+		d->metrics_perm = (struct socket_perm)SOCKET_PERM_DEFAULT;
+		rc = b ? parse_socket_perm(b, &d->metrics_perm, err, err_len) : 0;
+		if (!rc)
+			rc = parse_socket_perm(p, &d->metrics_perm, err, err_len);
+		if (rc)
+			return rc;
+		free(metrics_copy);
+		metrics_copy = strdup(a);
+		d->metrics_listen = metrics_copy;
+		return metrics_copy ? 0 : -ENOMEM;
+	}
 	if (!strcmp(kw, "source")) {
 		if (!a || !b || word(&p)) {
 			snprintf(err, err_len, "expected: source NAME KIND:OPTIONS");
@@ -409,7 +438,8 @@ static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct sourc
 		d->vms = vm;
 		return 0;
 	}
-	snprintf(err, err_len, "unknown directive \"%s\" (socket, source, vm, limit, tenant)", kw);
+	snprintf(err, err_len,
+		 "unknown directive \"%s\" (socket, source, vm, limit, tenant, metrics)", kw);
 	return -EINVAL;
 }
 
@@ -488,4 +518,8 @@ void config_free(struct vcapd *d)
 		d->socket_path = NULL;
 	free(socket_copy);
 	socket_copy = NULL;
+	if (d->metrics_listen == metrics_copy)
+		d->metrics_listen = NULL;
+	free(metrics_copy);
+	metrics_copy = NULL;
 }
