@@ -157,6 +157,18 @@ void account_uncharge_ring(struct account *a, uint64_t bytes)
 	a->ring_bytes -= bytes;
 }
 
+void account_ring_closed(struct account *a, const struct consumer *c)
+{
+	struct vcap_ring_counters cnt;
+
+	/* detached: the capture thread wrote its mirror for the last time */
+	vcap_ring_stats_read(&c->mirror, &cnt);
+	a->closed_received += cnt.received;
+	a->closed_delivered += cnt.delivered;
+	a->closed_dropped += cnt.dropped;
+	a->closed_filtered += cnt.filtered;
+}
+
 int account_check_rule(const struct vcapd *d, const struct account *a, bool flow, char *why,
 		       size_t why_len)
 {

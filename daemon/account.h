@@ -59,6 +59,11 @@ struct account {
 	uint32_t rings;
 	uint64_t ring_bytes;
 	uint32_t jobs;                 /* requests being worked on off the control thread */
+	/*
+	 * What its rings counted up to their close (account_ring_closed), so
+	 * that its totals (metrics.h) never go back when a ring closes.
+	 */
+	uint64_t closed_received, closed_delivered, closed_dropped, closed_filtered;
 	/* a per-uid account (account_of_uid) */
 	bool per_uid;
 	uid_t uid;
@@ -92,6 +97,8 @@ void account_release(struct vcapd *d, struct account *a);
 int account_check_ring(const struct account *a, uint64_t bytes, char *why, size_t why_len);
 void account_charge_ring(struct account *a, uint64_t bytes);
 void account_uncharge_ring(struct account *a, uint64_t bytes);
+/* Ring c of a was detached for good: add its final counters to a's closed_* totals. */
+void account_ring_closed(struct account *a, const struct consumer *c);
 
 /* May a add one wildcard rule (flow: one flow rule)?  @return 0 or -ENOSPC with why. */
 int account_check_rule(const struct vcapd *d, const struct account *a, bool flow, char *why,

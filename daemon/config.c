@@ -14,6 +14,7 @@
 #include "options.h"
 #include "policy.h"
 #include "filter.h"
+#include "metrics.h"
 #include "source.h"
 #include "vm.h"
 
@@ -359,6 +360,37 @@ static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct sourc
 		d->socket_path = d->config_socket;
 		return 0;
 	}
+	if (!strcmp(kw, "metrics")) {
+		struct metrics_addr addr;
+
+		if (!a) {
+			snprintf(err, err_len, "expected: metrics HOST:PORT|[V6]:PORT|unix:PATH "
+				 "[owner=USER] [group=GROUP] [mode=OCTAL]");
+			return -EINVAL;
+		}
+		rc = metrics_parse_listen(a, &addr, err, err_len);
+		if (rc)
+			return rc;
+		if (b && !addr.is_unix) {
+			snprintf(err, err_len, "metrics %s: owner=, group= and mode= are for a unix: "
+				 "socket only", a);
+			return -EINVAL;
+		}
+		d->metrics_perm = (struct socket_perm)SOCKET_PERM_DEFAULT;
+		rc = b ? parse_socket_perm(b, &d->metrics_perm, err, err_len) : 0;
+		if (!rc)
+			rc = parse_socket_perm(p, &d->metrics_perm, err, err_len);
+		if (rc)
+			return rc;
+		if (strlen(a) >= sizeof(d->config_metrics)) {
+			snprintf(err, err_len, "metrics %s: longer than %zu bytes", a,
+				 sizeof(d->config_metrics) - 1);
+			return -EINVAL;
+		}
+		snprintf(d->config_metrics, sizeof(d->config_metrics), "%s", a);
+		d->metrics_listen = d->config_metrics;
+		return 0;
+	}
 	if (!strcmp(kw, "source")) {
 		if (!a || !b || word(&p)) {
 			snprintf(err, err_len, "expected: source NAME KIND:OPTIONS");
@@ -413,7 +445,8 @@ static int parse_line(struct vcapd *d, char *line, unsigned lineno, struct sourc
 		d->vms = vm;
 		return 0;
 	}
-	snprintf(err, err_len, "unknown directive \"%s\" (socket, source, vm, limit, tenant)", kw);
+	snprintf(err, err_len,
+		 "unknown directive \"%s\" (socket, source, vm, limit, tenant, metrics)", kw);
 	return -EINVAL;
 }
 
@@ -490,4 +523,6 @@ void config_free(struct vcapd *d)
 	}
 	if (d->socket_path == d->config_socket)
 		d->socket_path = NULL;
+	if (d->metrics_listen == d->config_metrics)
+		d->metrics_listen = NULL;
 }

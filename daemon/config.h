@@ -7,6 +7,12 @@
  *                                     the main socket; root's, 0600 unless said
  *   source NAME KIND:OPTIONS          as --source NAME=KIND:OPTIONS
  *   vm NAME SOCKET size=SIZE[,vectors=N]   a VM guest, as --vm does
+ *   metrics LISTEN [owner=USER|UID] [group=GROUP|GID] [mode=OCTAL]
+ *                                     serve Prometheus metrics, as --metrics does
+ *                                     (metrics.h, docs/metrics.md); LISTEN is
+ *                                     HOST:PORT, [V6]:PORT or unix:PATH (the
+ *                                     permissions: unix: only; root's, 0600
+ *                                     unless said); off without it
  *
  *   vcapd's own limits (BYTES take suffixes k M G Ki Mi Gi):
  *   limit rings-per-session N         (64)

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "jobs.h"
 #include "loop.h"
+#include "metrics.h"
 #include "options.h"
 #include "reload.h"
 #include "policy.h"
@@ -42,7 +43,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vcapd [--socket PATH] [--source NAME=SPEC]... [--vm NAME=SOCKET,size=SIZE]...\n"
-		"             [--config FILE] [--foreground] [--help]\n"
+		"             [--config FILE] [--metrics LISTEN] [--foreground] [--help]\n"
 		"\n"
 		"Capture packets once on the host and deliver them, filtered, into a\n"
 		"shared-memory ring per consumer (host:NAME in libvcap).\n"
@@ -79,6 +80,8 @@ static void usage(FILE *out)
 		"  --max-ring-memory N  bytes all rings may take together (default 4Gi)\n"
 		"  --log-level LEVEL    log messages of LEVEL or more urgent: error, warning,\n"
 		"                       notice, info (default) or debug\n"
+		"  --metrics LISTEN     serve Prometheus metrics (GET /metrics) on LISTEN:\n"
+		"                       HOST:PORT, [V6]:PORT or unix:PATH; off by default\n"
 		"  --foreground         stay in the foreground and log to stderr\n"
 		"  --help               this text\n",
 		VCAP_DEFAULT_SOCKET, VCAPD_DEFAULT_SOURCE);
@@ -241,12 +244,13 @@ int main(int argc, char **argv)
 		{ "vm", required_argument, NULL, 'V' },
 		{ "max-ring-memory", required_argument, NULL, 'M' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vcapd d = VCAPD_DEFAULTS;
-	const char *socket_opt = NULL;
+	const char *socket_opt = NULL, *metrics_opt = NULL;
 	struct source **tail = &d.sources, *s;
 	bool foreground = false;
 	static char config_abs[PATH_MAX];
@@ -319,6 +323,16 @@ int main(int argc, char **argv)
 			}
 			vlog_set_level(rc);
 			break;
+		case 'm': {
+			struct metrics_addr addr;
+
+			if (metrics_parse_listen(optarg, &addr, err, sizeof(err))) {
+				fprintf(stderr, "vcapd: --%s\n", err);
+				return 2;
+			}
+			metrics_opt = optarg;
+			break;
+		}
 		case 'f':
 			foreground = true;
 			break;
@@ -338,6 +352,10 @@ int main(int argc, char **argv)
 	if (socket_opt) {
 		d.socket_path = socket_opt;
 		d.cmdline_socket = true;
+	}
+	if (metrics_opt) {
+		d.metrics_listen = metrics_opt;
+		d.cmdline_metrics = true;
 	}
 	if (!d.socket_path)
 		d.socket_path = VCAP_DEFAULT_SOCKET;
@@ -370,6 +388,8 @@ int main(int argc, char **argv)
 		rc = serve_sockets(&d, loop, listen_fd);
 	if (!rc)
 		rc = start_vms(&d, loop);
+	if (!rc && (rc = metrics_start(&d, loop, err, sizeof(err))))
+		fprintf(stderr, "vcapd: %s\n", err);
 	if (rc)
 		return 1;
 	if (!foreground && (rc = daemonize())) {
@@ -404,6 +424,7 @@ int main(int argc, char **argv)
 	for (struct vm *vm = d.vms; vm; vm = vm_next(vm))
 		vm_disconnect(vm, NULL);
 	jobs_drain(); /* the requests of those sessions were cancelled: let them clean up */
+	metrics_stop();
 	loop_free(loop);
 	reload_sweep(&d, 1);
 

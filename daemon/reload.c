@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "consumer.h"
 #include "policy.h"
 #include "session.h"
@@ -371,6 +372,25 @@ static void apply_limits(struct vcapd *d, const struct vcapd *nd)
 	vm_accounts_setup(d->vms, d->tenant_limits);
 }
 
+/* A changed `metrics` line: serve where it says now (or stop). */
+static void apply_metrics(struct vcapd *d, const struct vcapd *nd)
+{
+	const char *was = d->metrics_listen ? d->metrics_listen : "";
+	const char *now = nd->metrics_listen ? nd->metrics_listen : "";
+	char err[512];
+
+	if (d->cmdline_metrics ||
+	    (!strcmp(was, now) && !memcmp(&d->metrics_perm, &nd->metrics_perm,
+					  sizeof(d->metrics_perm))))
+		return;
+	metrics_stop();
+	snprintf(d->config_metrics, sizeof(d->config_metrics), "%s", now);
+	d->metrics_listen = *now ? d->config_metrics : NULL;
+	d->metrics_perm = nd->metrics_perm;
+	if (d->metrics_listen && metrics_start(d, d->loop, err, sizeof(err)))
+		vlog(LOG_ERR, "reload: metrics: %s", err);
+}
+
 int reload(struct vcapd *d, struct vcap_msg_reload_reply *sum, char *err, size_t err_len)
 {
 	struct vcap_msg_reload_reply none;
@@ -419,6 +439,7 @@ int reload(struct vcapd *d, struct vcap_msg_reload_reply *sum, char *err, size_t
 		d->socket_perm = nd.socket_perm;
 	}
 	apply_limits(d, &nd);
+	apply_metrics(d, &nd);
 	apply_sources(d, &nd, sum);
 	apply_tenants(d, &nd, sum);
 	apply_vms(d, &nd, sum);

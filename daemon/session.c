@@ -94,6 +94,7 @@ bool session_close_ring(struct session *ss, struct consumer *c, void (*released)
 	consumer_signal(c);
 	c->src->n_consumers--;
 	ss->n_rings--;
+	account_ring_closed(ss->acct, c);
 	account_uncharge_ring(ss->acct, ss->ops->charges_ring_memory ? c->place.map_size : 0);
 	return consumer_destroy_then(c, released, arg);
 }

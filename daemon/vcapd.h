@@ -10,6 +10,7 @@
  *   session.h   one client and its rings, over any carrier
  *   session_unix.h, vm.h   the carriers: unix sockets, VM guests
  *   policy.h    tenants;  account.h  what each tenant may hold;  status.h  STATUS
+ *   metrics.h   the same counters for Prometheus, over HTTP
  *   loop.h      the control thread's event loop
  *   config.h, options.h    the configuration file and option lists
  *   util.h      logging and clocks
@@ -65,6 +66,10 @@ struct vcapd {
 	bool cmdline_socket;
 	uint64_t cmdline_ring_memory; /* --max-ring-memory, 0: none */
 	struct loop *loop; /* the control thread's */
+	const char *metrics_listen;     /* --metrics, `metrics`: where metrics.h serves; NULL: off */
+	char config_metrics[160];       /* the config's `metrics` line (metrics_listen may point here) */
+	bool cmdline_metrics;           /* --metrics: a reload does not change it */
+	struct socket_perm metrics_perm; /* of a unix: metrics socket */
 	struct source *sources;
 	struct tenant *tenants;
 	struct vm *vms;
@@ -111,6 +116,7 @@ struct vcapd {
 	{                                                                                \
 		.config_path = "",                                                       \
 		.socket_perm = SOCKET_PERM_DEFAULT,                                      \
+		.metrics_perm = SOCKET_PERM_DEFAULT,                                     \
 		.tenant_limits = TENANT_LIMITS_DEFAULT,                                  \
 		.admin = { .name = "admin", .unlimited = true },                         \
 		.rules_limits = { .max_rules = 1024, .max_flows = 1u << 20 },            \

@@ -12,6 +12,7 @@ PACKAGES="
 	ngrep tcpflow p0f softflowd iftop
 	qemu-system-x86 busybox-static linux-image-cloud-amd64 cpio
 	groff-base
+	prometheus curl
 "
 for group in "$@"; do
 	case $group in
