@@ -20,6 +20,7 @@
 #include "config.h"
 #include "jobs.h"
 #include "loop.h"
+#include "notify.h"
 #include "options.h"
 #include "policy.h"
 #include "session_unix.h"
@@ -354,11 +355,14 @@ int main(int argc, char **argv)
 	vlog(LOG_NOTICE, "listening on %s", d.socket_path);
 
 	rc = stop_on_signals(loop);
+	if (!rc) /* systemd's Type=notify: the socket listens, sources run, SIGTERM is heard */
+		notify_ready("listening on %s", d.socket_path);
 	if (!rc)
 		rc = loop_run(loop);
 	if (rc)
 		vlog(LOG_ERR, "control loop failed: %s", strerror(-rc));
 	vlog(LOG_NOTICE, "shutting down");
+	notify_stopping();
 	unix_end_all();
 	for (struct vm *vm = d.vms; vm; vm = vm_next(vm))
 		vm_disconnect(vm, NULL);
