@@ -10,6 +10,7 @@ PACKAGES="
 	meson ninja-build gcc pkg-config libpcap-dev
 	iproute2 util-linux tcpdump tshark python3
 	qemu-system-x86 busybox-static linux-image-cloud-amd64 cpio
+	debhelper dpkg-dev build-essential fakeroot systemd
 "
 for group in "$@"; do
 	case $group in
