@@ -22,6 +22,7 @@
 #include "jobs.h"
 #include "loop.h"
 #include "metrics.h"
+#include "notify.h"
 #include "options.h"
 #include "reload.h"
 #include "policy.h"
@@ -415,11 +416,14 @@ int main(int argc, char **argv)
 	vlog(LOG_NOTICE, "listening on %s", d.socket_path);
 
 	rc = watch_signals(&d);
+	if (!rc) /* systemd's Type=notify: the socket listens, sources run, SIGTERM is heard */
+		notify_ready("listening on %s", d.socket_path);
 	if (!rc)
 		rc = loop_run(loop);
 	if (rc)
 		vlog(LOG_ERR, "control loop failed: %s", strerror(-rc));
 	vlog(LOG_NOTICE, "shutting down");
+	notify_stopping();
 	unix_end_all();
 	for (struct vm *vm = d.vms; vm; vm = vm_next(vm))
 		vm_disconnect(vm, NULL);

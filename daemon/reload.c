@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "notify.h"
 #include "consumer.h"
 #include "policy.h"
 #include "session.h"
@@ -406,6 +407,7 @@ int reload(struct vcapd *d, struct vcap_msg_reload_reply *sum, char *err, size_t
 		return -ENOENT;
 	}
 	nd.source_kinds = d->source_kinds;
+	notify_reloading(); /* systemd's Type=notify: READY=1 again when done, either way */
 	rc = config_load(&nd, d->config_path, err, err_len);
 	if (!rc)
 		rc = check_against_running(d, &nd, err, err_len);
@@ -426,6 +428,7 @@ int reload(struct vcapd *d, struct vcap_msg_reload_reply *sum, char *err, size_t
 	if (rc) {
 		discard(&nd);
 		vlog(LOG_ERR, "reload refused, the running configuration stays: %s", err);
+		notify_ready("reload refused: %s", err);
 		return rc;
 	}
 
@@ -452,6 +455,7 @@ int reload(struct vcapd *d, struct vcap_msg_reload_reply *sum, char *err, size_t
 	     d->config_path, sum->sources_added, sum->sources_removed, sum->sources_kept,
 	     sum->tenants_added, sum->tenants_removed, sum->tenants_changed, sum->vms_added,
 	     sum->vms_removed, sum->rings_ended, sum->sessions_ended);
+	notify_ready("listening on %s; configuration reloaded", d->socket_path);
 	return 0;
 }
 

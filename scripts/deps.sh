@@ -13,6 +13,7 @@ PACKAGES="
 	qemu-system-x86 busybox-static linux-image-cloud-amd64 cpio
 	groff-base
 	prometheus curl
+	debhelper dpkg-dev build-essential fakeroot systemd
 "
 for group in "$@"; do
 	case $group in
