@@ -299,9 +299,13 @@ static int parse_tenant(struct vcapd *d, const char *name, char *key, char *rest
 			account_set_limit(&t->acct, (enum account_res)r, v);
 			return 0;
 		}
-		snprintf(err, err_len, "unknown tenant property \"%s\" (uid, socket, vm, allow, "
-			 "filter, sessions, rings, ring-memory, wildcard-rules, flow-rules, "
-			 "filter-insns)", key);
+		/* the list is made from account_keys[] so that it names every limit */
+		size_t n = (size_t)snprintf(err, err_len, "unknown tenant property \"%s\" (uid, "
+					    "socket, vm, allow, filter", key);
+		for (int r = 0; r < ACCT_N && n < err_len; r++)
+			n += (size_t)snprintf(err + n, err_len - n, ", %s", account_keys[r]);
+		if (n < err_len)
+			snprintf(err + n, err_len - n, ")");
 		return -EINVAL;
 	}
 	return 0;

@@ -52,6 +52,9 @@ until [ -S "$sock" ]; do
 	sleep 0.01
 done
 
+# the source's MTU is the interface's (vcap-pcap answers SIOCGIFMTU with it)
+"$B/tools/vcapctl" --socket "$sock" status --json | grep -q '"ifindex":[1-9][0-9]*,"mtu":1500' ||
+	fail "status: no mtu 1500: $("$B/tools/vcapctl" --socket "$sock" status --json)"
 VCAP_SOCKET=$sock "$B/tools/vcapcount" -i host:v -n $N -q --json -w 64 -t 5 \
 	>"$dir/count.json" 2>"$dir/count.err" &
 count_pid=$!

@@ -98,8 +98,8 @@ static void print_source(const struct vcap_status_source *e, bool json, bool fir
 	json_str(stdout, e->name, sizeof(e->name));
 	printf(",\"spec\":");
 	json_str(stdout, e->spec, sizeof(e->spec));
-	printf(",\"state\":\"%s\",\"rings\":%u,\"linktype\":%u,\"ifindex\":%u", state_name(e->state),
-	       e->n_rings, e->linktype, e->ifindex);
+	printf(",\"state\":\"%s\",\"rings\":%u,\"linktype\":%u,\"ifindex\":%u,\"mtu\":%u",
+	       state_name(e->state), e->n_rings, e->linktype, e->ifindex, e->mtu);
 	printf(",\"received\":%llu,\"kernel_drops\":%llu,\"error\":",
 	       (unsigned long long)e->received, (unsigned long long)e->kernel_drops);
 	json_str(stdout, e->error, sizeof(e->error));
