@@ -55,7 +55,9 @@
  *     the packets still in the ring were read), vcap_stats (which still
  *     fills in the last counters vcapd published), filter and rule calls.
  *     vcap_fd() polls readable when that happens, so an event loop learns
- *     it as it learns of packets.  Nothing clears it but vcap_close().
+ *     it as it learns of packets.  Nothing clears it but vcap_close() --
+ *     unless the handle was opened with VCAP_OPEN_RECONNECT, which
+ *     reconnects instead (see there).
  */
 #ifndef VCAP_H
 #define VCAP_H
@@ -152,9 +154,15 @@ struct vcap_open_opts {
 	 */
 	uint32_t cluster_id;
 	uint32_t cluster_mode;
+	/*
+	 * With VCAP_OPEN_RECONNECT: give up once vcapd has been away this long
+	 * (ms, counted from the hang-up); the receive then reports -EPIPE for
+	 * good, saying so.  0: never give up.
+	 */
+	uint32_t reconnect_ms;
 	/* New fields go here, and vcap_open_opts__last_field names the last. */
 };
-#define vcap_open_opts__last_field cluster_mode
+#define vcap_open_opts__last_field reconnect_ms
 
 /*
  * How a cluster spreads packets.  The hash modes are symmetric: both
@@ -180,6 +188,29 @@ struct vcap_open_opts {
  * vcap_pkt_meta() parses in the caller's thread and has no sequence number.
  */
 #define VCAP_OPEN_META 0x2
+/*
+ * Survive vcapd (or vcap-guestd) going away: when the ring's control
+ * channel hangs up, the handle first returns the packets still in the old
+ * ring, then connects again (retrying with a backoff of 10 ms doubling to
+ * 500 ms while nobody answers; a timer, never a busy loop) and reopens a
+ * ring with the same device, snaplen, ring size, flags, cluster id and
+ * mode, the filter last set, the wildcard rules, flow rules and default
+ * action in force, and goes on delivering.  Until then a receive waits as
+ * it would for packets (its timeout bounds it, vcap_breakloop() ends it,
+ * vcap_fd() polls readable when the next attempt is due); calls that need
+ * vcapd (filters, rules, flows) return -EAGAIN, changing nothing.  It gives
+ * up after vcap_open_opts.reconnect_ms (0: never), or at once if vcapd
+ * refuses the reopen for good (the source is gone or has ended, the filter
+ * is refused): -EPIPE from then on, as without the flag, with the reason in
+ * vcap_errmsg().  vcap_stats() counts the restarts and the gap.  A flow
+ * rule with an idle timeout is reinstalled with its timer starting afresh;
+ * one that expired in vcapd before the restart but was never asked about
+ * since (vcap_flow_hits, vcap_flow_remove) comes back too.  Packets that
+ * arrived while no vcapd captured were counted by no one and are not in any
+ * counter.  A library-side flag: vcapd never sees it.  Ignored by direct
+ * devices (there is no daemon to lose).
+ */
+#define VCAP_OPEN_RECONNECT 0x4
 
 #define VCAP_DEFAULT_SOCKET "/run/vcap/vcapd.sock"
 
@@ -213,6 +244,34 @@ struct vcap_stats {
 	 * rejected.
 	 */
 	uint64_t shunted;
+	/*
+	 * Reconnects (VCAP_OPEN_RECONNECT): every counter above is the total
+	 * over all the rings this handle has had, so received == delivered +
+	 * dropped + filtered holds for the handle's whole life.
+	 *
+	 * restarts: how many times the handle reopened its ring after vcapd
+	 * went away (0 without the flag).
+	 */
+	uint64_t restarts;
+	/*
+	 * Nanoseconds, summed over the restarts, from the moment the handle
+	 * found vcapd gone (with the old ring read to its end) until a new
+	 * ring was in place: how long the consumer had no ring.  Packets that
+	 * reached the source then were captured by no one; nothing counts
+	 * them, here or in vcapd.  (Nor those of the moments before, between
+	 * vcapd's death and its last counters: only what follows is known.)
+	 */
+	uint64_t gap_ns;
+	/*
+	 * Packets certainly lost to the restarts: those an old ring's last
+	 * counters show vcapd had taken but not yet judged (received -
+	 * delivered - dropped - filtered of its last snapshot, a snapshot cut
+	 * short by the crash), and those it delivered into an old ring that
+	 * could not be read any more.  They are counted in `dropped` too (and
+	 * in `received` where vcapd had not counted them), which keeps the
+	 * sum above.
+	 */
+	uint64_t restart_lost;
 };
 
 struct vcap_info {

@@ -41,6 +41,8 @@ out:
 
 int vcap_gone_err(struct vcap *h)
 {
+	if (vcap_keep_failed(h))
+		return vcap_away_err(h); /* the reason it gave up */
 	return vcap_set_err(-EPIPE, "%s: vcapd went away (it exited or was killed)", h->device);
 }
 
@@ -50,31 +52,64 @@ int vcap_set_gone(struct vcap *h)
 	return vcap_gone_err(h);
 }
 
-int vcap_ctl_alive(struct vcap *h)
+/* -EPIPE for good, or for a handle that reconnects -EAGAIN while it does. */
+static int gone_or_away(struct vcap *h)
 {
-	struct pollfd p = { .fd = h->ctl->hup_fd, .events = POLLRDHUP };
+	return h->keep ? vcap_away_err(h) : vcap_gone_err(h);
+}
+
+int vcap_ctl_alive_locked(struct vcap *h)
+{
+	struct pollfd p = { .fd = h->ctl ? h->ctl->hup_fd : -1, .events = POLLRDHUP };
 	int rc;
 
+	if (!h->ctl)
+		return gone_or_away(h);
 	if (atomic_load(&h->gone))
-		return vcap_gone_err(h);
-	if (p.fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)))
-		return vcap_set_gone(h);
+		return gone_or_away(h);
+	if (p.fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR))) {
+		atomic_store(&h->gone, true);
+		return gone_or_away(h);
+	}
 	if (h->ctl->alive && (rc = h->ctl->alive(h->ctl)) != 0) {
 		atomic_store(&h->gone, true);
-		return rc;
+		return h->keep ? vcap_away_err(h) : rc;
 	}
 	return 0;
+}
+
+int vcap_ctl_alive(struct vcap *h)
+{
+	int rc;
+
+	pthread_mutex_lock(&h->ctl_lock);
+	rc = vcap_ctl_alive_locked(h);
+	pthread_mutex_unlock(&h->ctl_lock);
+	return rc;
 }
 
 static int ctl_call(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply, int *fds,
 		    int *nfds, void (*take)(const struct vcap_msg *, void *), void *arg)
 {
+	uint32_t id;
 	int rc;
 
 	if (atomic_load(&h->gone))
-		return vcap_gone_err(h);
+		return gone_or_away(h);
 	pthread_mutex_lock(&h->ctl_lock);
+	if (!h->ctl) { /* between rings: reconnecting */
+		pthread_mutex_unlock(&h->ctl_lock);
+		return gone_or_away(h);
+	}
+	if (h->keep && vcap_msg_ring_id(req, &id) && id != h->info.ring_id) {
+		/* built for the ring before a reconnect: its id means nothing now */
+		pthread_mutex_unlock(&h->ctl_lock);
+		return vcap_set_err(-EAGAIN, "%s: vcapd restarted and the ring was reopened "
+					     "meanwhile: try again", h->device);
+	}
 	rc = h->ctl->call(h->ctl, req, reply, fds, nfds);
+	if (h->keep)
+		vcap_keep_note(h, req, rc); /* to set it again on the next ring */
 	if (!rc && take)
 		take(reply, arg); /* entries may point into the channel's buffer */
 	pthread_mutex_unlock(&h->ctl_lock);
@@ -83,7 +118,7 @@ static int ctl_call(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply
 	 * sent carries its own reason and leaves the connection up).
 	 */
 	if (rc == -EPIPE && vcap_ctl_alive(h))
-		return vcap_gone_err(h);
+		return gone_or_away(h);
 	return rc;
 }
 

@@ -24,6 +24,7 @@ struct vcap;
 struct vcap_msg;
 struct vcap_msg_hello_reply;
 struct vcap_msg_open_reply;
+struct vcap_msg_open;
 struct vcap_ivshmem;
 
 /*
@@ -176,10 +177,53 @@ struct vcap {
 
 	/* direct handles */
 	struct vcap_afp *afp;
+
+	/*
+	 * VCAP_OPEN_RECONNECT (reconnect.c): what the ring was opened with and
+	 * what has been set on it since, to set it again on a new vcapd; and
+	 * the totals of the rings before.  NULL without the flag.  Changed
+	 * under ctl_lock; the ring (ctl, rd, map) is swapped under it too.
+	 */
+	struct vcap_keep *keep;
 };
 
 /* Open "host:NAME" (NAME given) over vcapd's unix socket. */
 int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_opts *o);
+/*
+ * Connect (socket as vcap_open_opts.socket_path: NULL for the default
+ * search) and open a ring of source as *open asks, with filter: h reads it
+ * from now on.  With ctl_lock held, or before anyone else has h.
+ * @return 0 or -errno (message set); on failure h has no ring.
+ */
+int vcap_ring_connect(struct vcap *h, const char *socket, const char *source,
+		      const struct vcap_msg_open *open, const char *filter);
+/* Give up h's ring: unmap it, close its descriptors and channel.  h->ctl is NULL after. */
+void vcap_ring_release(struct vcap *h);
+
+/* ---- reconnect.c: VCAP_OPEN_RECONNECT ---- */
+
+/* Remember how h was opened (o, source) to reopen it the same way.  @return 0 or -ENOMEM. */
+int vcap_keep_init(struct vcap *h, const char *source, const struct vcap_open_opts *o);
+void vcap_keep_free(struct vcap *h);
+/*
+ * The receive found vcapd gone and the ring read to its end: get a new
+ * ring, waiting up to deadline (vcap_mono_ms; -1: no limit; 0 try only if
+ * an attempt is due).  @return 0 with a new ring in place; -EAGAIN not yet
+ * (deadline reached, come back); -EINTR (a break or a signal); -EPIPE for
+ * good (given up; message says why).
+ */
+int vcap_reconnect(struct vcap *h, int64_t deadline);
+/* Away between rings (h->ctl NULL): the answer a control call gets. */
+int vcap_away_err(struct vcap *h);
+/* Has the handle given up reconnecting (message kept)? */
+bool vcap_keep_failed(const struct vcap *h);
+/* Add the totals of the rings before to st (the current ring's counters). */
+void vcap_keep_stats(struct vcap *h, struct vcap_stats *st);
+/*
+ * A control request succeeded (called under ctl_lock): remember what it
+ * set, to set it again on a new ring.  ok: vcapd said yes; rc its status.
+ */
+void vcap_keep_note(struct vcap *h, const struct vcap_msg *req, int rc);
 /* Read packets from the ring at mem (map_size bytes): a ring handle from now on. */
 int vcap_ring_attach_mem(struct vcap *h, void *mem, size_t map_size);
 extern const struct vcap_ops ring_ops;
@@ -277,5 +321,7 @@ int vcap_ms_left(int64_t deadline);
 int vcap_gone_err(struct vcap *h);
 /* Record that vcapd is gone.  @return vcap_gone_err(h). */
 int vcap_set_gone(struct vcap *h);
+/* vcap_ctl_alive with ctl_lock held. */
+int vcap_ctl_alive_locked(struct vcap *h);
 
 #endif /* VCAP_LIB_INTERNAL_H */

@@ -21,15 +21,14 @@
 #include "codec.h"
 #include "unix_carrier.h"
 
-/* vcapd's socket; *chosen tells whether the caller or the environment named it. */
-static const char *socket_path(const struct vcap_open_opts *o, bool *chosen)
+/* vcapd's socket (sock, else the environment's, else the default); *chosen: not the default. */
+static const char *socket_path(const char *sock, bool *chosen)
 {
 	const char *env = getenv("VCAP_SOCKET");
 
 	*chosen = true;
-	if (o && o->sz >= offsetof(struct vcap_open_opts, socket_path) + sizeof(o->socket_path) &&
-	    o->socket_path)
-		return o->socket_path;
+	if (sock)
+		return sock;
 	if (env && *env)
 		return env;
 	*chosen = false;
@@ -42,10 +41,10 @@ static const char *socket_path(const struct vcap_open_opts *o, bool *chosen)
  * when nobody named a socket: a named socket that does not answer is an
  * error, not a reason to go looking for devices.
  */
-static int ctl_open(const struct vcap_open_opts *o, struct vcap_ctl **out)
+static int ctl_open(const char *sock, struct vcap_ctl **out)
 {
 	bool chosen;
-	const char *path = socket_path(o, &chosen);
+	const char *path = socket_path(sock, &chosen);
 	int rc = vcap_ctl_unix_open(path, out);
 
 	if (rc == -ECONNREFUSED && !chosen) {
@@ -172,6 +171,12 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 		uint32_t state;
 		int got, rc;
 
+		if (!h->ctl) { /* between rings (VCAP_OPEN_RECONNECT) */
+			rc = vcap_reconnect(h, last ? 0 : deadline);
+			if (rc)
+				return rc == -EAGAIN ? 0 : rc;
+			continue;
+		}
 		if (h->armed) {
 			h->armed = false;
 			(void)vcap_ring_reader_disarm(&h->rd);
@@ -194,11 +199,16 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 				return vcap_set_err(-ENODATA, "%s: the source has ended", h->device);
 			return vcap_set_err(-EPIPE, "%s: vcapd dropped this ring", h->device);
 		}
-		if (atomic_load(&h->gone))
-			return vcap_gone_err(h);
-		if (h->ctl->alive && (rc = h->ctl->alive(h->ctl)) != 0) {
+		if (h->ctl->alive && !atomic_load(&h->gone) && (rc = h->ctl->alive(h->ctl)) != 0)
 			atomic_store(&h->gone, true);
-			return rc;
+		if (atomic_load(&h->gone)) {
+			if (!h->keep)
+				return vcap_gone_err(h);
+			/* the old ring is read to its end: a new one (reconnect.c) */
+			rc = vcap_reconnect(h, last ? 0 : deadline);
+			if (rc)
+				return rc == -EAGAIN ? 0 : rc;
+			continue;
 		}
 		if (!last && state == VCAP_RING_STATE_LIVE && h->spin_ns) {
 			uint64_t spin = h->spin_ns;
@@ -260,15 +270,27 @@ out:
 static int ring_stats(struct vcap *h, struct vcap_stats *st)
 {
 	struct vcap_ring_counters c = { 0 };
-	int rc = vcap_ctl_alive(h);
-	bool whole = vcap_ring_reader_counters(&h->rd, &c);
+	bool whole = true;
+	int rc = 0;
 
+	/* the ring may be swapped by a reconnect in the receiving thread */
+	pthread_mutex_lock(&h->ctl_lock);
+	if (h->ctl) {
+		rc = vcap_ctl_alive_locked(h);
+		whole = vcap_ring_reader_counters(&h->rd, &c);
+	}
 	*st = (struct vcap_stats){ .received = c.received,
 				   .delivered = c.delivered,
 				   .dropped = c.dropped,
 				   .filtered = c.filtered,
 				   .kernel_drops = c.kernel_drops,
 				   .shunted = c.shunted };
+	if (h->keep) {
+		vcap_keep_stats(h, st);
+		/* vcapd away is not an error for a handle that reconnects; giving up is */
+		rc = vcap_keep_failed(h) ? vcap_away_err(h) : 0;
+	}
+	pthread_mutex_unlock(&h->ctl_lock);
 	if (rc)
 		return rc;
 	if (!whole)
@@ -283,13 +305,28 @@ static int ring_stats(struct vcap *h, struct vcap_stats *st)
  * enough, vcapd frees the ring of a closed session; a guest's channel sends
  * CLOSE (guest.c).
  */
-static void ring_close(struct vcap *h)
+void vcap_ring_release(struct vcap *h)
 {
 	if (h->map)
 		munmap(h->map, h->map_size);
 	if (h->wake_fd >= 0)
-		close(h->wake_fd);
-	h->ctl->close(h->ctl);
+		close(h->wake_fd); /* closing leaves the epoll set too */
+	if (h->tick_fd >= 0)
+		close(h->tick_fd);
+	if (h->ctl)
+		h->ctl->close(h->ctl);
+	h->map = NULL;
+	h->map_size = 0;
+	h->wake_fd = h->data_fd = h->tick_fd = -1;
+	h->ctl = NULL;
+	h->armed = false;
+	memset(&h->rd, 0, sizeof(h->rd));
+}
+
+static void ring_close(struct vcap *h)
+{
+	vcap_ring_release(h);
+	vcap_keep_free(h);
 }
 
 const struct vcap_ops ring_ops = {
@@ -348,7 +385,8 @@ int vcap_ring_attach_mem(struct vcap *h, void *mem, size_t map_size)
 	if (rc)
 		return vcap_set_err(rc, "%s: vcapd sent a ring this libvcap does not understand",
 				    h->device);
-	h->ops = &ring_ops;
+	if (h->ops != &ring_ops) /* a reconnect attaches again: no write racing with readers */
+		h->ops = &ring_ops;
 	if (h->wake_fd >= 0 && (rc = vcap_ev_add(h, h->wake_fd, VCAP_EV_DATA)) != 0)
 		return rc;
 	if (h->ctl->hup_fd >= 0 && (rc = vcap_ev_add(h, h->ctl->hup_fd, VCAP_EV_HUP)) != 0)
@@ -381,21 +419,17 @@ static uint32_t open_flags(uint32_t granted)
 	return f;
 }
 
-int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_opts *o)
+int vcap_ring_connect(struct vcap *h, const char *socket, const char *source,
+		      const struct vcap_msg_open *open, const char *filter)
 {
-	const char *filter = VCAP_OPT(o, filter, "");
 	struct vcap_msg *req = NULL, *reply = NULL;
 	int fds[VCAP_UNIX_MAX_FDS], nfds = 0, rc;
 
-	if (!*source || strlen(source) > VCAP_NAME_MAX)
-		return vcap_set_err(-EINVAL, "%s: a source name of 1..%u bytes must follow host:",
-				    h->device, VCAP_NAME_MAX);
-	if (strlen(filter) > VCAP_FILTER_MAX)
-		return vcap_set_err(-EINVAL, "%s: filter longer than %u bytes", h->device,
-				    VCAP_FILTER_MAX);
-	rc = ctl_open(o, &h->ctl);
-	if (rc)
+	rc = ctl_open(socket, &h->ctl);
+	if (rc) {
+		h->ctl = NULL;
 		return rc;
+	}
 	req = malloc(sizeof(*req));
 	reply = malloc(sizeof(*reply));
 	if (!req || !reply) {
@@ -403,21 +437,11 @@ int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_op
 		goto fail;
 	}
 	vcap_msg_init(req, VCAP_APP_CAPTURE, VCAP_MSG_OPEN);
-	req->u.open = (struct vcap_msg_open){ .ring_size = VCAP_OPT(o, ring_size, 0),
-					      .snaplen = VCAP_OPT(o, snaplen, 0),
-					      .watermark = h->watermark,
-					      .timeout_ms = h->timeout_ms,
-					      .flags = (VCAP_OPT(o, flags, 0) & VCAP_OPEN_FLOW_HASH
-								? VCAP_OPENF_FLOW_HASH
-								: 0) |
-						       (VCAP_OPT(o, flags, 0) & VCAP_OPEN_META
-								? VCAP_OPENF_META
-								: 0),
-					      .cluster_id = VCAP_OPT(o, cluster_id, 0),
-					      .cluster_mode = VCAP_OPT(o, cluster_mode, 0) };
+	req->u.open = *open;
 	strcpy(req->name, source);
 	strcpy(req->text, filter);
-	rc = vcap_ctl_call(h, req, reply, fds, &nfds);
+	/* the channel's own call: this runs before anyone else has h, or under ctl_lock */
+	rc = h->ctl->call(h->ctl, req, reply, fds, &nfds);
 	if (rc)
 		goto fail;
 	h->info = (struct vcap_info){ .linktype = reply->u.open_reply.linktype,
@@ -426,23 +450,49 @@ int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_op
 				      .ring_id = reply->u.open_reply.ring_id,
 				      .rule_max = reply->u.open_reply.rule_max,
 				      .flow_max = reply->u.open_reply.flow_max,
-				      .flags = open_flags(reply->u.open_reply.flags) };
+				      .flags = open_flags(reply->u.open_reply.flags) |
+					       (h->keep ? VCAP_OPEN_RECONNECT : 0) };
 	rc = h->ctl->attach ? h->ctl->attach(h->ctl, h, &reply->u.open_reply)
 			    : map_ring(h, &reply->u.open_reply, fds, nfds);
-	if (rc) {
-		ring_close(h);
-		h->ctl = NULL;
-		goto out;
-	}
+	if (rc)
+		vcap_ring_release(h);
 	goto out;
 fail:
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
-	if (h->ctl)
-		h->ctl->close(h->ctl);
-	h->ctl = NULL;
+	vcap_ring_release(h);
 out:
 	free(req);
 	free(reply);
+	return rc;
+}
+
+int vcap_ring_open(struct vcap *h, const char *source, const struct vcap_open_opts *o)
+{
+	const char *filter = VCAP_OPT(o, filter, "");
+	uint32_t flags = VCAP_OPT(o, flags, 0);
+	struct vcap_msg_open open = {
+		.ring_size = VCAP_OPT(o, ring_size, 0),
+		.snaplen = VCAP_OPT(o, snaplen, 0),
+		.watermark = h->watermark,
+		.timeout_ms = h->timeout_ms,
+		.flags = (flags & VCAP_OPEN_FLOW_HASH ? VCAP_OPENF_FLOW_HASH : 0) |
+			 (flags & VCAP_OPEN_META ? VCAP_OPENF_META : 0),
+		.cluster_id = VCAP_OPT(o, cluster_id, 0),
+		.cluster_mode = VCAP_OPT(o, cluster_mode, 0),
+	};
+	int rc;
+
+	if (!*source || strlen(source) > VCAP_NAME_MAX)
+		return vcap_set_err(-EINVAL, "%s: a source name of 1..%u bytes must follow host:",
+				    h->device, VCAP_NAME_MAX);
+	if (strlen(filter) > VCAP_FILTER_MAX)
+		return vcap_set_err(-EINVAL, "%s: filter longer than %u bytes", h->device,
+				    VCAP_FILTER_MAX);
+	if ((flags & VCAP_OPEN_RECONNECT) && (rc = vcap_keep_init(h, source, o)) != 0)
+		return rc;
+	rc = vcap_ring_connect(h, VCAP_OPT(o, socket_path, NULL), source, &open, filter);
+	if (rc)
+		vcap_keep_free(h);
 	return rc;
 }

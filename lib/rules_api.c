@@ -30,7 +30,7 @@ static int call(struct vcap *h, struct vcap_msg *req, uint64_t *count)
 /* Rules need vcapd: a direct handle has none. */
 static int need_ctl(struct vcap *h, const char *what)
 {
-	if (h->ctl)
+	if (h->ops == &ring_ops)
 		return 0;
 	return vcap_set_err(-EOPNOTSUPP, "%s: %s needs a host: device (rules run in vcapd)",
 			    h->device, what);

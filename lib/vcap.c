@@ -110,7 +110,7 @@ VCAP_API struct vcap *vcap_open(const char *device, const struct vcap_open_opts 
 		errno = -rc;
 		return NULL;
 	}
-	if (VCAP_OPT(o, flags, 0) & ~(VCAP_OPEN_FLOW_HASH | VCAP_OPEN_META)) {
+	if (VCAP_OPT(o, flags, 0) & ~(VCAP_OPEN_FLOW_HASH | VCAP_OPEN_META | VCAP_OPEN_RECONNECT)) {
 		errno = EINVAL;
 		vcap_set_err(-EINVAL, "%s: unknown open flags 0x%x", device, VCAP_OPT(o, flags, 0));
 		return NULL;

@@ -69,8 +69,11 @@ int main(void)
 	struct vcap_open_opts o;
 	struct padded_opts q;
 
-	CHECK(last < sizeof(struct vcap_open_opts),
-	      "vcap_open_opts has no tail padding any more: pick a struct with some");
+	/*
+	 * vcap_open_opts may have no tail padding (reconnect_ms filled it):
+	 * then its check below is empty, and padded_opts keeps the promise
+	 * tested on a struct that has some.
+	 */
 	for (unsigned v = 0x11; v <= 0xff; v += 0x77) {
 		scribble_stack((unsigned char)v);
 		declare_open_opts(b, 1u << 22);

@@ -48,9 +48,9 @@ struct vcap_open_opts_first {
 };
 
 /*
- * A later vcap.h with one more field: a uint32_t lands at byte 52, inside
- * the tail padding of today's struct (sizeof 56 either way), where only a
- * check up to the last field, not up to sizeof, sees it.
+ * A later vcap.h with one more field: a uint32_t at byte 56, just past
+ * today's last field (reconnect_ms filled the tail padding where such a
+ * field used to land).
  */
 struct vcap_open_opts_later {
 	size_t sz;
@@ -63,6 +63,7 @@ struct vcap_open_opts_later {
 	uint32_t flags;
 	uint32_t cluster_id;
 	uint32_t cluster_mode;
+	uint32_t reconnect_ms;
 	uint32_t future; /* new */
 };
 /* ... and one whose new field lies past today's sizeof. */
@@ -81,12 +82,13 @@ SAME_FIELD(vcap_open_opts_first, vcap_open_opts, timeout_ms);
 SAME_FIELD(vcap_open_opts_first, vcap_open_opts, socket_path);
 SAME_FIELD(vcap_open_opts_later, vcap_open_opts, flags);
 SAME_FIELD(vcap_open_opts_later, vcap_open_opts, cluster_mode);
+SAME_FIELD(vcap_open_opts_later, vcap_open_opts, reconnect_ms);
 _Static_assert(sizeof(struct vcap_open_opts_first) == 40, "the first release's sz was 40");
 _Static_assert(OFFSETOFEND(struct vcap_open_opts, vcap_open_opts__last_field) ==
 		       offsetof(struct vcap_open_opts_later, future),
 	       "vcap_open_opts__last_field is not the last field of struct vcap_open_opts");
-_Static_assert(offsetof(struct vcap_open_opts_later, future) < sizeof(struct vcap_open_opts),
-	       "the new field is meant to sit in today's tail padding");
+_Static_assert(offsetof(struct vcap_open_opts_later, future) == sizeof(struct vcap_open_opts),
+	       "the new field is meant to sit just past today's struct");
 
 static void need_root(void)
 {
@@ -198,15 +200,15 @@ static void opts_new(void)
 	/* ... that sets it: refused, and the message says where and why */
 	l->future = 1;
 	open_fails(l, EOPNOTSUPP,
-		   (const char *const[]){ "byte 52", "cluster_mode", "knows only the first 52 bytes", NULL });
+		   (const char *const[]){ "byte 56", "reconnect_ms", "knows only the first 56 bytes", NULL });
 	l->future = 0x01000000; /* its last byte only */
-	open_fails(l, EOPNOTSUPP, (const char *const[]){ "byte 55", NULL });
+	open_fails(l, EOPNOTSUPP, (const char *const[]){ "byte 59", NULL });
 	l->future = 0;
 
 	/* a field past today's sizeof */
 	m.l.sz = sizeof(m);
 	m.future2 = 1;
-	open_fails(&m, EOPNOTSUPP, (const char *const[]){ "byte 56", NULL });
+	open_fails(&m, EOPNOTSUPP, (const char *const[]){ "byte 64", NULL });
 	m.future2 = 0;
 	h = vcap_open("host:u", (const struct vcap_open_opts *)(void *)&m);
 	CHECK(h, "much newer options, new fields 0: %s", vcap_errmsg());
