@@ -302,6 +302,13 @@ int pcap_activate(pcap_t *p)
 	o.snaplen = (uint32_t)m->snaplen;
 	o.ring_size = ring_size_for(m->buffer_size);
 	/*
+	 * A capture program outlives a vcapd restart (libvcap reopens the
+	 * ring), unless VCAP_PCAP_RECONNECT=0 (vcap-pcap --no-reconnect) asks
+	 * for libpcap's behaviour: an error once the device is gone.
+	 */
+	if (!getenv("VCAP_PCAP_RECONNECT") || strcmp(getenv("VCAP_PCAP_RECONNECT"), "0"))
+		o.flags |= VCAP_OPEN_RECONNECT;
+	/*
 	 * libpcap's timeout is how long a packet may wait in the buffer
 	 * before a read returns it; immediate mode returns each at once.
 	 * Otherwise the watermark is set below, once the ring's size is known.

@@ -52,6 +52,7 @@ static void usage(FILE *out)
 		"usage: vcapcount -i DEVICE [-f BPF] [-n COUNT] [-d SECONDS] [-w WATERMARK]\n"
 		"                 [-t TIMEOUT_MS] [-r RING_SIZE] [-s SNAPLEN] [-g CPU]\n"
 		"                 [-c CLUSTER [-m 5tuple|4tuple|2tuple|rr]] [-q] [--json]\n"
+		"                 [--no-reconnect]\n"
 		"\n"
 		"  -i DEVICE      host:NAME (a vcapd source) or a local interface\n"
 		"  -f BPF         filter in tcpdump syntax (applied before the ring); as in\n"
@@ -66,7 +67,9 @@ static void usage(FILE *out)
 		"  -c CLUSTER     share the source with the other members of cluster CLUSTER\n"
 		"  -m MODE        how the cluster balances: 5tuple (default), 4tuple, 2tuple, rr\n"
 		"  -q             no per-second lines\n"
-		"  --json         print one JSON object at the end (per-second lines go to stderr)\n");
+		"  --json         print one JSON object at the end (per-second lines go to stderr)\n"
+		"  --no-reconnect fail when vcapd goes away (default: reopen the ring, with the\n"
+		"                 same filter and cluster, once vcapd is back, and go on)\n");
 }
 
 struct totals {
@@ -92,9 +95,12 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "no-reconnect", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
-	VCAP_OPTS(vcap_open_opts, opts, .watermark = 128, .timeout_ms = 10);
+	/* a counter outlives a vcapd restart unless --no-reconnect */
+	VCAP_OPTS(vcap_open_opts, opts, .watermark = 128, .timeout_ms = 10,
+		  .flags = VCAP_OPEN_RECONNECT);
 	const char *device = NULL;
 	unsigned long long count = 0;
 	double seconds = 0, t0, last;
@@ -164,6 +170,9 @@ int main(int argc, char **argv)
 		case 'J':
 			json = true;
 			break;
+		case 'R':
+			opts.flags &= ~(uint32_t)VCAP_OPEN_RECONNECT;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -231,9 +240,12 @@ int main(int argc, char **argv)
 		printf(",\"received\":%llu,\"delivered\":%llu,\"dropped\":%llu,\"filtered\":%llu",
 		       (unsigned long long)st.received, (unsigned long long)st.delivered,
 		       (unsigned long long)st.dropped, (unsigned long long)st.filtered);
-		printf(",\"kernel_drops\":%llu,\"seconds\":%.3f,\"pps\":%.0f,\"gbps\":%.3f}\n",
+		printf(",\"kernel_drops\":%llu,\"seconds\":%.3f,\"pps\":%.0f,\"gbps\":%.3f",
 		       (unsigned long long)st.kernel_drops, last, (double)tot.packets / last,
 		       (double)tot.bytes * 8 / last / 1e9);
+		printf(",\"restarts\":%llu,\"gap_ms\":%.3f,\"restart_lost\":%llu}\n",
+		       (unsigned long long)st.restarts, (double)st.gap_ns / 1e6,
+		       (unsigned long long)st.restart_lost);
 	} else {
 		unsigned long long lost = st.dropped + st.kernel_drops;
 
@@ -245,6 +257,11 @@ int main(int argc, char **argv)
 		       (unsigned long long)st.received, (unsigned long long)st.delivered,
 		       (unsigned long long)st.dropped, (unsigned long long)st.filtered,
 		       (unsigned long long)st.kernel_drops);
+		if (st.restarts)
+			printf("  vcapd restarts  %llu: %.1f ms without a ring, %llu packets "
+			       "certainly lost\n",
+			       (unsigned long long)st.restarts, (double)st.gap_ns / 1e6,
+			       (unsigned long long)st.restart_lost);
 		printf("  drop rate       %.3f %%\n",
 		       st.received + st.kernel_drops
 			       ? 100.0 * (double)lost / (double)(st.received + st.kernel_drops)

@@ -40,7 +40,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vcapdump -i DEVICE -w FILE [-f BPF] [-c COUNT] [-s SNAPLEN] [-r RING_SIZE]\n"
-		"                [--nano] [-q]\n"
+		"                [--nano] [-q] [--no-reconnect]\n"
 		"\n"
 		"  -i DEVICE      host:NAME (a vcapd source) or a local interface\n"
 		"  -w FILE        the pcap file to write (- for standard output)\n"
@@ -50,7 +50,9 @@ static void usage(FILE *out)
 		"  -s SNAPLEN     bytes kept per packet\n"
 		"  -r RING_SIZE   ring bytes, a power of two (default: vcapd's)\n"
 		"  --nano         nanosecond time stamps (default: microseconds)\n"
-		"  -q             no summary on stderr\n");
+		"  -q             no summary on stderr\n"
+		"  --no-reconnect fail when vcapd goes away (default: reopen the ring once\n"
+		"                 vcapd is back, and go on writing)\n");
 }
 
 static void to_pcap_hdr(const struct vcap_pkt *p, bool nano, struct pcap_pkthdr *h)
@@ -69,9 +71,12 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "nano", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "no-reconnect", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
-	VCAP_OPTS(vcap_open_opts, opts, .watermark = 64, .timeout_ms = 50);
+	/* a dump outlives a vcapd restart unless --no-reconnect */
+	VCAP_OPTS(vcap_open_opts, opts, .watermark = 64, .timeout_ms = 50,
+		  .flags = VCAP_OPEN_RECONNECT);
 	const char *device = NULL, *file = NULL, *ended = NULL;
 	unsigned long long count = 0, written = 0;
 	bool nano = false, quiet = false;
@@ -109,6 +114,9 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case 'R':
+			opts.flags &= ~(uint32_t)VCAP_OPEN_RECONNECT;
 			break;
 		case 'h':
 			usage(stdout);
@@ -187,5 +195,11 @@ int main(int argc, char **argv)
 			written, file, ended ? "; " : "", ended ? ended : "",
 			(unsigned long long)st.received, (unsigned long long)st.dropped,
 			(unsigned long long)st.filtered, (unsigned long long)st.kernel_drops);
+	if (!quiet && st.restarts)
+		fprintf(stderr,
+			"vcapdump: vcapd restarted %llu time(s): %.1f ms without a ring, %llu "
+			"packets certainly lost\n",
+			(unsigned long long)st.restarts, (double)st.gap_ns / 1e6,
+			(unsigned long long)st.restart_lost);
 	return rc;
 }
