@@ -462,7 +462,12 @@ int vcap_reconnect(struct vcap *h, int64_t deadline)
 			if (!rc)
 				return 0;
 			if (for_good(rc)) {
-				snprintf(msg, sizeof(msg), "%s", vcap_errmsg());
+				/* tcpdump and others drop privileges after opening: say so */
+				snprintf(msg, sizeof(msg), "%s%s", vcap_errmsg(),
+					 rc == -EACCES || rc == -EPERM
+						 ? " (a program that dropped privileges after "
+						   "opening must still be allowed on vcapd's socket)"
+						 : "");
 				return give_up(h, "%s: vcapd came back but the ring cannot be "
 						  "reopened as it was: %s", msg);
 			}
