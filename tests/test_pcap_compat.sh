@@ -435,9 +435,11 @@ wait_bounded() {
 }
 
 # --- vcapd killed under a running capture: a clear error, not a hang -------
-"$B/pcap/vcap-pcap" tcpdump -i host:loop -w "$dir/gone1.pcap" 2>"$dir/gone1.err" &
+# (--no-reconnect: by default the capture would wait for vcapd to come back,
+# which test_reconnect_pcap.sh tests)
+"$B/pcap/vcap-pcap" --no-reconnect tcpdump -i host:loop -w "$dir/gone1.pcap" 2>"$dir/gone1.err" &
 gone1=$!
-"$B/pcap/vcap-pcap" tshark -i host:loop -w "$dir/gone2.pcapng" >"$dir/gone2.err" 2>&1 &
+"$B/pcap/vcap-pcap" --no-reconnect tshark -i host:loop -w "$dir/gone2.pcapng" >"$dir/gone2.err" 2>&1 &
 gone2=$!
 bg_pids="$bg_pids $gone1 $gone2"
 i=0

@@ -208,7 +208,8 @@ killed)
 vcapd-dies)
 	# shellcheck disable=SC2046
 	start_vcapd $(vm vm1) --source s=synth:size=64,pps=1000
-	boot vm1 "vcapcount -i host:s -d 300 -q"
+	# --no-reconnect: the old behaviour, a clear error (tools reconnect by default)
+	boot vm1 "vcapcount -i host:s -d 300 -q --no-reconnect"
 	i=0
 	until [ "$(status_rings)" = 1 ]; do
 		i=$((i + 1))
