@@ -190,8 +190,9 @@ struct vcap_open_opts {
 #define VCAP_OPEN_META 0x2
 /*
  * Survive vcapd (or vcap-guestd) going away: when the ring's control
- * channel hangs up, the handle first returns the packets still in the old
- * ring, then connects again (retrying with a backoff of 10 ms doubling to
+ * channel hangs up (vcapd died, or shut down: its rings end too), or a
+ * configuration reload replaced the ring's source, the handle first
+ * returns the packets still in the old ring, then connects again (retrying with a backoff of 10 ms doubling to
  * 500 ms while nobody answers; a timer, never a busy loop) and reopens a
  * ring with the same device, snaplen, ring size, flags, cluster id and
  * mode, the filter last set, the wildcard rules, flow rules and default
@@ -200,8 +201,8 @@ struct vcap_open_opts {
  * vcap_fd() polls readable when the next attempt is due); calls that need
  * vcapd (filters, rules, flows) return -EAGAIN, changing nothing.  It gives
  * up after vcap_open_opts.reconnect_ms (0: never), or at once if vcapd
- * refuses the reopen for good (the source is gone or has ended, the filter
- * is refused): -EPIPE from then on, as without the flag, with the reason in
+ * refuses the reopen for good (no such source any more, or it has ended,
+ * the filter is refused, permission denied): -EPIPE from then on, as without the flag, with the reason in
  * vcap_errmsg().  vcap_stats() counts the restarts and the gap.  A flow
  * rule with an idle timeout is reinstalled with its timer starting afresh;
  * one that expired in vcapd before the restart but was never asked about

@@ -336,8 +336,9 @@ static void arm_retry(struct vcap *h)
 /* Errors after which another attempt would get the same answer. */
 static bool for_good(int rc)
 {
+	/* -ENOENT is OPEN's "no such source": vcapd listens only once its sources run */
 	return rc == -ENODATA || rc == -EINVAL || rc == -EPROTO || rc == -EOPNOTSUPP ||
-	       rc == -EACCES || rc == -EPERM || rc == -E2BIG;
+	       rc == -EACCES || rc == -EPERM || rc == -E2BIG || rc == -ENOENT;
 }
 
 static int give_up(struct vcap *h, const char *fmt, const char *arg)

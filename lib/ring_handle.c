@@ -197,7 +197,14 @@ static int ring_recv_burst(struct vcap *h, struct vcap_pkt *pkts, unsigned n, in
 		if (state != VCAP_RING_STATE_LIVE && !vcap_ring_reader_has_data(&h->rd)) {
 			if (state == VCAP_RING_STATE_EOF)
 				return vcap_set_err(-ENODATA, "%s: the source has ended", h->device);
-			return vcap_set_err(-EPIPE, "%s: vcapd dropped this ring", h->device);
+			/*
+			 * vcapd shut down (SIGTERM, a restart) or a reload
+			 * replaced the source: a handle that reconnects asks
+			 * for a new ring, as after a crash.
+			 */
+			if (!h->keep)
+				return vcap_set_err(-EPIPE, "%s: vcapd dropped this ring", h->device);
+			atomic_store(&h->gone, true);
 		}
 		if (h->ctl->alive && !atomic_load(&h->gone) && (rc = h->ctl->alive(h->ctl)) != 0)
 			atomic_store(&h->gone, true);

@@ -10,7 +10,8 @@
  *             resume after the restart: restarts == 1, the sums hold, the
  *             gap is reported, and the new rings get exactly what the
  *             filter, the rules and the cluster let through.
- *   count     vcapcount -n N reaches N through two crashes.
+ *   count     vcapcount -n N reaches N through two restarts: one after
+ *             kill -9, one after a clean stop (SIGTERM).
  *   noflag    without the flag: -EPIPE, and it sticks when vcapd is back.
  *   deadline  vcapd stays away longer than reconnect_ms: a clear -EPIPE;
  *             meanwhile control calls say -EAGAIN.
@@ -405,7 +406,16 @@ static void count(void)
 	close(pipefd[1]);
 	for (int crash = 0; crash < 2; crash++) {
 		wait_delivered(3000);
-		kill_vcapd();
+		if (crash == 0) {
+			kill_vcapd();
+		} else {
+			/* a clean stop (systemctl restart): the ring ends, the handle reconnects too */
+			int st;
+
+			CHECK(kill(d.pid, SIGTERM) == 0, "kill -TERM vcapd");
+			CHECK(waitpid(d.pid, &st, 0) == d.pid, "waitpid");
+			harness_vcapd_pid = 0;
+		}
 		start_vcapd();
 	}
 	{
