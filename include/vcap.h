@@ -192,8 +192,9 @@ struct vcap_open_opts {
  * Survive vcapd (or vcap-guestd) going away: when the ring's control
  * channel hangs up (vcapd died, or shut down: its rings end too), or a
  * configuration reload replaced the ring's source, the handle first
- * returns the packets still in the old ring, then connects again (retrying with a backoff of 10 ms doubling to
- * 500 ms while nobody answers; a timer, never a busy loop) and reopens a
+ * returns the packets still in the old ring, then connects again (at
+ * once, then with a backoff of 5 ms doubling to 250 ms while nobody
+ * answers; a timer, never a busy loop) and reopens a
  * ring with the same device, snaplen, ring size, flags, cluster id and
  * mode, the filter last set, the wildcard rules, flow rules and default
  * action in force, and goes on delivering.  Until then a receive waits as

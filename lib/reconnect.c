@@ -27,8 +27,8 @@
 
 #include "codec.h"
 
-#define BACKOFF_MIN_MS 10
-#define BACKOFF_MAX_MS 500
+#define BACKOFF_MIN_MS 5
+#define BACKOFF_MAX_MS 250
 
 struct kept_flow {
 	struct vcap_wire_flow flow;
