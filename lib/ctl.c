@@ -122,6 +122,16 @@ static int ctl_call(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply
 	return rc;
 }
 
+uint32_t vcap_ring_id(struct vcap *h)
+{
+	uint32_t id;
+
+	pthread_mutex_lock(&h->ctl_lock);
+	id = h->info.ring_id;
+	pthread_mutex_unlock(&h->ctl_lock);
+	return id;
+}
+
 int vcap_ctl_call(struct vcap *h, struct vcap_msg *req, struct vcap_msg *reply, int *fds,
 		  int *nfds)
 {

@@ -200,6 +200,13 @@ int vcap_ring_connect(struct vcap *h, const char *socket, const char *source,
 /* Give up h's ring: unmap it, close its descriptors and channel.  h->ctl is NULL after. */
 void vcap_ring_release(struct vcap *h);
 
+/*
+ * The ring id to name in a request: read under ctl_lock, since a reconnect
+ * in the receiving thread may be replacing it (ctl.c refuses a request
+ * whose id went stale before it was sent).
+ */
+uint32_t vcap_ring_id(struct vcap *h);
+
 /* ---- reconnect.c: VCAP_OPEN_RECONNECT ---- */
 
 /* Remember how h was opened (o, source) to reopen it the same way.  @return 0 or -ENOMEM. */

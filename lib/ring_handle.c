@@ -261,7 +261,7 @@ static int ring_set_filter(struct vcap *h, const char *filter)
 		goto out;
 	}
 	vcap_msg_init(req, VCAP_APP_CAPTURE, VCAP_MSG_SET_FILTER);
-	req->u.set_filter.ring_id = h->info.ring_id;
+	req->u.set_filter.ring_id = vcap_ring_id(h);
 	strcpy(req->text, filter);
 	rc = vcap_ctl_call(h, req, reply, NULL, NULL);
 out:

@@ -58,7 +58,7 @@ static int rule_ref(struct vcap *h, uint16_t type, uint32_t arg, uint64_t *count
 		return rc;
 	if (!(m = request(h, type)))
 		return -ENOMEM;
-	m->u.rule_ref.ring_id = h->info.ring_id;
+	m->u.rule_ref.ring_id = vcap_ring_id(h);
 	m->u.rule_ref.arg = arg;
 	rc = call(h, m, count);
 	free(m);
@@ -74,7 +74,7 @@ VCAP_API int vcap_rule_add(struct vcap *h, const struct vcap_rule *r)
 		return rc;
 	if (!(m = request(h, VCAP_MSG_RULE_ADD)))
 		return -ENOMEM;
-	m->u.rule_add.ring_id = h->info.ring_id;
+	m->u.rule_add.ring_id = vcap_ring_id(h);
 	vcap_rule_to_wire(r, &m->u.rule_add.rule);
 	rc = call(h, m, NULL);
 	free(m);
@@ -106,7 +106,7 @@ VCAP_API int vcap_flow_add(struct vcap *h, const struct vcap_flow *f, uint32_t a
 		return rc;
 	if (!(m = request(h, VCAP_MSG_FLOW_ADD)))
 		return -ENOMEM;
-	m->u.flow_add.ring_id = h->info.ring_id;
+	m->u.flow_add.ring_id = vcap_ring_id(h);
 	m->u.flow_add.action = action;
 	m->u.flow_add.idle_timeout_ms = idle_timeout_ms;
 	vcap_flow_to_wire(f, &m->u.flow_add.flow);
@@ -126,7 +126,7 @@ static int flow_ref(struct vcap *h, uint16_t type, const struct vcap_flow *f, ui
 		return rc;
 	if (!(m = request(h, type)))
 		return -ENOMEM;
-	m->u.flow_remove.ring_id = h->info.ring_id;
+	m->u.flow_remove.ring_id = vcap_ring_id(h);
 	vcap_flow_to_wire(f, &m->u.flow_remove.flow);
 	rc = call(h, m, count);
 	free(m);
@@ -196,7 +196,7 @@ static int list_page(struct vcap *h, struct vcap_msg *req, struct vcap_msg *repl
 	int rc;
 
 	vcap_msg_init(req, VCAP_APP_CAPTURE, VCAP_MSG_FLOW_LIST);
-	req->u.flow_list = (struct vcap_msg_flow_list){ .ring_id = h->info.ring_id,
+	req->u.flow_list = (struct vcap_msg_flow_list){ .ring_id = vcap_ring_id(h),
 							.max = max,
 							.cursor = cursor };
 	rc = vcap_ctl_call_take(h, req, reply, take_page, &d);

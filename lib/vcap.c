@@ -250,7 +250,9 @@ VCAP_API int vcap_info_0_2(struct vcap *h, struct vcap_info *info, size_t sz)
 
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&h->ctl_lock); /* a reconnect may be rewriting it */
 	vcap_fill_out(info, sz, &h->info, sizeof(h->info));
+	pthread_mutex_unlock(&h->ctl_lock);
 	return 0;
 }
 VCAP_SYMVER_DEFAULT(vcap_info_0_2, vcap_info, VCAP_0.2);

@@ -352,6 +352,28 @@ static void resume(void)
 		CHECK_EQ(st.filtered, 0);
 	}
 
+	/* and vcapd's own view of the new rings: each one's sum holds */
+	{
+		const struct vcap_msg *r = status_query(&d);
+
+		CHECK(r->u.status_reply.n_rings >= 3, "the new vcapd has %u rings",
+		      r->u.status_reply.n_rings);
+		uint64_t members = 0;
+
+		for (uint32_t i = 0; i < r->u.status_reply.n_rings; i++) {
+			const struct vcap_status_ring *g = &r->rings[i];
+
+			CHECK(g->received == g->delivered + g->dropped + g->filtered,
+			      "new ring %u: received %llu != delivered + dropped + filtered",
+			      g->ring_id, (unsigned long long)g->received);
+			if (g->cluster_id)
+				members += g->received; /* each member its share */
+			else
+				CHECK_EQ(g->received, COUNT);
+		}
+		CHECK_EQ(members, COUNT);
+	}
+
 	/* the container's vcapcount ends with the source, having lived through it */
 	for (until = mono_ms() + 30000; waitpid(ctr, &status, WNOHANG) == 0; sleep_ms(10))
 		CHECK(mono_ms() < until, "the container's vcapcount did not end");
