@@ -231,6 +231,8 @@ int main(int argc, char **argv)
 		}
 	}
 	last = now_s() - t0;
+	/* no more ticks: nothing interrupts the summary or the exit */
+	setitimer(ITIMER_REAL, &(struct itimerval){ { 0, 0 }, { 0, 0 } }, NULL);
 	vcap_stats(handle, &st, sizeof(st));
 
 	if (json) {
@@ -246,6 +248,7 @@ int main(int argc, char **argv)
 		printf(",\"restarts\":%llu,\"gap_ms\":%.3f,\"restart_lost\":%llu}\n",
 		       (unsigned long long)st.restarts, (double)st.gap_ns / 1e6,
 		       (unsigned long long)st.restart_lost);
+		fflush(stdout); /* a reader of the pipe has it now, whatever the exit costs */
 	} else {
 		unsigned long long lost = st.dropped + st.kernel_drops;
 
