@@ -312,7 +312,6 @@ static void resume(void)
 	char out[256], json[1024] = "";
 	int64_t killed, until;
 	int status;
-
 	FILE *f;
 
 	setup();
