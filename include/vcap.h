@@ -209,8 +209,10 @@ struct vcap_open_opts {
  * one that expired in vcapd before the restart but was never asked about
  * since (vcap_flow_hits, vcap_flow_remove) comes back too.  Packets that
  * arrived while no vcapd captured were counted by no one and are not in any
- * counter.  A library-side flag: vcapd never sees it.  Ignored by direct
- * devices (there is no daemon to lose).
+ * counter.  Sequence numbers (vcap_meta.seq) and vcap_flow_add()'s
+ * applied_at count within the current ring: they start from 0 again on
+ * the new one.  A library-side flag: vcapd never sees it.  Ignored by
+ * direct devices (there is no daemon to lose).
  */
 #define VCAP_OPEN_RECONNECT 0x4
 
