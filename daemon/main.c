@@ -29,6 +29,7 @@
 #include "session_unix.h"
 #include "source.h"
 #include "unix_carrier.h"
+#include "upgrade.h"
 #include "util.h"
 #include "vcap.h"
 #include "vcapd.h"
@@ -117,7 +118,9 @@ static int listen_tenants(struct vcapd *d)
 	for (struct tenant *t = d->tenants; t; t = t->next) {
 		if (!t->socket[0])
 			continue;
-		t->listen_fd = unix_listen(t->socket, &t->socket_perm, err, sizeof(err));
+		t->listen_fd = upgrade_listener(t->socket); /* an upgrade hands it over */
+		if (t->listen_fd < 0)
+			t->listen_fd = unix_listen(t->socket, &t->socket_perm, err, sizeof(err));
 		if (t->listen_fd < 0) {
 			fprintf(stderr, "vcapd: tenant %s: %s\n", t->name, err);
 			return t->listen_fd;
@@ -174,6 +177,22 @@ struct signal_watch {
 	int fd;
 };
 
+/*
+ * SIGUSR2: hand everything to the binary vcapd was started as (upgrade.h),
+ * as nginx does; on success this process leaves at once.
+ */
+static void upgrade_on_signal(struct vcapd *d)
+{
+	char err[512];
+	uint32_t pid;
+	uint64_t paused;
+
+	vlog(LOG_NOTICE, "SIGUSR2: upgrading");
+	if (upgrade_run(d, NULL, &pid, &paused, err, sizeof(err)) == 0)
+		_exit(0);
+	/* upgrade_run logged why; this vcapd goes on */
+}
+
 /* SIGHUP reloads the configuration file; SIGINT and SIGTERM end the loop. */
 static void on_signal(struct loop_watch *w, uint32_t events)
 {
@@ -183,6 +202,10 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 
 	(void)events;
 	while (read(sw->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGUSR2) {
+			upgrade_on_signal(sw->d);
+			continue;
+		}
 		if (si.ssi_signo != SIGHUP) {
 			loop_stop(sw->d->loop);
 			return;
@@ -198,6 +221,7 @@ static void block_signals(sigset_t *mask)
 	sigaddset(mask, SIGINT);
 	sigaddset(mask, SIGTERM);
 	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGUSR2);
 }
 
 /* Signals are blocked in every thread and read here, by the control loop. */
@@ -248,6 +272,8 @@ int main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		/* not for people: an upgrading vcapd runs the next one with it (upgrade.h) */
+		{ "takeover", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vcapd d = VCAPD_DEFAULTS;
@@ -337,6 +363,12 @@ int main(int argc, char **argv)
 		case 'f':
 			foreground = true;
 			break;
+		case 'T':
+			if (upgrade_takeover_open(optarg, err, sizeof(err))) {
+				fprintf(stderr, "vcapd: %s\n", err);
+				return 1;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -371,7 +403,9 @@ int main(int argc, char **argv)
 		d.sources->from_config = true; /* a reload that brings sources replaces it */
 	}
 
-	listen_fd = unix_listen(d.socket_path, &d.socket_perm, err, sizeof(err));
+	listen_fd = upgrade_listener(d.socket_path); /* an upgrade hands it over */
+	if (listen_fd < 0)
+		listen_fd = unix_listen(d.socket_path, &d.socket_perm, err, sizeof(err));
 	if (listen_fd < 0) {
 		fprintf(stderr, "vcapd: %s\n", err);
 		return 1;
@@ -389,11 +423,18 @@ int main(int argc, char **argv)
 		rc = serve_sockets(&d, loop, listen_fd);
 	if (!rc)
 		rc = start_vms(&d, loop);
+	if (!rc && upgrade_taking_over() && (rc = upgrade_adopt(&d, loop, err, sizeof(err))))
+		fprintf(stderr, "vcapd: %s\n", err);
 	if (!rc && (rc = metrics_start(&d, loop, err, sizeof(err))))
 		fprintf(stderr, "vcapd: %s\n", err);
 	if (rc)
 		return 1;
-	if (!foreground && (rc = daemonize())) {
+	upgrade_init(&d, listen_fd, argc, argv);
+	if (upgrade_taking_over()) {
+		/* already in the background if the old one was; the old one's stderr is the log */
+		if (!foreground && chdir("/"))
+			return 1;
+	} else if (!foreground && (rc = daemonize())) {
 		fprintf(stderr, "vcapd: cannot daemonize: %s\n", strerror(-rc));
 		return 1;
 	}
@@ -404,6 +445,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (upgrade_taking_over())
+		upgrade_ready(); /* returns once the old vcapd let go of everything */
 	for (s = d.sources; s; s = s->next) {
 		rc = source_start(s);
 		if (rc) {
