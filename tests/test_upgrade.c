@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_upgrade.c - vcapd re-executes itself and hands everything over
+ * (UPGRADE, SIGUSR2) while consumers read, on a real vcapd with real
+ * consumer processes.  One scenario per run: `test_upgrade NAME`.
+ *
+ *   synth    a paced synth: source read by a host consumer, a filtered one
+ *            (a filter that passes half) and a tenant's (its own socket,
+ *            as a container connects); two upgrades in a row during the
+ *            traffic: each consumer gets exactly its packets, in order,
+ *            numbered without a gap (VCAP_OPEN_META's seq and the
+ *            generator's own number in the payload), none dropped; ring
+ *            ids and filters are the same after; received = delivered +
+ *            dropped + filtered per ring
+ *   if       the same on an if: source (a veth pair in private namespaces,
+ *            vcapsend paced): every frame sent is delivered once, the
+ *            kernel dropped none
+ *   refused  --binary /bin/false, a binary that reads another state format
+ *            version, a configuration made bad before the upgrade, and a
+ *            vcapd serving a VM: each refused with a reply naming the
+ *            problem; the old vcapd serves on, its consumer loses nothing,
+ *            and it holds no more descriptors than before
+ *   sigusr2  SIGUSR2 upgrades as UPGRADE does
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+#include "netns.h"
+#include "vcap.h"
+
+#define FLOWS 1000 /* ipv6=50: flows f with f % 100 < 50 are IPv6: "ip6" passes half */
+
+static struct vcapd_proc d;
+static char conf[200], sock_t[200];
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void write_conf(const char *fmt, ...)
+{
+	FILE *f = fopen(conf, "w");
+	va_list ap;
+
+	CHECK(f, "%s", conf);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	CHECK(fclose(f) == 0, "write %s", conf);
+}
+
+static void paths(void)
+{
+	static char dir[64];
+
+	snprintf(dir, sizeof(dir), "/tmp/vcap-upgrade-XXXXXX");
+	CHECK(mkdtemp(dir), "mkdtemp");
+	snprintf(conf, sizeof(conf), "%s/vcapd.conf", dir);
+	snprintf(sock_t, sizeof(sock_t), "%s/t.sock", dir);
+}
+
+static void cleanup(void)
+{
+	char dir[200];
+
+	unlink(conf);
+	snprintf(dir, sizeof(dir), "%s", conf);
+	*strrchr(dir, '/') = '\0';
+	CHECK(rmdir(dir) == 0, "%s left files behind: %s", dir, strerror(errno));
+}
+
+/* ---- consumers: separate processes ---------------------------------------- */
+
+struct result {
+	uint64_t got;
+	uint64_t seq_gaps;     /* a seq that was not the one expected */
+	uint64_t payload_bad;  /* the generator's number in the payload is not the seq */
+	uint64_t filter_bad;   /* a packet the filter should not have passed */
+	uint64_t dropped, received, delivered, filtered;
+	int rc;                /* the last receive's, 0 if it stopped at its count */
+	char err[160];
+};
+
+struct consumer {
+	pid_t pid;
+	int fd; /* the result comes back here */
+	uint32_t ring_id;
+};
+
+/* Is synth/vcapsend packet n one of the IPv6 flows ("ip6")? */
+static bool is_v6(uint64_t n)
+{
+	return (n % FLOWS) % 100 < 50;
+}
+
+/* The generator's number of a UDP packet: the payload's first 8 bytes (synth.h). */
+static bool payload_n(const struct vcap_pkt *p, const struct vcap_meta *m, uint64_t *n)
+{
+	if (!(m->flags & VCAP_META_PORTS) || m->proto != 17 || (uint32_t)m->l4_off + 16 > p->caplen)
+		return false;
+	memcpy(n, p->data + m->l4_off + 8, 8);
+	*n = le64toh(*n);
+	return true;
+}
+
+static void consume(const char *sock, const char *dev, const char *filter, uint64_t expect,
+		    int ready_fd, int out_fd)
+{
+	VCAP_OPTS(vcap_open_opts, o, .socket_path = sock, .ring_size = 32u << 20,
+		  .filter = filter, .flags = VCAP_OPEN_META, .watermark = 64, .timeout_ms = 5);
+	struct result r = { 0 };
+	struct vcap *h = vcap_open(dev, &o);
+	struct vcap_stats st;
+	uint64_t next_seq = 0, deadline = mono_ms() + 60000;
+	struct vcap_info info;
+	uint32_t id = h && vcap_info(h, &info, sizeof(info)) == 0 ? info.ring_id : 0;
+
+	(void)!write(ready_fd, &id, sizeof(id));
+	close(ready_fd);
+	if (!h) {
+		snprintf(r.err, sizeof(r.err), "open %s: %s", dev, vcap_errmsg());
+		r.rc = -1;
+		(void)!write(out_fd, &r, sizeof(r));
+		_exit(1);
+	}
+	while (r.got < expect && mono_ms() < deadline) {
+		struct vcap_pkt p;
+		struct vcap_meta m;
+		uint64_t n;
+		int rc = vcap_recv_timeout(h, &p, 1, 200);
+
+		if (rc == 0)
+			continue;
+		if (rc < 0) {
+			r.rc = rc;
+			snprintf(r.err, sizeof(r.err), "%s", vcap_errmsg());
+			break;
+		}
+		r.got++;
+		if (vcap_pkt_meta(h, &p, &m, sizeof(m)) || !(m.flags & VCAP_META_SEQ)) {
+			r.seq_gaps++;
+			continue;
+		}
+		if (filter) {
+			/* only the IPv6 flows, in order, none skipped */
+			while (!is_v6(next_seq))
+				next_seq++;
+			r.filter_bad += !is_v6(m.seq);
+		}
+		r.seq_gaps += m.seq != next_seq;
+		next_seq = m.seq + 1;
+		if (!payload_n(&p, &m, &n) || n != m.seq)
+			r.payload_bad++;
+	}
+	if (vcap_stats(h, &st, sizeof(st)) == 0) {
+		r.received = st.received;
+		r.delivered = st.delivered;
+		r.dropped = st.dropped;
+		r.filtered = st.filtered;
+	}
+	(void)!write(out_fd, &r, sizeof(r));
+	vcap_close(h);
+	_exit(0);
+}
+
+/* Start a consumer process; @return once its ring is open. */
+static struct consumer start_consumer(const char *sock, const char *dev, const char *filter,
+				      uint64_t expect)
+{
+	struct consumer c;
+	int ready[2], out[2];
+
+	CHECK(pipe(ready) == 0 && pipe(out) == 0, "pipe");
+	c.pid = fork();
+	CHECK(c.pid >= 0, "fork");
+	if (c.pid == 0) {
+		close(ready[0]);
+		close(out[0]);
+		consume(sock, dev, filter, expect, ready[1], out[1]);
+	}
+	close(ready[1]);
+	close(out[1]);
+	CHECK(read(ready[0], &c.ring_id, sizeof(c.ring_id)) == sizeof(c.ring_id), "consumer ready");
+	close(ready[0]);
+	if (!c.ring_id) {
+		struct result r = { 0 };
+
+		(void)!read(out[0], &r, sizeof(r));
+		CHECK(0, "the consumer of %s could not open it: %s", dev, r.err);
+	}
+	c.fd = out[0];
+	return c;
+}
+
+static struct result finish_consumer(struct consumer *c, const char *who)
+{
+	struct result r;
+	int status;
+
+	CHECK(read(c->fd, &r, sizeof(r)) == sizeof(r), "%s: no result", who);
+	close(c->fd);
+	CHECK(waitpid(c->pid, &status, 0) == c->pid, "waitpid %s", who);
+	fprintf(stderr,
+		"%s: got %llu (received %llu, delivered %llu, dropped %llu, filtered %llu), "
+		"seq gaps %llu, payload mismatches %llu, filter misses %llu%s%s\n",
+		who, (unsigned long long)r.got, (unsigned long long)r.received,
+		(unsigned long long)r.delivered, (unsigned long long)r.dropped,
+		(unsigned long long)r.filtered, (unsigned long long)r.seq_gaps,
+		(unsigned long long)r.payload_bad, (unsigned long long)r.filter_bad,
+		r.err[0] ? ": " : "", r.err);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s exited 0x%x", who, status);
+	return r;
+}
+
+/* Every packet it should have had, exactly once, in order, none dropped. */
+static void check_exact(struct consumer *c, const char *who, uint64_t expect, uint64_t offered)
+{
+	struct result r = finish_consumer(c, who);
+
+	CHECK_EQ(r.rc, 0);
+	CHECK_EQ(r.got, expect);
+	CHECK_EQ(r.seq_gaps, 0);
+	CHECK_EQ(r.payload_bad, 0);
+	CHECK_EQ(r.filter_bad, 0);
+	CHECK_EQ(r.dropped, 0);
+	CHECK_EQ(r.delivered, expect);
+	CHECK_EQ(r.received, offered);
+	CHECK_EQ(r.received, r.delivered + r.dropped + r.filtered);
+}
+
+/* ---- talking to vcapd ------------------------------------------------------ */
+
+/* UPGRADE as root on the main socket; @return its status, the reply in *r. */
+static int upgrade_req(const char *binary, struct vcap_msg *r)
+{
+	static _Alignas(8) uint8_t buf[VCAP_MSG_MAX];
+	struct vcap_msg m;
+	char why[128];
+	int fd = raw_session(&d);
+	ssize_t n;
+
+	vcap_msg_init(&m, VCAP_APP_CAPTURE, VCAP_MSG_UPGRADE);
+	snprintf(m.text, sizeof(m.text), "%s", binary ? binary : "");
+	n = vcap_msg_encode(&m, buf, sizeof(buf));
+	CHECK(vcap_unix_send(fd, buf, (size_t)n, NULL, 0) == 0, "send upgrade");
+	n = vcap_unix_recv(fd, buf, sizeof(buf), NULL, NULL);
+	CHECK(n > 0 && vcap_msg_decode(buf, (size_t)n, r, why, sizeof(why)) == 0, "upgrade: %s",
+	      why);
+	close(fd);
+	return r->status;
+}
+
+/* The old vcapd exited 0 and the new one (reparented to us: subreaper) serves. */
+static void took_over(pid_t new_pid)
+{
+	int status;
+
+	CHECK(new_pid > 0 && new_pid != d.pid, "new pid %d", (int)new_pid);
+	CHECK(waitpid(d.pid, &status, 0) == d.pid, "waitpid old vcapd");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "old vcapd exit 0x%x", status);
+	CHECK(kill(new_pid, 0) == 0, "new vcapd %d is not running", (int)new_pid);
+	d.pid = new_pid;
+	harness_vcapd_pid = new_pid;
+}
+
+static void upgrade_ok(void)
+{
+	struct vcap_msg r;
+
+	CHECK(upgrade_req(NULL, &r) == 0, "upgrade refused: %s", r.text);
+	fprintf(stderr, "upgraded: pid %u, capture paused %.3f ms\n", r.u.upgrade_reply.pid,
+		(double)r.u.upgrade_reply.paused_ns / 1e6);
+	took_over((pid_t)r.u.upgrade_reply.pid);
+}
+
+/* STATUS's entry for ring id. */
+static struct vcap_status_ring ring_status(uint32_t id)
+{
+	const struct vcap_msg *r = status_query(&d);
+
+	for (uint32_t i = 0; i < r->u.status_reply.n_rings; i++)
+		if (r->rings[i].ring_id == id)
+			return r->rings[i];
+	CHECK(0, "no ring %u in STATUS", id);
+	return r->rings[0];
+}
+
+static void wait_received(const char *source, uint64_t at_least)
+{
+	uint64_t deadline = mono_ms() + 30000;
+
+	while (status_source(&d, source).received < at_least) {
+		CHECK(mono_ms() < deadline, "source %s never reached %llu packets", source,
+		      (unsigned long long)at_least);
+		sleep_ms(10);
+	}
+}
+
+/* ---- synth ----------------------------------------------------------------- */
+
+#define N_SYNTH 600000u
+
+static void synth(void)
+{
+	struct consumer host, filtered, tenant;
+	struct vcap_status_ring st;
+
+	paths();
+	write_conf("source syn synth:size=128,pps=200000,count=%u,flows=%u,proto=udp,ipv6=50,"
+		   "consumers=3\n"
+		   "tenant t socket %s\n"
+		   "tenant t allow syn\n",
+		   N_SYNTH, FLOWS, sock_t);
+	vcapd_start(&d, "--config", conf);
+	host = start_consumer(d.sock, "host:syn", NULL, N_SYNTH);
+	filtered = start_consumer(d.sock, "host:syn", "ip6", N_SYNTH / 2);
+	tenant = start_consumer(sock_t, "host:syn", NULL, N_SYNTH);
+
+	wait_received("syn", N_SYNTH / 6);
+	upgrade_ok();
+	/* the rings, their ids and filters are the new vcapd's now */
+	st = ring_status(filtered.ring_id);
+	CHECK(!strcmp(st.filter, "ip6"), "ring %u's filter after the upgrade: \"%s\"",
+	      filtered.ring_id, st.filter);
+	CHECK_EQ(st.received, st.delivered + st.dropped + st.filtered);
+	ring_status(host.ring_id);
+	ring_status(tenant.ring_id);
+	wait_received("syn", N_SYNTH / 2);
+	upgrade_ok(); /* two in a row */
+
+	check_exact(&host, "host consumer", N_SYNTH, N_SYNTH);
+	check_exact(&filtered, "filtered consumer", N_SYNTH / 2, N_SYNTH);
+	check_exact(&tenant, "tenant consumer", N_SYNTH, N_SYNTH);
+	vcapd_stop(&d);
+	cleanup();
+}
+
+/* ---- if: ------------------------------------------------------------------- */
+
+#define N_IF 400000u
+
+static void live_if(void)
+{
+	static struct wire w;
+	struct consumer host, filtered, tenant;
+	char args[160];
+	struct vcap_status_source src;
+	pid_t sender;
+
+	paths();
+	wire_up(&w);
+	write_conf("source wire if:veth0,ring=64Mi\n"
+		   "tenant t socket %s\n"
+		   "tenant t allow wire\n",
+		   sock_t);
+	vcapd_start_in(&d, w.cap, "--config", conf);
+	host = start_consumer(d.sock, "host:wire", NULL, N_IF);
+	filtered = start_consumer(d.sock, "host:wire", "ip6", N_IF / 2);
+	tenant = start_consumer(sock_t, "host:wire", NULL, N_IF);
+
+	/* the traffic, paced, from its own process while vcapd is upgraded twice */
+	snprintf(args, sizeof(args), "-l 128 -n %u -r %s --flows %u --ipv6 50", N_IF,
+		 getenv("VCAP_UPGRADE_PPS") ? getenv("VCAP_UPGRADE_PPS") : "200k", FLOWS);
+	sender = fork();
+	CHECK(sender >= 0, "fork");
+	if (sender == 0) {
+		wire_to_clean = NULL; /* the parent deletes the namespaces */
+		wire_send(&w, args);
+		_exit(0);
+	}
+	wait_received("wire", N_IF / 6);
+	upgrade_ok();
+	wait_received("wire", N_IF / 2);
+	upgrade_ok();
+	{
+		int status;
+
+		CHECK(waitpid(sender, &status, 0) == sender && WIFEXITED(status) &&
+			      WEXITSTATUS(status) == 0,
+		      "vcapsend failed");
+	}
+	check_exact(&host, "host consumer", N_IF, N_IF);
+	check_exact(&filtered, "filtered consumer", N_IF / 2, N_IF);
+	check_exact(&tenant, "tenant consumer", N_IF, N_IF);
+	src = status_source(&d, "wire");
+	CHECK_EQ(src.kernel_drops, 0);
+	vcapd_stop(&d);
+	cleanup();
+}
+
+/* ---- refused --------------------------------------------------------------- */
+
+static void refused_with(const char *binary, const char *what)
+{
+	struct vcap_msg r;
+	int fds = settled_fds(d.pid);
+
+	CHECK(upgrade_req(binary, &r) < 0, "an upgrade to %s was accepted", binary);
+	fprintf(stderr, "refused: %s\n", r.text);
+	CHECK(strstr(r.text, what), "\"%s\" does not say \"%s\"", r.text, what);
+	CHECK(kill(d.pid, 0) == 0, "the old vcapd is gone");
+	CHECK_EQ(settled_fds(d.pid), fds);
+}
+
+#define N_REFUSED 300000u
+
+static void refused(void)
+{
+	char wrapper[200], bin[256];
+	struct consumer host;
+	struct vcapd_proc vmd;
+	struct vcap_msg r;
+	FILE *f;
+
+	paths();
+	write_conf("source syn synth:size=128,pps=100000,count=%u,flows=%u,proto=udp,ipv6=50\n",
+		   N_REFUSED, FLOWS);
+	vcapd_start(&d, "--config", conf);
+	host = start_consumer(d.sock, "host:syn", NULL, N_REFUSED);
+	wait_received("syn", 10000);
+
+	refused_with("/bin/false", "exited with status 1");
+	refused_with("/nonexistent/vcapd", "cannot execute /nonexistent/vcapd");
+
+	/* a vcapd that reads another state format */
+	snprintf(wrapper, sizeof(wrapper), "%s.other-version", conf);
+	snprintf(bin, sizeof(bin), "%s/daemon/vcapd", build_dir());
+	f = fopen(wrapper, "w");
+	CHECK(f, "%s", wrapper);
+	fprintf(f, "#!/bin/sh\nVCAPD_STATE_VERSION=99 exec %s \"$@\"\n", bin);
+	CHECK(fclose(f) == 0 && chmod(wrapper, 0755) == 0, "write %s", wrapper);
+	refused_with(wrapper, "this vcapd reads version 99");
+	unlink(wrapper);
+
+	/* a configuration made bad meanwhile: the new vcapd refuses it, naming the line */
+	write_conf("source syn synth:size=128,pps=100000,count=%u,flows=%u,proto=udp,ipv6=50\n"
+		   "bogus line\n",
+		   N_REFUSED, FLOWS);
+	refused_with(NULL, ":2:");
+	/* ... and a source whose spec changed is not silently restarted */
+	write_conf("source syn synth:size=64\n");
+	refused_with(NULL, "source syn changed");
+	write_conf("source syn synth:size=128,pps=100000,count=%u,flows=%u,proto=udp,ipv6=50\n",
+		   N_REFUSED, FLOWS);
+
+	check_exact(&host, "consumer of the refusing vcapd", N_REFUSED, N_REFUSED);
+	vcapd_stop(&d);
+	cleanup();
+
+	/* what is not handed over yet is refused by name: a VM */
+	paths();
+	{
+		char vm_arg[256];
+
+		snprintf(vm_arg, sizeof(vm_arg), "vm1=%s.vm,size=1Mi", conf);
+		vcapd_start(&vmd, "--vm", vm_arg);
+		d = vmd;
+		CHECK(upgrade_req(NULL, &r) < 0, "an upgrade with a VM was accepted");
+		fprintf(stderr, "refused: %s\n", r.text);
+		CHECK(strstr(r.text, "vm vm1: handover not supported yet"), "%s", r.text);
+		vcapd_stop(&d);
+		snprintf(vm_arg, sizeof(vm_arg), "%s.vm", conf);
+		unlink(vm_arg);
+	}
+	cleanup();
+}
+
+/* ---- SIGUSR2 --------------------------------------------------------------- */
+
+/* A child of ours (the subreaper) other than except, named vcapd: the new one. */
+static pid_t find_vcapd_child(pid_t except)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	CHECK(dir, "/proc");
+	while (!found && (e = readdir(dir))) {
+		char path[300], buf[512];
+		int ppid = 0;
+		pid_t pid = (pid_t)atoi(e->d_name);
+		FILE *f;
+
+		if (pid <= 0 || pid == except)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f) && strstr(buf, "(vcapd)") &&
+		    sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid) == 1 && ppid == getpid())
+			found = pid;
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+#define N_SIG 300000u
+
+static void sigusr2(void)
+{
+	struct consumer host;
+	uint64_t deadline;
+	pid_t old, now = 0;
+	int status;
+
+	paths();
+	write_conf("source syn synth:size=128,pps=100000,count=%u,flows=%u,proto=udp,ipv6=50\n",
+		   N_SIG, FLOWS);
+	vcapd_start(&d, "--config", conf);
+	host = start_consumer(d.sock, "host:syn", NULL, N_SIG);
+	wait_received("syn", 10000);
+	old = d.pid;
+	CHECK(kill(old, SIGUSR2) == 0, "kill");
+	CHECK(waitpid(old, &status, 0) == old, "waitpid old vcapd");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "old vcapd exit 0x%x", status);
+	deadline = mono_ms() + 5000;
+	while (!(now = find_vcapd_child(old)) && mono_ms() < deadline)
+		sleep_ms(10);
+	CHECK(now > 0, "no new vcapd after SIGUSR2");
+	d.pid = now;
+	harness_vcapd_pid = now;
+	status_rings(&d); /* it answers */
+	check_exact(&host, "consumer across SIGUSR2", N_SIG, N_SIG);
+	vcapd_stop(&d);
+	cleanup();
+}
+
+int main(int argc, char **argv)
+{
+	static const struct scenario list[] = {
+		{ "synth", synth },
+		{ "if", live_if },
+		{ "refused", refused },
+		{ "sigusr2", sigusr2 },
+	};
+
+	/* the new vcapd is the old one's child: once the old one exits, it is ours */
+	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0, "subreaper");
+	return run_scenario(argc, argv, list, sizeof(list) / sizeof(list[0]));
+}
