@@ -126,12 +126,6 @@ static int refuse_unsupported(struct vcapd *d, char *err, size_t err_len)
 				 c->id);
 			return -ENOTSUP;
 		}
-		if (!c->rules_trivial || atomic_load(&c->rule_count) ||
-		    atomic_load(&c->flow_count)) {
-			snprintf(err, err_len,
-				 "ring %u: handover of rules and flow rules not supported yet", c->id);
-			return -ENOTSUP;
-		}
 	}
 	for (struct source *s = d->sources; s; s = s->next)
 		n_active += s->n_consumers;
@@ -237,6 +231,28 @@ static void write_filter(struct ust_writer *w, const struct filter *f, const cha
 	free(insns);
 }
 
+/* A ring's rules: the default, the wildcard rules as compiled, every flow rule with its hits. */
+static void write_rules(struct ust_writer *w, const struct rules *r)
+{
+	struct vcap_flow_stat page[256];
+	uint64_t cursor = 0, now = mono_ns();
+	size_t len;
+	const void *wild = rules_wild_export(r, &len);
+	uint32_t n = rules_flow_count(r), written = 0;
+
+	ust_u8(w, rules_default_pass(r));
+	ust_blob(w, wild, (uint32_t)len);
+	ust_u32(w, n);
+	do {
+		uint32_t got = rules_flow_list(r, cursor, now, page, 256, &cursor);
+
+		for (uint32_t i = 0; i < got && written < n; i++, written++)
+			ust_blob(w, &page[i], sizeof(page[i]));
+	} while (cursor);
+	while (written++ < n) /* cannot happen while the thread is parked: keep the count true */
+		w->oom = true;
+}
+
 static unsigned session_index(const struct handed *h, const struct session *ss)
 {
 	for (unsigned i = 0; i < h->n_sessions; i++)
@@ -333,6 +349,7 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 			ust_u32(w, c->cluster_mode);
 			write_filter(w, c->filter, c->filter_text);
 			write_filter(w, c->policy, c->policy_text);
+			write_rules(w, c->rules);
 			ust_blob(w, &c->w, sizeof(c->w));
 			ust_blob(w, &c->mirror, sizeof(c->mirror));
 			ust_u64(w, atomic_load(&c->filter_ns));
@@ -804,6 +821,48 @@ static int read_filter(struct source *s, char *text, size_t text_len, struct fil
 	return filter_from_insns(insns, bytes / sizeof(*insns), s->linktype, out);
 }
 
+/* The rules write_rules() wrote, into a fresh set. */
+static int read_rules(struct vcapd *d, struct source *s, struct rules **out, char *err,
+		      size_t err_len)
+{
+	uint8_t default_pass = ust_get_u8(&rd);
+	uint32_t len, n;
+	const void *wild = ust_get_blob_ref(&rd, &len);
+	struct rules *r = rules_new(&d->rules_limits);
+	void *aligned = len ? malloc(len) : NULL;
+	uint64_t now = mono_ns();
+	int rc = 0;
+
+	(void)s;
+	*out = r;
+	if (!r || (len && !aligned)) {
+		free(aligned);
+		return -ENOMEM;
+	}
+	if (rd.bad || default_pass > 1) {
+		free(aligned);
+		return -EBADMSG;
+	}
+	if (len)
+		memcpy(aligned, wild, len);
+	rc = rules_wild_import(r, aligned, len, default_pass);
+	free(aligned);
+	if (rc) {
+		snprintf(err, err_len, "its wildcard rules do not fit this vcapd (%s)",
+			 strerror(-rc));
+		return rc;
+	}
+	n = ust_get_u32(&rd);
+	for (uint32_t i = 0; i < n && !rd.bad; i++) {
+		struct vcap_flow_stat st;
+
+		ust_get_blob(&rd, &st, sizeof(st));
+		if (!rd.bad && (rc = rules_flow_restore(r, &st, now, err, err_len)))
+			return rc;
+	}
+	return rd.bad ? -EBADMSG : 0;
+}
+
 static int adopt_ring(struct vcapd *d, struct adopted *a, struct bpf_insn *insns, char *err,
 		      size_t err_len)
 {
@@ -818,6 +877,7 @@ static int adopt_ring(struct vcapd *d, struct adopted *a, struct bpf_insn *insns
 	uint8_t want_hash, want_meta;
 	uint32_t cluster_id, cluster_mode;
 	struct filter *filter = NULL, *policy = NULL;
+	struct rules *rules = NULL;
 	char filter_text[VCAP_FILTER_MAX + 1], policy_text[VCAP_FILTER_MAX + 1];
 
 	ust_get_str(&rd, src_name, sizeof(src_name));
@@ -843,9 +903,14 @@ static int adopt_ring(struct vcapd *d, struct adopted *a, struct bpf_insn *insns
 	rc = read_filter(s, filter_text, sizeof(filter_text), &filter, insns);
 	if (!rc)
 		rc = read_filter(s, policy_text, sizeof(policy_text), &policy, insns);
+	if (!rc)
+		rc = read_rules(d, s, &rules, err, err_len);
 	ust_get_blob(&rd, &w, sizeof(w));
 	if (rc || rd.bad) {
-		snprintf(err, err_len, "ring %u: its filters or writer state are malformed", id);
+		rules_free(rules);
+		if (!err[0])
+			snprintf(err, err_len, "ring %u: its filters or writer state are malformed",
+				 id);
 		filter_free(filter);
 		filter_free(policy);
 		close(memfd);
@@ -855,6 +920,7 @@ static int adopt_ring(struct vcapd *d, struct adopted *a, struct bpf_insn *insns
 	rc = consumer_adopt(s, id, ss, memfd, wake_fd, (size_t)map_size, &w, &d->rules_limits, &c,
 			    err, err_len);
 	if (rc) {
+		rules_free(rules);
 		filter_free(filter);
 		filter_free(policy);
 		close(memfd);
@@ -863,6 +929,9 @@ static int adopt_ring(struct vcapd *d, struct adopted *a, struct bpf_insn *insns
 	}
 	c->filter = filter;
 	c->policy = policy;
+	rules_free(c->rules);
+	c->rules = rules;
+	roster_rules_changed(c); /* not attached yet: the counts and the fast path */
 	snprintf(c->filter_text, sizeof(c->filter_text), "%s", filter_text);
 	snprintf(c->policy_text, sizeof(c->policy_text), "%s", policy_text);
 	ust_get_blob(&rd, &c->mirror, sizeof(c->mirror));

@@ -298,6 +298,24 @@ void ust_get_blob(struct ust_reader *r, void *buf, uint32_t len)
 		r->bad = true;
 }
 
+const void *ust_get_blob_ref(struct ust_reader *r, uint32_t *len)
+{
+	const void *p;
+	uint32_t n = 0;
+
+	*len = 0;
+	if (!take(r, &n, 4))
+		return NULL;
+	if (r->rec_len - r->rec_off < n) {
+		r->bad = true;
+		return NULL;
+	}
+	p = r->rec + r->rec_off;
+	r->rec_off += n;
+	*len = n;
+	return p;
+}
+
 void ust_close(struct ust_reader *r)
 {
 	if (r->map)

@@ -95,6 +95,8 @@ void ust_get_str(struct ust_reader *r, char *buf, size_t len);
 void ust_get_blob(struct ust_reader *r, void *buf, uint32_t len);
 /* A blob of at most max bytes: @return its length (r->bad if longer). */
 uint32_t ust_get_blob_max(struct ust_reader *r, void *buf, uint32_t max);
+/* A blob where it lies in the state (any alignment): @return it, its length in *len. */
+const void *ust_get_blob_ref(struct ust_reader *r, uint32_t *len);
 void ust_close(struct ust_reader *r);
 
 #endif /* VCAP_DAEMON_UPGRADE_STATE_H */

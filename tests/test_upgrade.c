@@ -87,6 +87,7 @@ struct result {
 	uint64_t payload_bad;  /* the generator's number in the payload is not the seq */
 	uint64_t filter_bad;   /* a packet the filter should not have passed */
 	uint64_t dropped, received, delivered, filtered;
+	uint64_t flow_hits, rule_hits; /* with_rules: of its flow rule and wildcard rule */
 	int rc;                /* the last receive's, 0 if it stopped at its count */
 	char err[160];
 };
@@ -113,8 +114,36 @@ static bool payload_n(const struct vcap_pkt *p, const struct vcap_meta *m, uint6
 	return true;
 }
 
-static void consume(const char *sock, const char *dev, const char *filter, uint64_t expect,
-		    int ready_fd, int out_fd)
+/*
+ * The rules a consumer holds across upgrades, both passing (its packets
+ * stay exact): a flow rule for flow RULE_FLOW (IPv4, UDP: synth.h's
+ * addresses and ports), then a wildcard rule for all UDP.  A packet the
+ * flow rule judged is not looked at by the wildcard rule.
+ */
+#define RULE_FLOW 57u
+
+static struct vcap_flow rule_flow(void)
+{
+	struct vcap_flow f = { .family = 4, .proto = 17, .port_a = 1024 + RULE_FLOW,
+			       .port_b = 80 /* ports[57 % 8] */ };
+
+	memcpy(f.addr_a, (uint8_t[]){ 10, 1, 0, RULE_FLOW }, 4);
+	memcpy(f.addr_b, (uint8_t[]){ 10, 2, 0, RULE_FLOW % 16 + 1 }, 4);
+	return f;
+}
+
+static int add_rules(struct vcap *h)
+{
+	struct vcap_rule r = { .id = 1, .fields = VCAP_RULE_PROTO, .action = VCAP_PASS,
+			       .proto = 17 };
+	struct vcap_flow f = rule_flow();
+	uint64_t at;
+
+	return vcap_flow_add(h, &f, VCAP_PASS, 0, &at) ?: vcap_rule_add(h, &r);
+}
+
+static void consume(const char *sock, const char *dev, const char *filter, bool with_rules,
+		    uint64_t expect, int ready_fd, int out_fd)
 {
 	VCAP_OPTS(vcap_open_opts, o, .socket_path = sock, .ring_size = 32u << 20,
 		  .filter = filter, .flags = VCAP_OPEN_META, .watermark = 64, .timeout_ms = 5);
@@ -125,10 +154,16 @@ static void consume(const char *sock, const char *dev, const char *filter, uint6
 	struct vcap_info info;
 	uint32_t id = h && vcap_info(h, &info, sizeof(info)) == 0 ? info.ring_id : 0;
 
+	if (h && with_rules && add_rules(h)) {
+		snprintf(r.err, sizeof(r.err), "rules: %s", vcap_errmsg());
+		id = 0;
+	}
+
 	(void)!write(ready_fd, &id, sizeof(id));
 	close(ready_fd);
-	if (!h) {
-		snprintf(r.err, sizeof(r.err), "open %s: %s", dev, vcap_errmsg());
+	if (!h || !id) {
+		if (!h)
+			snprintf(r.err, sizeof(r.err), "open %s: %s", dev, vcap_errmsg());
 		r.rc = -1;
 		(void)!write(out_fd, &r, sizeof(r));
 		_exit(1);
@@ -162,6 +197,12 @@ static void consume(const char *sock, const char *dev, const char *filter, uint6
 		if (!payload_n(&p, &m, &n) || n != m.seq)
 			r.payload_bad++;
 	}
+	if (with_rules) {
+		struct vcap_flow f = rule_flow();
+
+		if (vcap_flow_hits(h, &f, &r.flow_hits) || vcap_rule_hits(h, 1, &r.rule_hits))
+			snprintf(r.err, sizeof(r.err), "hits: %s", vcap_errmsg());
+	}
 	if (vcap_stats(h, &st, sizeof(st)) == 0) {
 		r.received = st.received;
 		r.delivered = st.delivered;
@@ -175,7 +216,7 @@ static void consume(const char *sock, const char *dev, const char *filter, uint6
 
 /* Start a consumer process; @return once its ring is open. */
 static struct consumer start_consumer(const char *sock, const char *dev, const char *filter,
-				      uint64_t expect)
+				      bool with_rules, uint64_t expect)
 {
 	struct consumer c;
 	int ready[2], out[2];
@@ -186,7 +227,7 @@ static struct consumer start_consumer(const char *sock, const char *dev, const c
 	if (c.pid == 0) {
 		close(ready[0]);
 		close(out[0]);
-		consume(sock, dev, filter, expect, ready[1], out[1]);
+		consume(sock, dev, filter, with_rules, expect, ready[1], out[1]);
 	}
 	close(ready[1]);
 	close(out[1]);
@@ -223,7 +264,8 @@ static struct result finish_consumer(struct consumer *c, const char *who)
 }
 
 /* Every packet it should have had, exactly once, in order, none dropped. */
-static void check_exact(struct consumer *c, const char *who, uint64_t expect, uint64_t offered)
+static struct result check_exact(struct consumer *c, const char *who, uint64_t expect,
+				 uint64_t offered)
 {
 	struct result r = finish_consumer(c, who);
 
@@ -236,6 +278,16 @@ static void check_exact(struct consumer *c, const char *who, uint64_t expect, ui
 	CHECK_EQ(r.delivered, expect);
 	CHECK_EQ(r.received, offered);
 	CHECK_EQ(r.received, r.delivered + r.dropped + r.filtered);
+	return r;
+}
+
+/* Its rules were in force all along: every packet of the flow, every other one by the wildcard. */
+static void check_hits(const struct result *r, uint64_t offered)
+{
+	fprintf(stderr, "rules: flow rule %llu hits, wildcard rule %llu hits\n",
+		(unsigned long long)r->flow_hits, (unsigned long long)r->rule_hits);
+	CHECK_EQ(r->flow_hits, offered / FLOWS);
+	CHECK_EQ(r->rule_hits, offered - offered / FLOWS);
 }
 
 /* ---- talking to vcapd ------------------------------------------------------ */
@@ -314,6 +366,7 @@ static void synth(void)
 {
 	struct consumer host, filtered, tenant;
 	struct vcap_status_ring st;
+	struct result r;
 
 	paths();
 	write_conf("source syn synth:size=128,pps=200000,count=%u,flows=%u,proto=udp,ipv6=50,"
@@ -322,9 +375,9 @@ static void synth(void)
 		   "tenant t allow syn\n",
 		   N_SYNTH, FLOWS, sock_t);
 	vcapd_start(&d, "--config", conf);
-	host = start_consumer(d.sock, "host:syn", NULL, N_SYNTH);
-	filtered = start_consumer(d.sock, "host:syn", "ip6", N_SYNTH / 2);
-	tenant = start_consumer(sock_t, "host:syn", NULL, N_SYNTH);
+	host = start_consumer(d.sock, "host:syn", NULL, true, N_SYNTH);
+	filtered = start_consumer(d.sock, "host:syn", "ip6", false, N_SYNTH / 2);
+	tenant = start_consumer(sock_t, "host:syn", NULL, false, N_SYNTH);
 
 	wait_received("syn", N_SYNTH / 6);
 	upgrade_ok();
@@ -338,7 +391,8 @@ static void synth(void)
 	wait_received("syn", N_SYNTH / 2);
 	upgrade_ok(); /* two in a row */
 
-	check_exact(&host, "host consumer", N_SYNTH, N_SYNTH);
+	r = check_exact(&host, "host consumer", N_SYNTH, N_SYNTH);
+	check_hits(&r, N_SYNTH);
 	check_exact(&filtered, "filtered consumer", N_SYNTH / 2, N_SYNTH);
 	check_exact(&tenant, "tenant consumer", N_SYNTH, N_SYNTH);
 	vcapd_stop(&d);
@@ -364,9 +418,9 @@ static void live_if(void)
 		   "tenant t allow wire\n",
 		   sock_t);
 	vcapd_start_in(&d, w.cap, "--config", conf);
-	host = start_consumer(d.sock, "host:wire", NULL, N_IF);
-	filtered = start_consumer(d.sock, "host:wire", "ip6", N_IF / 2);
-	tenant = start_consumer(sock_t, "host:wire", NULL, N_IF);
+	host = start_consumer(d.sock, "host:wire", NULL, false, N_IF);
+	filtered = start_consumer(d.sock, "host:wire", "ip6", false, N_IF / 2);
+	tenant = start_consumer(sock_t, "host:wire", NULL, false, N_IF);
 
 	/* the traffic, paced, from its own process while vcapd is upgraded twice */
 	snprintf(args, sizeof(args), "-l 128 -n %u -r %s --flows %u --ipv6 50", N_IF,
@@ -426,7 +480,7 @@ static void refused(void)
 	write_conf("source syn synth:size=128,pps=100000,count=%u,flows=%u,proto=udp,ipv6=50\n",
 		   N_REFUSED, FLOWS);
 	vcapd_start(&d, "--config", conf);
-	host = start_consumer(d.sock, "host:syn", NULL, N_REFUSED);
+	host = start_consumer(d.sock, "host:syn", NULL, false, N_REFUSED);
 	wait_received("syn", 10000);
 
 	refused_with("/bin/false", "exited with status 1");
@@ -519,7 +573,7 @@ static void sigusr2(void)
 	write_conf("source syn synth:size=128,pps=100000,count=%u,flows=%u,proto=udp,ipv6=50\n",
 		   N_SIG, FLOWS);
 	vcapd_start(&d, "--config", conf);
-	host = start_consumer(d.sock, "host:syn", NULL, N_SIG);
+	host = start_consumer(d.sock, "host:syn", NULL, false, N_SIG);
 	wait_received("syn", 10000);
 	old = d.pid;
 	CHECK(kill(old, SIGUSR2) == 0, "kill");
