@@ -18,6 +18,7 @@
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,51 +370,34 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 
 /* ---- the old side: the new process --------------------------------------- */
 
-/* Keep the tail of what the child says: its last words are the reason. */
+/*
+ * Keep the head of what the child says: its refusal comes first, and what
+ * may follow (a sanitizer's report at exit) must not push it out.
+ */
 static void keep(char *buf, size_t cap, size_t *len, const char *p, size_t n)
 {
-	if (n >= cap - 1) {
-		p += n - (cap - 1);
-		n = cap - 1;
-	}
-	if (*len + n > cap - 1) {
-		size_t drop = *len + n - (cap - 1);
-
-		memmove(buf, buf + drop, *len - drop);
-		*len -= drop;
-	}
+	if (n > cap - 1 - *len)
+		n = cap - 1 - *len;
 	memcpy(buf + *len, p, n);
 	*len += n;
 	buf[*len] = '\0';
 }
 
 /*
- * What the child wrote, as one line for a reply: from its first "vcapd: "
- * line (its refusal; a sanitizer's report may follow), newlines become "; ".
+ * Why the child did not take over: its own "vcapd: " line (its refusal; a
+ * sanitizer's report may follow), else the first thing it said.
  */
-static void one_line(char *out, size_t out_len, const char *text)
+static void reason_of(char *out, size_t out_len, const char *text)
 {
 	const char *own = strstr(text, "vcapd: ");
-	size_t o = 0;
+	const char *end;
 
 	if (own && (own == text || own[-1] == '\n'))
 		text = own;
-
 	while (*text == '\n')
 		text++;
-	for (; *text && o + 3 < out_len; text++) {
-		if (*text == '\n') {
-			while (text[1] == '\n')
-				text++;
-			if (!text[1])
-				break;
-			out[o++] = ';';
-			out[o++] = ' ';
-		} else {
-			out[o++] = *text;
-		}
-	}
-	out[o] = '\0';
+	end = strchr(text, '\n');
+	snprintf(out, out_len, "%.*s", (int)(end ? end - text : (ptrdiff_t)strlen(text)), text);
 }
 
 /*
@@ -515,7 +499,7 @@ static int spawn(const char *binary, int state_fd, const struct handed *h, int r
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	one_line(why, sizeof(why), said);
+	reason_of(why, sizeof(why), said);
 	if (why[0])
 		snprintf(err, err_len, "the new vcapd (%s) did not take over: %s", binary, why);
 	else if (!(ready_eof && err_eof) && mono_ns() >= deadline)

@@ -41,7 +41,7 @@ static uint64_t fnv1a(const uint8_t *p, size_t n)
 
 static void put(struct ust_writer *w, const void *p, size_t n)
 {
-	if (w->oom)
+	if (w->oom || !n)
 		return;
 	if (w->len + n > w->cap) {
 		size_t cap = w->cap ? w->cap : 4096;
