@@ -203,6 +203,14 @@ void source_set_error(struct source *s, const char *msg);
  */
 void source_ended_why(struct source *s, char *err, size_t err_len);
 
+/*
+ * Set while a new vcapd takes over from an old one (upgrade.c): a backend
+ * whose open() would take a kernel resource (if:'s socket and its ring)
+ * leaves that to restore(), which is given the inherited one, or nothing
+ * (len 0) for a source the old vcapd did not have.
+ */
+extern bool source_adopting;
+
 extern const struct source_ops *const source_kinds[]; /* synth, pcap, if; NULL-terminated */
 extern const char *const source_common_options[];    /* what every kind takes: cpu */
 extern const struct source_ops source_synth_ops;

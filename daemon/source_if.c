@@ -156,7 +156,7 @@ static int if_open(struct source *s, const char *args, char *err, size_t err_len
 	}
 	/* until source.c says otherwise, the kernel drops everything */
 	f->kdrop_all = true;
-	if (!rc)
+	if (!rc && !source_adopting) /* else restore() has the old vcapd's socket */
 		rc = if_connect(s, f, err, err_len);
 	if (rc) {
 		free(f);
@@ -282,6 +282,8 @@ static int if_restore(struct source *s, const void *buf, size_t len, int fd, cha
 	struct vcap_afp *afp = NULL;
 	int rc;
 
+	if (!len) /* new in this configuration: open it as open() would have */
+		return if_connect(s, f, err, err_len);
 	if (len != sizeof(v) || (((const struct if_saved *)buf)->has_afp && fd < 0)) {
 		snprintf(err, err_len, "if:%s: the saved state does not fit this vcapd", f->ifname);
 		return -EINVAL;
@@ -301,6 +303,10 @@ static int if_restore(struct source *s, const void *buf, size_t len, int fd, cha
 		vcap_afp_close(f->afp);
 	f->afp = afp;
 	f->broken = v.broken || !afp;
+	if (afp) {
+		s->ifindex = (uint32_t)vcap_afp_ifindex(afp);
+		atomic_store(&s->mtu, link_mtu(f->ifname));
+	}
 	f->kdrop_all = v.kdrop_all;
 	f->kfilter_len = v.kfilter_len;
 	f->drops_before = v.drops_before;

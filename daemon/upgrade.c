@@ -30,6 +30,7 @@
 #include "consumer.h"
 #include "filter.h"
 #include "jobs.h"
+#include "metrics.h"
 #include "notify.h"
 #include "policy.h"
 #include "requests.h"
@@ -107,10 +108,6 @@ static int refuse_unsupported(struct vcapd *d, char *err, size_t err_len)
 
 	if (d->vms) {
 		snprintf(err, err_len, "vm %s: handover not supported yet", vm_name(d->vms));
-		return -ENOTSUP;
-	}
-	if (d->metrics_listen) {
-		snprintf(err, err_len, "metrics (%s): handover not supported yet", d->metrics_listen);
 		return -ENOTSUP;
 	}
 	for (struct source *s = d->sources; s; s = s->next) {
@@ -287,6 +284,16 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 	ust_i32(w, main_listen_fd);
 	ust_end(w);
 	hand(h, main_listen_fd);
+	if (metrics_listen_fd() >= 0 && d->metrics_listen) {
+		char key[200];
+
+		snprintf(key, sizeof(key), METRICS_UPGRADE_KEY "%s", d->metrics_listen);
+		ust_begin(w, REC_LISTENER);
+		ust_str(w, key);
+		ust_i32(w, metrics_listen_fd());
+		ust_end(w);
+		hand(h, metrics_listen_fd());
+	}
 	for (struct tenant *t = d->tenants; t; t = t->next) {
 		if (t->listen_fd < 0)
 			continue;
@@ -662,6 +669,7 @@ int upgrade_takeover_open(const char *fd_arg, char *err, size_t err_len)
 		return -EBADMSG;
 	}
 	taking_over = true;
+	source_adopting = true; /* sources opened from now on wait for their state */
 	return 0;
 }
 
@@ -980,17 +988,17 @@ int upgrade_adopt(struct vcapd *d, struct loop *l, char *err, size_t err_len)
 	free(a.ss);
 	if (rc < 0)
 		return rc;
+	/* sources the old vcapd did not have open now (kfilter_frozen: restored above) */
+	for (struct source *s = d->sources; s && rc >= 0; s = s->next)
+		if (!s->kfilter_frozen && s->ops->restore)
+			rc = s->ops->restore(s, NULL, 0, -1, err, err_len);
+	source_adopting = false;
+	if (rc < 0)
+		return rc;
 	for (struct source *s = d->sources; s; s = s->next)
 		s->kfilter_frozen = false;
 	if (next_ring_id > d->next_ring_id)
 		d->next_ring_id = next_ring_id;
-	/* sockets the configuration no longer names (a tenant removed): closed */
-	for (unsigned i = 0; i < n_listeners; i++)
-		if (!listeners[i].used)
-			close(listeners[i].fd);
-	free(listeners);
-	listeners = NULL;
-	n_listeners = 0;
 	ust_close(&rd);
 	close(state_fd);
 	state_fd = -1;
@@ -1003,6 +1011,13 @@ void upgrade_ready(void)
 	struct pollfd p = { .fd = ready_fd, .events = POLLIN };
 	ssize_t n = 0;
 
+	/* sockets the configuration no longer names (a tenant, metrics removed): closed */
+	for (unsigned i = 0; i < n_listeners; i++)
+		if (!listeners[i].used)
+			close(listeners[i].fd);
+	free(listeners);
+	listeners = NULL;
+	n_listeners = 0;
 	/* systemd first: the old main pid exits as soon as it reads READY */
 	snprintf(msg, sizeof(msg), "MAINPID=%d\nREADY=1", (int)getpid());
 	(void)notify_send(msg);

@@ -20,7 +20,8 @@
  *            vcapd serving a VM: each refused with a reply naming the
  *            problem; the old vcapd serves on, its consumer loses nothing,
  *            and it holds no more descriptors than before
- *   sigusr2  SIGUSR2 upgrades as UPGRADE does
+ *   sigusr2  SIGUSR2 upgrades as UPGRADE does; the metrics endpoint (a
+ *            unix: one) is handed over too and answers after
  */
 #include <endian.h>
 #include <errno.h>
@@ -28,7 +29,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "harness.h"
 #include "netns.h"
@@ -562,17 +565,43 @@ static pid_t find_vcapd_child(pid_t except)
 
 #define N_SIG 300000u
 
+/* GET /metrics on a unix: endpoint: @return true if it answered 200 with vcap's counters. */
+static bool metrics_answers(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[4096] = "";
+	size_t got = 0;
+	ssize_t n;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    write(fd, "GET /metrics HTTP/1.0\r\n\r\n", 26) != 26) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	return strstr(buf, " 200 ") && strstr(buf, "vcap_");
+}
+
 static void sigusr2(void)
 {
 	struct consumer host;
 	uint64_t deadline;
 	pid_t old, now = 0;
 	int status;
+	char metrics[220], metrics_arg[230];
 
 	paths();
+	snprintf(metrics, sizeof(metrics), "%s.metrics", conf);
+	snprintf(metrics_arg, sizeof(metrics_arg), "unix:%s", metrics);
 	write_conf("source syn synth:size=128,pps=100000,count=%u,flows=%u,proto=udp,ipv6=50\n",
 		   N_SIG, FLOWS);
-	vcapd_start(&d, "--config", conf);
+	vcapd_start(&d, "--config", conf, "--metrics", metrics_arg);
+	CHECK(metrics_answers(metrics), "metrics before the upgrade");
 	host = start_consumer(d.sock, "host:syn", NULL, false, N_SIG);
 	wait_received("syn", 10000);
 	old = d.pid;
@@ -586,8 +615,10 @@ static void sigusr2(void)
 	d.pid = now;
 	harness_vcapd_pid = now;
 	status_rings(&d); /* it answers */
+	CHECK(metrics_answers(metrics), "metrics after the upgrade");
 	check_exact(&host, "consumer across SIGUSR2", N_SIG, N_SIG);
 	vcapd_stop(&d);
+	unlink(metrics);
 	cleanup();
 }
 
