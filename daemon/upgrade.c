@@ -939,7 +939,18 @@ static int adopt_ring(struct vcapd *d, struct adopted *a, struct bpf_insn *insns
 		consumer_destroy(c);
 		return -EBADMSG;
 	}
-	rc = roster_attach(c, why, sizeof(why));
+	{
+		/*
+		 * A finite source that ended keeps its rings (they read to the
+		 * end): attaching one again is what the old vcapd had, not a new
+		 * consumer of an ended source.  No capture thread runs yet.
+		 */
+		bool finished = s->finished;
+
+		s->finished = false;
+		rc = roster_attach(c, why, sizeof(why));
+		s->finished = finished;
+	}
 	if (rc) {
 		snprintf(err, err_len, "ring %u: %s", id, why);
 		consumer_destroy(c);
