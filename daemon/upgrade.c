@@ -567,6 +567,11 @@ int upgrade_run(struct vcapd *d, const char *binary, uint32_t *new_pid, uint64_t
 		ep[1] = rp[1] = -1; /* spawn closed them */
 	}
 	if (rc) {
+		char mainpid[32];
+
+		/* the child may have told systemd it was the main process: it is not */
+		snprintf(mainpid, sizeof(mainpid), "MAINPID=%d", (int)getpid());
+		(void)notify_send(mainpid);
 		for (struct source *s = d->sources; s; s = s->next)
 			capture_unpark(s);
 		vlog(LOG_ERR, "upgrade to %s refused: %s; this vcapd goes on", binary, err);

@@ -302,15 +302,18 @@ static void check_hits(const struct result *r, uint64_t offered)
 
 /* ---- talking to vcapd ------------------------------------------------------ */
 
-/* UPGRADE as root on the main socket; @return its status, the reply in *r. */
-static int upgrade_req(const char *binary, struct vcap_msg *r)
+/* UPGRADE on socket sock; @return its status, the reply in *r. */
+static int upgrade_req_on(const char *sock, const char *binary, struct vcap_msg *r)
 {
 	static _Alignas(8) uint8_t buf[VCAP_MSG_MAX];
+	struct vcapd_proc on = d;
 	struct vcap_msg m;
 	char why[128];
-	int fd = raw_session(&d);
+	int fd;
 	ssize_t n;
 
+	snprintf(on.sock, sizeof(on.sock), "%s", sock);
+	fd = raw_session(&on);
 	vcap_msg_init(&m, VCAP_APP_CAPTURE, VCAP_MSG_UPGRADE);
 	snprintf(m.text, sizeof(m.text), "%s", binary ? binary : "");
 	n = vcap_msg_encode(&m, buf, sizeof(buf));
@@ -320,6 +323,12 @@ static int upgrade_req(const char *binary, struct vcap_msg *r)
 	      why);
 	close(fd);
 	return r->status;
+}
+
+/* ... as root on the main socket. */
+static int upgrade_req(const char *binary, struct vcap_msg *r)
+{
+	return upgrade_req_on(d.sock, binary, r);
 }
 
 /* The old vcapd exited 0 and the new one (reparented to us: subreaper) serves. */
@@ -376,7 +385,9 @@ static void synth(void)
 {
 	struct consumer host, filtered, tenant;
 	struct vcap_status_ring st;
+	struct vcap_msg refusal;
 	struct result r;
+	int fds;
 
 	paths();
 	write_conf("source syn synth:size=128,pps=200000,count=%u,flows=%u,proto=udp,ipv6=50,"
@@ -390,7 +401,13 @@ static void synth(void)
 	tenant = start_consumer(sock_t, "host:syn", NULL, false, N_SYNTH, N_SYNTH);
 
 	wait_received("syn", N_SYNTH / 6);
+	/* a tenant may not upgrade vcapd */
+	CHECK(upgrade_req_on(sock_t, NULL, &refusal) == -EPERM, "a tenant's UPGRADE: %d %s",
+	      refusal.status, refusal.text);
+	fds = settled_fds(d.pid);
 	upgrade_ok();
+	/* the new vcapd holds what the old one held: the handover's own descriptors are gone */
+	CHECK_EQ(settled_fds(d.pid), fds);
 	/* the rings, their ids and filters are the new vcapd's now */
 	st = ring_status(filtered.ring_id);
 	CHECK(!strcmp(st.filter, "ip6"), "ring %u's filter after the upgrade: \"%s\"",
@@ -500,6 +517,12 @@ static void refused(void)
 	wait_received("syn", 10000);
 
 	refused_with("/bin/false", "exited with status 1");
+	/* vcapctl says why and exits 1 */
+	CHECK(sh("%s/tools/vcapctl --socket %s upgrade --binary /bin/false 2>&1 | "
+		 "grep -q 'upgrade failed: .*exited with status 1' && "
+		 "! %s/tools/vcapctl --socket %s upgrade --binary /bin/false 2>/dev/null",
+		 build_dir(), d.sock, build_dir(), d.sock) == 0,
+	      "vcapctl upgrade --binary /bin/false");
 	refused_with("/nonexistent/vcapd", "cannot execute /nonexistent/vcapd");
 
 	/* a vcapd that reads another state format */
