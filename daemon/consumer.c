@@ -97,7 +97,13 @@ int consumer_adopt(struct source *s, uint32_t id, struct session *ss, int memfd,
 		return -ENOMEM;
 	}
 	c->rules = rules_new(limits);
-	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, memfd, 0);
+	/*
+	 * Not MAP_POPULATE: this runs while capture is paused, and the pages
+	 * exist already (the old vcapd populated them); the first write to
+	 * each costs the capture thread a minor fault, a few ns per packet
+	 * for one pass through the ring, not an allocation.
+	 */
+	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (!c->rules || map == MAP_FAILED) {
 		set_err(err, err_len, c->rules ? "mmap" : "rules", c->rules ? errno : ENOMEM);
 		if (c->rules)
