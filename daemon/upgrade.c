@@ -310,8 +310,8 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 		size_t n = s->ops->save(s, backend, BACKEND_MAX, &fd);
 
 		if (!n) {
-			snprintf(err, err_len, "source %s: its backend could not save its state",
-				 s->name);
+			snprintf(err, err_len, "source %s (%s): handover of where it is not "
+				 "supported for it yet", s->name, s->spec);
 			free(backend);
 			return -EIO;
 		}
@@ -554,6 +554,8 @@ int upgrade_run(struct vcapd *d, const char *binary, uint32_t *new_pid, uint64_t
 	t0 = mono_ns();
 	for (struct source *s = d->sources; s; s = s->next)
 		capture_park(s);
+	vlog(LOG_DEBUG, "upgrade: capture threads parked in %llu us",
+	     (unsigned long long)((mono_ns() - t0) / 1000));
 	rc = write_state(d, &w, &h, rp[1], log_fd, err, err_len);
 	if (!rc) {
 		state_fd = ust_seal(&w, VCAPD_VERSION);
@@ -563,6 +565,8 @@ int upgrade_run(struct vcapd *d, const char *binary, uint32_t *new_pid, uint64_t
 		}
 	}
 	if (!rc) {
+		vlog(LOG_DEBUG, "upgrade: state of %zu bytes written after %llu us", w.len,
+		     (unsigned long long)((mono_ns() - t0) / 1000));
 		rc = spawn(binary, state_fd, &h, rp[0], ep[1], ep[0], rp[1], &pid, err, err_len);
 		ep[1] = rp[1] = -1; /* spawn closed them */
 	}

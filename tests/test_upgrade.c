@@ -15,6 +15,9 @@
  *   if       the same on an if: source (a veth pair in private namespaces,
  *            vcapsend paced): every frame sent is delivered once, the
  *            kernel dropped none
+ *   pcap     the same on a pcap: source replayed at the file's pace (frames
+ *            of the generator, written by the test): the replay goes on
+ *            at the next packet of the file
  *   refused  --binary /bin/false, a binary that reads another state format
  *            version, a configuration made bad before the upgrade, and a
  *            vcapd serving a VM: each refused with a reply naming the
@@ -35,6 +38,7 @@
 
 #include "harness.h"
 #include "netns.h"
+#include "synth.h"
 #include "vcap.h"
 
 #define FLOWS 1000 /* ipv6=50: flows f with f % 100 < 50 are IPv6: "ip6" passes half */
@@ -485,6 +489,57 @@ static void live_if(void)
 	cleanup();
 }
 
+/* ---- pcap: ----------------------------------------------------------------- */
+
+#define N_PCAP 200000u
+
+/* A capture file of the generator's frames n = 0..count-1, 10 us apart. */
+static void write_pcap(const char *path, unsigned count)
+{
+	struct vcap_synth_cfg cfg = { .size = 128, .flows = FLOWS, .proto = VCAP_SYNTH_UDP,
+				      .ipv6_pct = 50 };
+	struct vcap_synth gen;
+	uint32_t hdr[6] = { 0xa1b2c3d4, 2 | 4u << 16, 0, 0, 65535, 1 /* Ethernet */ };
+	uint8_t frame[128];
+	char err[128];
+	FILE *f = fopen(path, "w");
+
+	CHECK(f, "%s", path);
+	CHECK(vcap_synth_init(&gen, &cfg, err, sizeof(err)) == 0, "synth: %s", err);
+	CHECK(fwrite(hdr, sizeof(hdr), 1, f) == 1, "write");
+	for (unsigned n = 0; n < count; n++) {
+		uint64_t us = 1000000ull + (uint64_t)n * 10;
+		uint32_t rec[4] = { (uint32_t)(us / 1000000), (uint32_t)(us % 1000000), 128, 128 };
+
+		vcap_synth_frame(&gen, n, frame);
+		CHECK(fwrite(rec, sizeof(rec), 1, f) == 1 && fwrite(frame, 128, 1, f) == 1, "write");
+	}
+	CHECK(fclose(f) == 0, "write %s", path);
+}
+
+static void pcap_file(void)
+{
+	struct consumer host, filtered;
+	char file[220];
+
+	paths();
+	snprintf(file, sizeof(file), "%s.pcap", conf);
+	write_pcap(file, N_PCAP);
+	write_conf("source file pcap:%s,consumers=2\n", file);
+	vcapd_start(&d, "--config", conf);
+	host = start_consumer(d.sock, "host:file", NULL, false, N_PCAP, N_PCAP);
+	filtered = start_consumer(d.sock, "host:file", "ip6", false, N_PCAP / 2, N_PCAP);
+	wait_received("file", N_PCAP / 4);
+	upgrade_ok();
+	wait_received("file", N_PCAP / 2);
+	upgrade_ok();
+	check_exact(&host, "host consumer", N_PCAP, N_PCAP);
+	check_exact(&filtered, "filtered consumer", N_PCAP / 2, N_PCAP);
+	vcapd_stop(&d);
+	unlink(file);
+	cleanup();
+}
+
 /* ---- refused --------------------------------------------------------------- */
 
 static void refused_with(const char *binary, const char *what)
@@ -663,6 +718,7 @@ int main(int argc, char **argv)
 	static const struct scenario list[] = {
 		{ "synth", synth },
 		{ "if", live_if },
+		{ "pcap", pcap_file },
 		{ "refused", refused },
 		{ "sigusr2", sigusr2 },
 	};
