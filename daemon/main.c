@@ -179,18 +179,60 @@ struct signal_watch {
 
 /*
  * SIGUSR2: hand everything to the binary vcapd was started as (upgrade.h),
- * as nginx does; on success this process leaves at once.
+ * as nginx does; on success this process leaves at once.  While requests
+ * are being answered off the control thread it cannot (-EAGAIN): it tries
+ * again every 100 ms, for up to 10 s, as vcapctl upgrade does.
  */
-static void upgrade_on_signal(struct vcapd *d)
+#define UPGRADE_RETRY_MS 100
+#define UPGRADE_RETRIES 100
+
+static struct upgrade_retry {
+	struct loop_watch watch;
+	struct vcapd *d;
+	unsigned left; /* tries left; 0: none pending */
+} upgrade_retry;
+
+static void upgrade_try(struct upgrade_retry *r)
 {
 	char err[512];
 	uint32_t pid;
 	uint64_t paused;
+	int rc = upgrade_run(r->d, NULL, &pid, &paused, err, sizeof(err));
 
-	vlog(LOG_NOTICE, "SIGUSR2: upgrading");
-	if (upgrade_run(d, NULL, &pid, &paused, err, sizeof(err)) == 0)
+	if (rc == 0)
 		_exit(0);
+	if (rc == -EAGAIN && r->left) {
+		if (r->left == UPGRADE_RETRIES) {
+			if (loop_every(r->d->loop, UPGRADE_RETRY_MS, &r->watch)) {
+				r->left = 0; /* no timer: this signal is done with */
+				return;
+			}
+			vlog(LOG_NOTICE, "SIGUSR2: %s; trying again for %u s", err,
+			     UPGRADE_RETRIES * UPGRADE_RETRY_MS / 1000);
+		}
+		r->left--;
+		return;
+	}
 	/* upgrade_run logged why; this vcapd goes on */
+	if (r->left < UPGRADE_RETRIES)
+		loop_cancel(r->d->loop, &r->watch);
+	r->left = 0;
+}
+
+static void upgrade_retry_tick(struct loop_watch *w, uint32_t events)
+{
+	(void)events;
+	upgrade_try((struct upgrade_retry *)w);
+}
+
+static void upgrade_on_signal(struct vcapd *d)
+{
+	vlog(LOG_NOTICE, "SIGUSR2: upgrading");
+	if (upgrade_retry.left)
+		return; /* one is pending already */
+	upgrade_retry = (struct upgrade_retry){ .watch.on_event = upgrade_retry_tick, .d = d,
+						.left = UPGRADE_RETRIES };
+	upgrade_try(&upgrade_retry);
 }
 
 /* SIGHUP reloads the configuration file; SIGINT and SIGTERM end the loop. */

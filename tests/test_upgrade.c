@@ -692,6 +692,10 @@ static void sigusr2(void)
 	write_conf("source syn synth:size=128,pps=100000,count=%u,flows=%u,proto=udp,ipv6=50\n",
 		   N_SIG, FLOWS);
 	vcapd_start(&d, "--config", conf, "--metrics", metrics_arg);
+	/* it listens on its main socket first, then the metrics one: wait for that */
+	deadline = mono_ms() + 5000;
+	while (!metrics_answers(metrics) && mono_ms() < deadline)
+		sleep_ms(10);
 	CHECK(metrics_answers(metrics), "metrics before the upgrade");
 	host = start_consumer(d.sock, "host:syn", NULL, false, N_SIG, N_SIG);
 	wait_received("syn", 10000);
