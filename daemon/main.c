@@ -406,7 +406,7 @@ int main(int argc, char **argv)
 			foreground = true;
 			break;
 		case 'T':
-			if (upgrade_takeover_open(optarg, err, sizeof(err))) {
+			if (upgrade_takeover_arg(optarg, err, sizeof(err))) {
 				fprintf(stderr, "vcapd: %s\n", err);
 				return 1;
 			}
@@ -423,6 +423,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vcapd: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
 		return 2;
+	}
+	/* an upgrade: the old vcapd parks now, and hands over its state */
+	if (upgrade_taking_over() && upgrade_takeover_open(err, sizeof(err))) {
+		fprintf(stderr, "vcapd: %s\n", err);
+		return 1;
 	}
 	if (socket_opt) {
 		d.socket_path = socket_opt;

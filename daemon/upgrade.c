@@ -37,6 +37,7 @@
 #include "session.h"
 #include "session_unix.h"
 #include "source.h"
+#include "unix_carrier.h"
 #include "upgrade_state.h"
 #include "util.h"
 #include "vcapd.h"
@@ -147,9 +148,13 @@ static int refuse_unsupported(struct vcapd *d, char *err, size_t err_len)
 
 /* ---- the old side: the state --------------------------------------------- */
 
+#define SOURCE_FDS_MAX 64 /* sources with a descriptor (if:) an upgrade hands over */
+
 struct handed {
-	int *fds;
+	int *fds; /* inherited across exec (fixed while the control thread is in here) */
 	unsigned n, cap;
+	int src_fds[SOURCE_FDS_MAX]; /* sent after parking: a capture thread may reopen its socket */
+	unsigned n_src;
 	bool oom;
 	struct session **sessions;
 	unsigned n_sessions, cap_sessions;
@@ -171,6 +176,13 @@ static void hand(struct handed *h, int fd)
 		h->cap = cap;
 	}
 	h->fds[h->n++] = fd;
+}
+
+static void hand_session(void *arg, struct session *ss, int fd, struct tenant *via)
+{
+	(void)ss;
+	(void)via;
+	hand(arg, fd);
 }
 
 struct state_ctx {
@@ -325,10 +337,18 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 		ust_u8(w, s->finished);
 		ust_u8(w, s->kernel_drop_all);
 		ust_str(w, s->kernel_filter);
-		ust_i32(w, fd);
+		if (fd >= 0 && h->n_src == SOURCE_FDS_MAX) {
+			snprintf(err, err_len, "more than %u sources with a socket: handover not "
+				 "supported", SOURCE_FDS_MAX);
+			free(backend);
+			return -ENOTSUP;
+		}
+		/* its index among the descriptors sent with the state, not a number */
+		ust_i32(w, fd >= 0 ? (int32_t)h->n_src : -1);
+		if (fd >= 0)
+			h->src_fds[h->n_src++] = fd;
 		ust_blob(w, backend, (uint32_t)n);
 		ust_end(w);
-		hand(h, fd);
 	}
 	free(backend);
 
@@ -391,64 +411,97 @@ static void keep(char *buf, size_t cap, size_t *len, const char *p, size_t n)
 }
 
 /*
- * Why the child did not take over: its own "vcapd: " line (its refusal; a
- * sanitizer's report may follow), else the first thing it said.
+ * Why the child did not take over: its own "vcapd: " line (its refusal;
+ * not a log line of a lesser level, and not a sanitizer's report that may
+ * follow), else the first thing it said.
  */
 static void reason_of(char *out, size_t out_len, const char *text)
 {
-	const char *own = strstr(text, "vcapd: ");
-	const char *end;
+	static const char *const chatter[] = { "vcapd: info: ", "vcapd: notice: ",
+					       "vcapd: debug: " };
+	const char *line = text, *pick = NULL, *end;
 
-	if (own && (own == text || own[-1] == '\n'))
-		text = own;
-	while (*text == '\n')
-		text++;
-	end = strchr(text, '\n');
-	snprintf(out, out_len, "%.*s", (int)(end ? end - text : (ptrdiff_t)strlen(text)), text);
+	for (; *line && !pick; line = (end = strchr(line, '\n')) ? end + 1 : line + strlen(line)) {
+		bool chat = false;
+
+		if (strncmp(line, "vcapd: ", 7))
+			continue;
+		for (size_t i = 0; i < sizeof(chatter) / sizeof(chatter[0]); i++)
+			chat |= !strncmp(line, chatter[i], strlen(chatter[i]));
+		if (!chat)
+			pick = line;
+	}
+	if (!pick)
+		for (pick = text; *pick == '\n'; pick++)
+			;
+	end = strchr(pick, '\n');
+	snprintf(out, out_len, "%.*s", (int)(end ? end - pick : (ptrdiff_t)strlen(pick)), pick);
 }
 
+/* What upgrade_run() needs to talk to its child. */
+struct child {
+	pid_t pid;
+	int sock;  /* our end of the SOCK_SEQPACKET pair: LOADED, STATE, READY, GO */
+	int err_r; /* the child's stderr */
+	bool sock_eof, err_eof;
+	char said[1024];
+	size_t said_len;
+	uint64_t deadline;
+};
+
 /*
- * Run binary with the state, wait for "READY pid" and answer "GO".
- * @return 0 with *pid, or -errno with err (the child is gone then).
+ * Every descriptor the child inherits: fixed while the control thread is
+ * in here (nothing accepts, opens or closes a session or ring meanwhile),
+ * so they are known before parking.  Sources' sockets are not: a capture
+ * thread reopens its own (they go with the state, write_state()).
  */
-static int spawn(const char *binary, int state_fd, const struct handed *h, int ready_fd,
-		 int err_fd_w, int err_fd_r, int ready_peer, pid_t *pid_out, char *err,
-		 size_t err_len)
+static void collect_fds(struct vcapd *d, struct handed *h)
 {
-	char fd_arg[16], said[1024] = "", ready[64] = "", why[512];
-	size_t said_len = 0, ready_len = 0;
+	hand(h, main_listen_fd);
+	hand(h, metrics_listen_fd());
+	for (struct tenant *t = d->tenants; t; t = t->next)
+		hand(h, t->listen_fd);
+	unix_each(hand_session, h);
+	for (struct consumer *c = d->consumers; c; c = c->next_global) {
+		hand(h, c->place.keep_fd);
+		hand(h, c->place.wake_fd);
+	}
+}
+
+/* fork + exec binary --takeover SOCK with the original arguments.  @return 0 or -errno. */
+static int start_child(const char *binary, const struct handed *h, int child_sock, int err_w,
+		       struct child *ch, char *err, size_t err_len)
+{
+	char fd_arg[16];
 	char **argv = calloc((size_t)n_args + 4, sizeof(*argv));
-	uint64_t deadline = mono_ns() + READY_MS * 1000000ull;
-	bool ready_eof = false, err_eof = false;
-	int status, rc = -ECHILD;
-	pid_t pid, new_pid = 0;
+	int rc;
 
 	if (!argv) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	snprintf(fd_arg, sizeof(fd_arg), "%d", state_fd);
+	snprintf(fd_arg, sizeof(fd_arg), "%d", child_sock);
 	argv[0] = (char *)binary;
 	argv[1] = "--takeover";
 	argv[2] = fd_arg;
 	for (int i = 0; i < n_args; i++)
 		argv[3 + i] = args[i];
 
-	pid = fork();
-	if (pid < 0) {
+	ch->pid = fork();
+	if (ch->pid < 0) {
 		rc = -errno;
 		snprintf(err, err_len, "fork: %s", strerror(errno));
 		free(argv);
 		return rc;
 	}
-	if (pid == 0) {
+	if (ch->pid == 0) {
 		/* the child: only what is async-signal-safe, then exec */
 		static const char pre[] = "cannot execute ";
 
 		for (unsigned i = 0; i < h->n; i++)
 			(void)fcntl(h->fds[i], F_SETFD, 0);
-		(void)fcntl(state_fd, F_SETFD, 0);
-		(void)dup2(err_fd_w, 2); /* what it says is the reason it gives */
+		(void)fcntl(child_sock, F_SETFD, 0);
+		(void)dup2(err_w, 2); /* what it says is the reason it gives */
 		if (chdir(start_cwd)) { /* relative paths in argv mean what they meant at start */
 		}
 		execv(binary, argv);
@@ -464,52 +517,71 @@ static int spawn(const char *binary, int state_fd, const struct handed *h, int r
 		_exit(127);
 	}
 	free(argv);
-	close(err_fd_w);
-	close(ready_peer);
+	return 0;
+}
 
-	while (!new_pid && !(ready_eof && err_eof)) {
-		struct pollfd p[2] = { { .fd = ready_eof ? -1 : ready_fd, .events = POLLIN },
-				       { .fd = err_eof ? -1 : err_fd_r, .events = POLLIN } };
+/*
+ * Wait for the child's next message on ch->sock (into msg), collecting
+ * what it says on stderr meanwhile.  @return its length, or 0 if it is
+ * gone (both closed) or the deadline passed.
+ */
+static size_t child_says(struct child *ch, char *msg, size_t cap)
+{
+	while (!(ch->sock_eof && ch->err_eof)) {
+		struct pollfd p[2] = { { .fd = ch->sock_eof ? -1 : ch->sock, .events = POLLIN },
+				       { .fd = ch->err_eof ? -1 : ch->err_r, .events = POLLIN } };
 		uint64_t now = mono_ns();
 		char buf[512];
 		ssize_t n;
 
-		if (now >= deadline)
-			break;
-		if (poll(p, 2, (int)((deadline - now) / 1000000ull) + 1) < 0 && errno != EINTR)
-			break;
+		if (now >= ch->deadline)
+			return 0;
+		if (poll(p, 2, (int)((ch->deadline - now) / 1000000ull) + 1) < 0 && errno != EINTR)
+			return 0;
 		if (p[1].revents) {
-			n = read(err_fd_r, buf, sizeof(buf));
+			n = read(ch->err_r, buf, sizeof(buf));
 			if (n > 0)
-				keep(said, sizeof(said), &said_len, buf, (size_t)n);
+				keep(ch->said, sizeof(ch->said), &ch->said_len, buf, (size_t)n);
 			else if (n == 0 || errno != EINTR)
-				err_eof = true;
+				ch->err_eof = true;
 		}
 		if (p[0].revents) {
-			n = read(ready_fd, buf, sizeof(buf));
+			n = recv(ch->sock, msg, cap - 1, MSG_DONTWAIT);
 			if (n > 0) {
-				keep(ready, sizeof(ready), &ready_len, buf, (size_t)n);
-				if (strchr(ready, '\n') && sscanf(ready, "READY %d", &new_pid) != 1)
-					ready_eof = true; /* not what a vcapd says */
-			} else if (n == 0 || errno != EINTR) {
-				ready_eof = true;
+				msg[n] = '\0';
+				return (size_t)n;
 			}
+			if (n == 0 || (errno != EINTR && errno != EAGAIN))
+				ch->sock_eof = true;
 		}
 	}
-	if (new_pid == pid && write(ready_fd, "GO\n", 3) == 3) {
-		*pid_out = pid;
-		if (said_len) /* warnings it gave on the way */
-			vlog(LOG_NOTICE, "new vcapd (pid %d) said: %s", (int)pid, said);
-		return 0;
-	}
-	/* it will not take over: make sure it never does, then say why */
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	return 0;
+}
+
+/* The child did not take over: make sure it never does, then say why. */
+static int child_failed(struct child *ch, const char *binary, char *err, size_t err_len)
+{
+	char why[512];
+	int status = 0;
+	bool late = !(ch->sock_eof && ch->err_eof) && mono_ns() >= ch->deadline;
+
+	kill(ch->pid, SIGKILL);
+	while (waitpid(ch->pid, &status, 0) < 0 && errno == EINTR)
 		;
-	reason_of(why, sizeof(why), said);
+	/* what it said on its way out, to the end */
+	while (!ch->err_eof) {
+		char buf[512];
+		ssize_t n = read(ch->err_r, buf, sizeof(buf));
+
+		if (n > 0)
+			keep(ch->said, sizeof(ch->said), &ch->said_len, buf, (size_t)n);
+		else if (n == 0 || errno != EINTR)
+			ch->err_eof = true;
+	}
+	reason_of(why, sizeof(why), ch->said);
 	if (why[0])
 		snprintf(err, err_len, "the new vcapd (%s) did not take over: %s", binary, why);
-	else if (!(ready_eof && err_eof) && mono_ns() >= deadline)
+	else if (late)
 		snprintf(err, err_len, "the new vcapd (%s) was not ready within %d s", binary,
 			 READY_MS / 1000);
 	else if (WIFEXITED(status))
@@ -518,7 +590,31 @@ static int spawn(const char *binary, int state_fd, const struct handed *h, int r
 	else
 		snprintf(err, err_len, "the new vcapd (%s) died of signal %d before it was ready",
 			 binary, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	return rc;
+	return -ECHILD;
+}
+
+/* The state's memfd and the sources' sockets, four descriptors a message. */
+static int send_state(int sock, int state_fd, const struct handed *h)
+{
+	int fds[VCAP_UNIX_MAX_FDS], n = 0, rc;
+	char msg[32];
+
+	snprintf(msg, sizeof(msg), "STATE %u", h->n_src);
+	fds[n++] = state_fd;
+	for (unsigned i = 0; i <= h->n_src; i++) {
+		if (i < h->n_src && n < VCAP_UNIX_MAX_FDS) {
+			fds[n++] = h->src_fds[i];
+			continue;
+		}
+		rc = vcap_unix_send(sock, msg, strlen(msg), fds, n);
+		if (rc)
+			return rc;
+		snprintf(msg, sizeof(msg), "FDS");
+		n = 0;
+		if (i < h->n_src)
+			fds[n++] = h->src_fds[i];
+	}
+	return 0;
 }
 
 int upgrade_run(struct vcapd *d, const char *binary, uint32_t *new_pid, uint64_t *paused_ns,
@@ -526,9 +622,11 @@ int upgrade_run(struct vcapd *d, const char *binary, uint32_t *new_pid, uint64_t
 {
 	struct ust_writer w = { 0 };
 	struct handed h = { 0 };
+	struct child ch = { .pid = -1 };
 	int rp[2] = { -1, -1 }, ep[2] = { -1, -1 }, log_fd = -1, state_fd = -1, rc;
-	uint64_t t0;
-	pid_t pid = 0;
+	char msg[64];
+	bool parked = false;
+	uint64_t t0 = 0;
 
 	if (!binary || !*binary)
 		binary = exe_path;
@@ -544,19 +642,44 @@ int upgrade_run(struct vcapd *d, const char *binary, uint32_t *new_pid, uint64_t
 	rc = refuse_unsupported(d, err, err_len);
 	if (rc)
 		return rc;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rp) || pipe2(ep, O_CLOEXEC) ||
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rp) || pipe2(ep, O_CLOEXEC) ||
 	    (log_fd = fcntl(2, F_DUPFD_CLOEXEC, 3)) < 0) {
 		rc = -errno;
 		snprintf(err, err_len, "upgrade: %s", strerror(errno));
+		goto out;
+	}
+	collect_fds(d, &h);
+	hand(&h, log_fd);
+	if (h.oom) {
+		rc = -ENOMEM;
+		snprintf(err, err_len, "out of memory");
+		goto out;
+	}
+	/*
+	 * The child starts, loads its libraries and reads the configuration
+	 * while capture goes on: only what must be consistent is done parked.
+	 */
+	rc = start_child(binary, &h, rp[1], ep[1], &ch, err, err_len);
+	if (rc)
+		goto out;
+	close(ep[1]);
+	close(rp[1]);
+	ep[1] = rp[1] = -1;
+	ch.sock = rp[0];
+	ch.err_r = ep[0];
+	ch.deadline = mono_ns() + READY_MS * 1000000ull;
+	if (!child_says(&ch, msg, sizeof(msg)) || strcmp(msg, "LOADED")) {
+		rc = child_failed(&ch, binary, err, err_len);
 		goto out;
 	}
 
 	t0 = mono_ns();
 	for (struct source *s = d->sources; s; s = s->next)
 		capture_park(s);
+	parked = true;
 	vlog(LOG_DEBUG, "upgrade: capture threads parked in %llu us",
 	     (unsigned long long)((mono_ns() - t0) / 1000));
-	rc = write_state(d, &w, &h, rp[1], log_fd, err, err_len);
+	rc = write_state(d, &w, &h, rp[0] /* unused by the child */, log_fd, err, err_len);
 	if (!rc) {
 		state_fd = ust_seal(&w, VCAPD_VERSION);
 		if (state_fd < 0) {
@@ -564,28 +687,38 @@ int upgrade_run(struct vcapd *d, const char *binary, uint32_t *new_pid, uint64_t
 			snprintf(err, err_len, "upgrade state: %s", strerror(-rc));
 		}
 	}
-	if (!rc) {
-		vlog(LOG_DEBUG, "upgrade: state of %zu bytes written after %llu us", w.len,
-		     (unsigned long long)((mono_ns() - t0) / 1000));
-		rc = spawn(binary, state_fd, &h, rp[0], ep[1], ep[0], rp[1], &pid, err, err_len);
-		ep[1] = rp[1] = -1; /* spawn closed them */
+	if (!rc && (rc = send_state(rp[0], state_fd, &h)))
+		snprintf(err, err_len, "upgrade: sending the state: %s", strerror(-rc));
+	if (rc) {
+		(void)child_failed(&ch, binary, msg, sizeof(msg)); /* ours is the reason */
+		goto out;
 	}
+	vlog(LOG_DEBUG, "upgrade: state of %zu bytes sent after %llu us", w.len,
+	     (unsigned long long)((mono_ns() - t0) / 1000));
+	if (!child_says(&ch, msg, sizeof(msg)) || sscanf(msg, "READY %d", &rc) != 1 ||
+	    rc != ch.pid || send(rp[0], "GO", 2, MSG_NOSIGNAL) != 2) {
+		rc = child_failed(&ch, binary, err, err_len);
+		goto out;
+	}
+	rc = 0;
+	*new_pid = (uint32_t)ch.pid;
+	*paused_ns = mono_ns() - t0;
+	if (ch.said_len) /* warnings it gave on the way */
+		vlog(LOG_NOTICE, "new vcapd (pid %d) said: %s", (int)ch.pid, ch.said);
+	vlog(LOG_NOTICE, "upgrade: vcapd pid %d (%s) took over after %llu us", (int)ch.pid,
+	     binary, (unsigned long long)(*paused_ns / 1000));
+out:
 	if (rc) {
 		char mainpid[32];
 
 		/* the child may have told systemd it was the main process: it is not */
 		snprintf(mainpid, sizeof(mainpid), "MAINPID=%d", (int)getpid());
 		(void)notify_send(mainpid);
-		for (struct source *s = d->sources; s; s = s->next)
-			capture_unpark(s);
+		if (parked)
+			for (struct source *s = d->sources; s; s = s->next)
+				capture_unpark(s);
 		vlog(LOG_ERR, "upgrade to %s refused: %s; this vcapd goes on", binary, err);
-	} else {
-		*new_pid = (uint32_t)pid;
-		*paused_ns = mono_ns() - t0;
-		vlog(LOG_NOTICE, "upgrade: vcapd pid %d (%s) took over after %llu us", (int)pid,
-		     binary, (unsigned long long)(*paused_ns / 1000));
 	}
-out:
 	if (state_fd >= 0)
 		close(state_fd);
 	for (int i = 0; i < 2; i++) {
@@ -613,6 +746,8 @@ struct inherited_listener {
 static struct ust_reader rd;
 static bool taking_over;
 static int state_fd = -1, ready_fd = -1, log_fd = -1;
+static int src_fds[SOURCE_FDS_MAX]; /* the sources' sockets, sent with the state */
+static unsigned n_src_fds;
 static uint32_t next_ring_id;
 static struct inherited_listener *listeners;
 static unsigned n_listeners;
@@ -628,20 +763,81 @@ static bool take_fd(int fd)
 	return fd >= 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) == 0;
 }
 
-int upgrade_takeover_open(const char *fd_arg, char *err, size_t err_len)
+int upgrade_takeover_arg(const char *fd_arg, char *err, size_t err_len)
 {
-	const char *forced = getenv("VCAPD_STATE_VERSION"); /* tests: play another version */
-	uint32_t want = forced && *forced ? (uint32_t)strtoul(forced, NULL, 10)
-					  : UPGRADE_STATE_VERSION;
 	char *end;
 	long fd = strtol(fd_arg, &end, 10);
-	int rc;
 
 	if (*end || fd < 0 || fd > INT_MAX || !take_fd((int)fd)) {
 		snprintf(err, err_len, "--takeover %s: not an open descriptor", fd_arg);
 		return -EBADF;
 	}
-	state_fd = (int)fd;
+	ready_fd = (int)fd;
+	taking_over = true;
+	source_adopting = true; /* sources opened from now on wait for their state */
+	return 0;
+}
+
+/* The state and the sources' sockets, as send_state() sent them. */
+static int receive_state(char *err, size_t err_len)
+{
+	int fds[VCAP_UNIX_MAX_FDS], nfds;
+	unsigned want = 0, got = 0;
+	char msg[32];
+
+	do {
+		struct pollfd p = { .fd = ready_fd, .events = POLLIN };
+		ssize_t n;
+
+		nfds = VCAP_UNIX_MAX_FDS;
+		if (poll(&p, 1, READY_MS) != 1) {
+			snprintf(err, err_len, "upgrade: the old vcapd sent no state");
+			return -ETIMEDOUT;
+		}
+		n = vcap_unix_recv(ready_fd, msg, sizeof(msg) - 1, fds, &nfds);
+		if (n <= 0) {
+			snprintf(err, err_len, "upgrade: receiving the state: %s",
+				 n ? strerror((int)-n) : "the old vcapd hung up");
+			return n ? (int)n : -EPIPE;
+		}
+		msg[n] = '\0';
+		for (int i = 0; i < nfds; i++) {
+			if (!got && !i && !strncmp(msg, "STATE ", 6)) {
+				state_fd = fds[0];
+				want = (unsigned)strtoul(msg + 6, NULL, 10);
+				if (want > SOURCE_FDS_MAX)
+					want = SOURCE_FDS_MAX;
+				continue;
+			}
+			if (n_src_fds < SOURCE_FDS_MAX)
+				src_fds[n_src_fds++] = fds[i];
+			else
+				close(fds[i]);
+			got++;
+		}
+		if (state_fd < 0) {
+			snprintf(err, err_len, "upgrade: the old vcapd sent \"%s\", not its state", msg);
+			return -EPROTO;
+		}
+	} while (got < want);
+	return 0;
+}
+
+int upgrade_takeover_open(char *err, size_t err_len)
+{
+	const char *forced = getenv("VCAPD_STATE_VERSION"); /* tests: play another version */
+	uint32_t want = forced && *forced ? (uint32_t)strtoul(forced, NULL, 10)
+					  : UPGRADE_STATE_VERSION;
+	int rc;
+
+	/* libraries loaded, configuration read: the old vcapd may park and write the state */
+	if (send(ready_fd, "LOADED", 6, MSG_NOSIGNAL) != 6) {
+		snprintf(err, err_len, "upgrade: the old vcapd is gone");
+		return -EPIPE;
+	}
+	rc = receive_state(err, err_len);
+	if (rc)
+		return rc;
 	rc = ust_open(&rd, state_fd, want, err, err_len);
 	if (rc)
 		return rc;
@@ -649,9 +845,9 @@ int upgrade_takeover_open(const char *fd_arg, char *err, size_t err_len)
 	while ((rc = ust_next(&rd)) > 0) {
 		if (rd.type == REC_DAEMON) {
 			next_ring_id = ust_get_u32(&rd);
-			ready_fd = ust_get_i32(&rd);
+			(void)ust_get_i32(&rd); /* the old end of the pair: not ours */
 			log_fd = ust_get_i32(&rd);
-			if (!take_fd(ready_fd) || !take_fd(log_fd))
+			if (!take_fd(log_fd))
 				rd.bad = true;
 		} else if (rd.type == REC_LISTENER) {
 			struct inherited_listener *l =
@@ -672,13 +868,11 @@ int upgrade_takeover_open(const char *fd_arg, char *err, size_t err_len)
 		if (rd.bad)
 			break;
 	}
-	if (rc < 0 || rd.bad || ready_fd < 0) {
+	if (rc < 0 || rd.bad || log_fd < 0) {
 		snprintf(err, err_len, "upgrade state: record %u is malformed or a descriptor is "
 				       "not open", rd.type);
 		return -EBADMSG;
 	}
-	taking_over = true;
-	source_adopting = true; /* sources opened from now on wait for their state */
 	return 0;
 }
 
@@ -735,10 +929,12 @@ static int adopt_source(struct vcapd *d, uint8_t *backend, char *err, size_t err
 			 name, spec, s->spec);
 		return -EINVAL;
 	}
-	if (fd >= 0 && !take_fd(fd)) {
-		snprintf(err, err_len, "source %s: its descriptor %d is not open", name, fd);
+	if (fd >= (int)n_src_fds) {
+		snprintf(err, err_len, "source %s: its socket was not sent", name);
 		return -EBADF;
 	}
+	if (fd >= 0) /* an index among the descriptors sent with the state */
+		fd = src_fds[fd];
 	rc = s->ops->restore(s, backend, len, fd, err, err_len);
 	if (rc)
 		return rc;
@@ -1041,11 +1237,11 @@ void upgrade_ready(void)
 	/* systemd first: the old main pid exits as soon as it reads READY */
 	snprintf(msg, sizeof(msg), "MAINPID=%d\nREADY=1", (int)getpid());
 	(void)notify_send(msg);
-	snprintf(msg, sizeof(msg), "READY %d\n", (int)getpid());
-	if (write(ready_fd, msg, strlen(msg)) == (ssize_t)strlen(msg) &&
+	snprintf(msg, sizeof(msg), "READY %d", (int)getpid());
+	if (send(ready_fd, msg, strlen(msg), MSG_NOSIGNAL) == (ssize_t)strlen(msg) &&
 	    poll(&p, 1, READY_MS) == 1)
-		n = read(ready_fd, go, sizeof(go) - 1);
-	if (n < 3 || strncmp(go, "GO\n", 3)) {
+		n = recv(ready_fd, go, sizeof(go) - 1, 0);
+	if (n != 2 || strncmp(go, "GO", 2)) {
 		/* the old vcapd goes on: leave without touching anything it serves */
 		fprintf(stderr, "vcapd: the old vcapd did not let go; exiting\n");
 		_exit(1);

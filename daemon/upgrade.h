@@ -5,15 +5,17 @@
  * pause: `vcapctl upgrade` (UPGRADE) and SIGUSR2.
  *
  *   old vcapd                                new vcapd (--takeover FD)
- *   refuse what cannot be handed over yet
+ *   refuse what cannot be handed over yet;
+ *   fork, clear FD_CLOEXEC on exactly the
+ *   listening sockets, sessions and rings,
+ *   exec  ------------------------------->  load, read the configuration
+ *         <---------------------- "LOADED"
  *   park every capture thread at a batch
  *   boundary; write the state (upgrade_state.h)
- *   into a sealed memfd; fork, clear
- *   FD_CLOEXEC on exactly the handed fds,
- *   exec  ------------------------------->  check the header, read the
- *                                           configuration, rebuild sources,
- *                                           sessions and rings around the
- *                                           inherited descriptors
+ *   into a sealed memfd; send it and the
+ *   sources' sockets (SCM_RIGHTS) ------->  check the header, rebuild
+ *                                           sources, sessions and rings
+ *                                           around the inherited descriptors
  *         <------------------- "READY pid"  (after MAINPID= to systemd)
  *   "GO" -------------------------------->  start capture threads, serve
  *   _exit(0), closing nothing the peers see
@@ -44,8 +46,17 @@ void upgrade_init(struct vcapd *d, int main_fd, int argc, char **argv);
 int upgrade_run(struct vcapd *d, const char *binary, uint32_t *new_pid, uint64_t *paused_ns,
 		char *err, size_t err_len);
 
-/* New side: --takeover FD.  Map and check the state.  @return 0 or -errno with err. */
-int upgrade_takeover_open(const char *fd_arg, char *err, size_t err_len);
+/*
+ * New side: --takeover FD (the socket to the old vcapd), seen first: from
+ * then on sources wait for their state.  @return 0 or -errno with err.
+ */
+int upgrade_takeover_arg(const char *fd_arg, char *err, size_t err_len);
+/*
+ * Once the configuration is read: tell the old vcapd (which parks its
+ * capture threads then), receive the state, check it.  @return 0 or
+ * -errno with err.
+ */
+int upgrade_takeover_open(char *err, size_t err_len);
 bool upgrade_taking_over(void);
 /* The inherited listening socket bound to path, or -1 (then listen anew). */
 int upgrade_listener(const char *path);
