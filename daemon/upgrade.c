@@ -58,7 +58,7 @@ void upgrade_init(struct vcapd *d, int main_fd, int argc, char **argv)
 {
 	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
 
-	(void)d;
+	(void)d; /* the state is read from it at upgrade time */
 	exe_path[n > 0 ? n : 0] = '\0';
 	/* a package upgrade replaces the file: its path names the new binary */
 	if (n > 10 && !strcmp(exe_path + n - 10, " (deleted)"))
@@ -220,7 +220,6 @@ static void write_session(void *arg, struct session *ss, int fd, struct tenant *
 	ust_str(w, ss->client);
 	ust_str(w, ss->origin);
 	ust_end(w);
-	hand(h, fd);
 	h->sessions[h->n_sessions++] = ss;
 }
 
@@ -271,8 +270,13 @@ static unsigned session_index(const struct handed *h, const struct session *ss)
 	return UINT32_MAX;
 }
 
-static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, int ready_fd,
-		       int log_fd, char *err, size_t err_len)
+/*
+ * With every capture thread parked.  Descriptors are written as their
+ * numbers (the child inherited them: collect_fds), but the sources'
+ * sockets as indexes among those sent with the state (h->src_fds).
+ */
+static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, int log_fd,
+		       char *err, size_t err_len)
 {
 	struct state_ctx x = { w, h };
 	uint8_t *backend = malloc(BACKEND_MAX);
@@ -283,19 +287,16 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 	}
 	ust_begin(w, REC_DAEMON);
 	ust_u32(w, d->next_ring_id);
-	ust_i32(w, ready_fd);
+	ust_i32(w, -1); /* was the handover's socket: --takeover names it now */
 	ust_i32(w, log_fd);
 	ust_str(w, d->config_path);
 	ust_str(w, d->socket_path);
 	ust_end(w);
-	hand(h, ready_fd);
-	hand(h, log_fd);
 
 	ust_begin(w, REC_LISTENER);
 	ust_str(w, d->socket_path);
 	ust_i32(w, main_listen_fd);
 	ust_end(w);
-	hand(h, main_listen_fd);
 	if (metrics_listen_fd() >= 0 && d->metrics_listen) {
 		char key[200];
 
@@ -304,7 +305,6 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 		ust_str(w, key);
 		ust_i32(w, metrics_listen_fd());
 		ust_end(w);
-		hand(h, metrics_listen_fd());
 	}
 	for (struct tenant *t = d->tenants; t; t = t->next) {
 		if (t->listen_fd < 0)
@@ -313,7 +313,6 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 		ust_str(w, t->socket);
 		ust_i32(w, t->listen_fd);
 		ust_end(w);
-		hand(h, t->listen_fd);
 	}
 
 	/* the capture threads are parked: their side of each source holds still */
@@ -384,8 +383,6 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 			ust_u64(w, atomic_load(&c->over_budget));
 			ust_u64(w, c->kernel_drops_base);
 			ust_end(w);
-			hand(h, c->place.keep_fd);
-			hand(h, c->place.wake_fd);
 		}
 	}
 	if (w->oom || h->oom) {
@@ -679,7 +676,7 @@ int upgrade_run(struct vcapd *d, const char *binary, uint32_t *new_pid, uint64_t
 	parked = true;
 	vlog(LOG_DEBUG, "upgrade: capture threads parked in %llu us",
 	     (unsigned long long)((mono_ns() - t0) / 1000));
-	rc = write_state(d, &w, &h, rp[0] /* unused by the child */, log_fd, err, err_len);
+	rc = write_state(d, &w, &h, log_fd, err, err_len);
 	if (!rc) {
 		state_fd = ust_seal(&w, VCAPD_VERSION);
 		if (state_fd < 0) {
