@@ -111,6 +111,21 @@ static void fail(struct source *s, int err, const char *what)
 	vlog(LOG_ERR, "source %s: %s; retrying every %llu s", s->name, msg, RETRY_NS / 1000000000ull);
 }
 
+static void set_parked(struct source *s, void *arg)
+{
+	s->parked = arg != NULL;
+}
+
+void capture_park(struct source *s)
+{
+	mailbox_call(s, set_parked, s);
+}
+
+void capture_unpark(struct source *s)
+{
+	mailbox_call(s, set_parked, NULL);
+}
+
 void *capture_main(void *arg)
 {
 	struct source *s = arg;
@@ -128,6 +143,12 @@ void *capture_main(void *arg)
 		int n = 0;
 
 		if (atomic_load_explicit(&s->mail_pending, memory_order_acquire)) {
+			drain_wake_fd(s);
+			mailbox_apply(s);
+		}
+		/* parked for an upgrade: only a letter (unpark) may move it on */
+		while (s->parked && !atomic_load_explicit(&s->stopping, memory_order_relaxed)) {
+			wait_readable(s->wake_fd, -1, IDLE_MAX_NS);
 			drain_wake_fd(s);
 			mailbox_apply(s);
 		}

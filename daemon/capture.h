@@ -66,6 +66,14 @@ uint32_t roster_flow_list(struct consumer *c, uint64_t cursor, struct vcap_flow_
 /* Capture thread: after c's rules changed (or expired), refresh what depends on them. */
 void roster_rules_changed(struct consumer *c);
 
+/*
+ * Upgrade (upgrade.c): park s's capture thread between two batches (all it
+ * took from the backend judged, copied and published) and wait until it is;
+ * unpark lets it go on.  Control thread only.
+ */
+void capture_park(struct source *s);
+void capture_unpark(struct source *s);
+
 /* ---- the packet path (deliver.c) ----------------------------------------- */
 
 /* Filter a batch per consumer and copy what passes into each ring. */

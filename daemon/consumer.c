@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "filter.h"
@@ -41,7 +42,7 @@ int consumer_create(struct source *s, uint32_t id, const struct consumer_req *re
 	c->src = s;
 	s->n_objects++; /* a source a reload removed lives while any names it */
 	c->owner = req->session;
-	c->place = (struct ring_place){ .wake_fd = -1, .give = { -1, -1 } };
+	c->place = (struct ring_place){ .wake_fd = -1, .keep_fd = -1, .give = { -1, -1 } };
 
 	c->rules = rules_new(req->limits);
 	if (!c->rules) {
@@ -72,6 +73,58 @@ int consumer_create(struct source *s, uint32_t id, const struct consumer_req *re
 fail:
 	consumer_destroy(c);
 	return rc;
+}
+
+int consumer_adopt(struct source *s, uint32_t id, struct session *ss, int memfd, int wake_fd,
+		   size_t map_size, const struct vcap_ring_writer *w,
+		   const struct rules_limits *limits, struct consumer **out, char *err,
+		   size_t err_len)
+{
+	struct consumer *c;
+	struct stat st;
+	void *map;
+
+	/* the writer's geometry is believed only if the file is that ring */
+	if (fstat(memfd, &st) || (uint64_t)st.st_size != map_size ||
+	    map_size != vcap_ring_map_size(w->size) || !w->size || (w->size & (w->size - 1)) ||
+	    w->mask != w->size - 1) {
+		snprintf(err, err_len, "ring %u: the inherited ring does not match its state", id);
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		set_err(err, err_len, "consumer", ENOMEM);
+		return -ENOMEM;
+	}
+	c->rules = rules_new(limits);
+	/*
+	 * Not MAP_POPULATE: this runs while capture is paused, and the pages
+	 * exist already (the old vcapd populated them); the first write to
+	 * each costs the capture thread a minor fault, a few ns per packet
+	 * for one pass through the ring, not an allocation.
+	 */
+	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (!c->rules || map == MAP_FAILED) {
+		set_err(err, err_len, c->rules ? "mmap" : "rules", c->rules ? errno : ENOMEM);
+		if (c->rules)
+			rules_free(c->rules);
+		free(c);
+		return -ENOMEM;
+	}
+	c->id = id;
+	c->src = s;
+	s->n_objects++;
+	c->owner = ss;
+	c->carrier = ss->ops;
+	c->rules_trivial = true;
+	c->place = (struct ring_place){ .ring_id = id, .map_size = map_size, .map = map,
+					.wake_fd = wake_fd, .keep_fd = memfd,
+					.give = { -1, -1 } };
+	c->w = *w;
+	c->w.r = map; /* the same pages, mapped anew */
+	vcap_ring_writer_set_mirror(&c->w, &c->mirror);
+	*out = c;
+	return 0;
 }
 
 /* A ring's place being given back: unmapped on a job thread, then released. */

@@ -40,6 +40,8 @@ struct ring_place {
 	uint32_t generation; /* the carrier's, when placed (a VM's region resets) */
 	void *map;           /* vcapd's mapping of the ring */
 	int wake_fd;         /* vcapd's end: writing 8 bytes wakes the consumer */
+	/* the ring's own file, kept to hand over in an upgrade (upgrade.c); -1: none */
+	int keep_fd;
 	/* what the OPEN reply tells the consumer */
 	uint64_t region_off; /* where in a shared region (0: the ring is its own file) */
 	uint32_t vector;     /* the interrupt vector that wakes it (0: none) */
@@ -124,6 +126,16 @@ void consumer_destroy(struct consumer *c);
  * released(arg) is called on the control thread once they are.
  */
 bool consumer_destroy_then(struct consumer *c, void (*released)(void *arg), void *arg);
+/*
+ * In a new vcapd taking over (upgrade.c): a consumer of s for session ss
+ * around an inherited ring (memfd, map_size bytes, woken through wake_fd),
+ * its writer state w as the old vcapd left it.  Owns both descriptors on
+ * success; not attached.  @return 0 or -errno with err.
+ */
+int consumer_adopt(struct source *s, uint32_t id, struct session *ss, int memfd, int wake_fd,
+		   size_t map_size, const struct vcap_ring_writer *w,
+		   const struct rules_limits *limits, struct consumer **out, char *err,
+		   size_t err_len);
 /* The OPEN reply handed place.give[] over: close vcapd's copies. */
 void consumer_gave(struct consumer *c);
 /* Wake the consumer (its wait request was granted).  Never blocks. */

@@ -405,6 +405,27 @@ int flowtab_remove(struct flowtab *ft, const struct vcap_flow *f, uint64_t *hits
 	return expired ? -ENOENT : 0;
 }
 
+int flowtab_restore(struct flowtab *ft, const struct vcap_flow_stat *st, uint64_t now_ns,
+		    char *err, size_t err_len)
+{
+	uint64_t idle_ns = st->idle_ms * FLOW_NS_PER_MS;
+	struct flow_ref ref;
+	struct flow_key k;
+	struct flow *e;
+	int rc = flowtab_add(ft, &st->flow, st->action, st->idle_timeout_ms, now_ns, err, err_len);
+
+	if (rc)
+		return rc;
+	flow_key_make(&k, st->flow.family, st->flow.proto, st->flow.addr_a, st->flow.port_a,
+		      st->flow.addr_b, st->flow.port_b);
+	e = flowtab_find(ft, &k, &ref);
+	if (e) {
+		e->hits = st->hits;
+		e->last_ns = idle_ns < now_ns ? now_ns - idle_ns : 0;
+	}
+	return 0;
+}
+
 int flowtab_hits(struct flowtab *ft, const struct vcap_flow *f, uint64_t now_ns, uint64_t *hits)
 {
 	struct flow_ref ref;

@@ -143,6 +143,13 @@ uint32_t flowtab_list(const struct flowtab *ft, uint64_t cursor, uint64_t now_ns
  */
 void flowtab_expire(struct flowtab *ft, uint64_t now_ns);
 
+/*
+ * Upgrade (upgrade.c): add the rule a listing gave (st), with its hits and
+ * idle time as they were.  @return as flowtab_add().
+ */
+int flowtab_restore(struct flowtab *ft, const struct vcap_flow_stat *st, uint64_t now_ns,
+		    char *err, size_t err_len);
+
 static inline uint32_t flowtab_count(const struct flowtab *ft)
 {
 	return ft->n_flows;

@@ -29,6 +29,7 @@
 #include "session_unix.h"
 #include "source.h"
 #include "unix_carrier.h"
+#include "upgrade.h"
 #include "util.h"
 #include "vcap.h"
 #include "vcapd.h"
@@ -117,7 +118,9 @@ static int listen_tenants(struct vcapd *d)
 	for (struct tenant *t = d->tenants; t; t = t->next) {
 		if (!t->socket[0])
 			continue;
-		t->listen_fd = unix_listen(t->socket, &t->socket_perm, err, sizeof(err));
+		t->listen_fd = upgrade_listener(t->socket); /* an upgrade hands it over */
+		if (t->listen_fd < 0)
+			t->listen_fd = unix_listen(t->socket, &t->socket_perm, err, sizeof(err));
 		if (t->listen_fd < 0) {
 			fprintf(stderr, "vcapd: tenant %s: %s\n", t->name, err);
 			return t->listen_fd;
@@ -174,6 +177,64 @@ struct signal_watch {
 	int fd;
 };
 
+/*
+ * SIGUSR2: hand everything to the binary vcapd was started as (upgrade.h),
+ * as nginx does; on success this process leaves at once.  While requests
+ * are being answered off the control thread it cannot (-EAGAIN): it tries
+ * again every 100 ms, for up to 10 s, as vcapctl upgrade does.
+ */
+#define UPGRADE_RETRY_MS 100
+#define UPGRADE_RETRIES 100
+
+static struct upgrade_retry {
+	struct loop_watch watch;
+	struct vcapd *d;
+	unsigned left; /* tries left; 0: none pending */
+} upgrade_retry;
+
+static void upgrade_try(struct upgrade_retry *r)
+{
+	char err[512];
+	uint32_t pid;
+	uint64_t paused;
+	int rc = upgrade_run(r->d, NULL, &pid, &paused, err, sizeof(err));
+
+	if (rc == 0)
+		_exit(0);
+	if (rc == -EAGAIN && r->left) {
+		if (r->left == UPGRADE_RETRIES) {
+			if (loop_every(r->d->loop, UPGRADE_RETRY_MS, &r->watch)) {
+				r->left = 0; /* no timer: this signal is done with */
+				return;
+			}
+			vlog(LOG_NOTICE, "SIGUSR2: %s; trying again for %u s", err,
+			     UPGRADE_RETRIES * UPGRADE_RETRY_MS / 1000);
+		}
+		r->left--;
+		return;
+	}
+	/* upgrade_run logged why; this vcapd goes on */
+	if (r->left < UPGRADE_RETRIES)
+		loop_cancel(r->d->loop, &r->watch);
+	r->left = 0;
+}
+
+static void upgrade_retry_tick(struct loop_watch *w, uint32_t events)
+{
+	(void)events;
+	upgrade_try((struct upgrade_retry *)w);
+}
+
+static void upgrade_on_signal(struct vcapd *d)
+{
+	vlog(LOG_NOTICE, "SIGUSR2: upgrading");
+	if (upgrade_retry.left)
+		return; /* one is pending already */
+	upgrade_retry = (struct upgrade_retry){ .watch.on_event = upgrade_retry_tick, .d = d,
+						.left = UPGRADE_RETRIES };
+	upgrade_try(&upgrade_retry);
+}
+
 /* SIGHUP reloads the configuration file; SIGINT and SIGTERM end the loop. */
 static void on_signal(struct loop_watch *w, uint32_t events)
 {
@@ -183,6 +244,10 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 
 	(void)events;
 	while (read(sw->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGUSR2) {
+			upgrade_on_signal(sw->d);
+			continue;
+		}
 		if (si.ssi_signo != SIGHUP) {
 			loop_stop(sw->d->loop);
 			return;
@@ -198,6 +263,7 @@ static void block_signals(sigset_t *mask)
 	sigaddset(mask, SIGINT);
 	sigaddset(mask, SIGTERM);
 	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGUSR2);
 }
 
 /* Signals are blocked in every thread and read here, by the control loop. */
@@ -248,6 +314,8 @@ int main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		/* not for people: an upgrading vcapd runs the next one with it (upgrade.h) */
+		{ "takeover", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vcapd d = VCAPD_DEFAULTS;
@@ -337,6 +405,12 @@ int main(int argc, char **argv)
 		case 'f':
 			foreground = true;
 			break;
+		case 'T':
+			if (upgrade_takeover_arg(optarg, err, sizeof(err))) {
+				fprintf(stderr, "vcapd: %s\n", err);
+				return 1;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -349,6 +423,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vcapd: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
 		return 2;
+	}
+	/* an upgrade: the old vcapd parks now, and hands over its state */
+	if (upgrade_taking_over() && upgrade_takeover_open(err, sizeof(err))) {
+		fprintf(stderr, "vcapd: %s\n", err);
+		return 1;
 	}
 	if (socket_opt) {
 		d.socket_path = socket_opt;
@@ -371,7 +450,9 @@ int main(int argc, char **argv)
 		d.sources->from_config = true; /* a reload that brings sources replaces it */
 	}
 
-	listen_fd = unix_listen(d.socket_path, &d.socket_perm, err, sizeof(err));
+	listen_fd = upgrade_listener(d.socket_path); /* an upgrade hands it over */
+	if (listen_fd < 0)
+		listen_fd = unix_listen(d.socket_path, &d.socket_perm, err, sizeof(err));
 	if (listen_fd < 0) {
 		fprintf(stderr, "vcapd: %s\n", err);
 		return 1;
@@ -389,11 +470,18 @@ int main(int argc, char **argv)
 		rc = serve_sockets(&d, loop, listen_fd);
 	if (!rc)
 		rc = start_vms(&d, loop);
+	if (!rc && upgrade_taking_over() && (rc = upgrade_adopt(&d, loop, err, sizeof(err))))
+		fprintf(stderr, "vcapd: %s\n", err);
 	if (!rc && (rc = metrics_start(&d, loop, err, sizeof(err))))
 		fprintf(stderr, "vcapd: %s\n", err);
 	if (rc)
 		return 1;
-	if (!foreground && (rc = daemonize())) {
+	upgrade_init(&d, listen_fd, argc, argv);
+	if (upgrade_taking_over()) {
+		/* already in the background if the old one was; the old one's stderr is the log */
+		if (!foreground && chdir("/"))
+			return 1;
+	} else if (!foreground && (rc = daemonize())) {
 		fprintf(stderr, "vcapd: cannot daemonize: %s\n", strerror(-rc));
 		return 1;
 	}
@@ -404,6 +492,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (upgrade_taking_over())
+		upgrade_ready(); /* returns once the old vcapd let go of everything */
 	for (s = d.sources; s; s = s->next) {
 		rc = source_start(s);
 		if (rc) {

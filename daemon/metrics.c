@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "upgrade.h"
 #include "util.h"
 #include "vcapd.h"
 
@@ -647,8 +648,15 @@ static int start_sweep(struct loop *l)
 	return 0;
 }
 
+int metrics_listen_fd(void)
+{
+	return m.fd;
+}
+
 int metrics_start(struct vcapd *d, struct loop *l, char *err, size_t err_len)
 {
+	char key[200];
+
 	struct metrics_addr a;
 	char where[160];
 	int fd, rc;
@@ -662,8 +670,14 @@ int metrics_start(struct vcapd *d, struct loop *l, char *err, size_t err_len)
 	rc = metrics_parse_listen(d->metrics_listen, &a, err, err_len);
 	if (rc)
 		return rc;
-	fd = a.is_unix ? listen_unix(a.path, &d->metrics_perm, err, err_len)
-		       : listen_inet(&a, d->metrics_listen, err, err_len);
+	/* an upgrade hands the socket over: bound already, and clients may be connecting */
+	snprintf(key, sizeof(key), METRICS_UPGRADE_KEY "%s", d->metrics_listen);
+	fd = upgrade_listener(key);
+	if (fd >= 0 && fcntl(fd, F_SETFL, O_NONBLOCK))
+		fd = -1;
+	if (fd < 0)
+		fd = a.is_unix ? listen_unix(a.path, &d->metrics_perm, err, err_len)
+			       : listen_inet(&a, d->metrics_listen, err, err_len);
 	if (fd < 0)
 		return fd;
 	m.d = d;

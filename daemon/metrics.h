@@ -60,6 +60,13 @@ int metrics_start(struct vcapd *d, struct loop *l, char *err, size_t err_len);
  * not running.
  */
 void metrics_stop(void);
+/*
+ * Upgrade (upgrade.c): the listening socket (-1: not serving), and the key
+ * it is handed over under ("metrics:" and the LISTEN it was opened for).
+ * Connections being served are not handed over: a scrape in flight fails.
+ */
+int metrics_listen_fd(void);
+#define METRICS_UPGRADE_KEY "metrics:"
 
 /* ---- the exposition (metrics_text.c) ----------------------------------- */
 

@@ -18,7 +18,9 @@
 #include "capture.h"
 #include "consumer.h"
 #include "policy.h"
+#include "codec.h"
 #include "reload.h"
+#include "upgrade.h"
 #include "session.h"
 #include "source.h"
 #include "status.h"
@@ -166,6 +168,44 @@ static void do_reload(struct session *ss, const struct vcap_msg *m, struct vcap_
 	reply->u.reload_reply = sum;
 }
 
+/*
+ * UPGRADE: the administrator's only.  Answered here, by this process, once
+ * the new vcapd took over; then this one leaves at once, before the loop
+ * could read another request that the new one owns now.
+ */
+static void do_upgrade(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply)
+{
+	static _Alignas(8) uint8_t tx[VCAP_MSG_MAX];
+	char err[VCAP_REASON_MAX];
+	uint32_t pid = 0;
+	uint64_t paused = 0;
+	ssize_t n;
+	int rc;
+
+	if (!ss->admin) {
+		vcap_msg_error(reply, m, -EPERM, "only root on vcapd's main socket may upgrade it");
+		return;
+	}
+	if (m->u.upgrade.flags) {
+		vcap_msg_error(reply, m, -EINVAL, "unknown upgrade flags 0x%x", m->u.upgrade.flags);
+		return;
+	}
+	vlog(LOG_NOTICE, "upgrade to %s asked by %s (pid %d)", m->text[0] ? m->text : "this binary",
+	     ss->client, (int)ss->cred.pid);
+	rc = upgrade_run(ss->d, m->text, &pid, &paused, err, sizeof(err));
+	if (rc) {
+		vcap_msg_error(reply, m, rc, "%s", err);
+		return;
+	}
+	vcap_msg_reply(reply, m);
+	reply->u.upgrade_reply.pid = pid;
+	reply->u.upgrade_reply.paused_ns = paused;
+	n = vcap_msg_encode(reply, tx, sizeof(tx));
+	if (n > 0)
+		(void)ss->ops->send(ss, tx, (size_t)n, NULL, 0);
+	_exit(0);
+}
+
 int requests_answer(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply,
 		    int *fds)
 {
@@ -194,6 +234,9 @@ int requests_answer(struct session *ss, const struct vcap_msg *m, struct vcap_ms
 		break;
 	case VCAP_MSG_RELOAD:
 		do_reload(ss, m, reply);
+		break;
+	case VCAP_MSG_UPGRADE:
+		do_upgrade(ss, m, reply);
 		break;
 	default:
 		do_rules(c, m, reply);

@@ -74,7 +74,7 @@ static void recompute_kernel_filter(struct source *s)
 	bool drop_all = s->n_active == 0;
 	int n = 0;
 
-	if (!s->ops->kernel_filter)
+	if (!s->ops->kernel_filter || s->kfilter_frozen)
 		return;
 	for (unsigned i = 0; i < s->n_active && !drop_all; i++) {
 		struct consumer *c = s->active[i];

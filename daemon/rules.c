@@ -112,6 +112,35 @@ uint32_t rules_flow_list(const struct rules *r, uint64_t cursor, uint64_t now_ns
 	return flowtab_list(&r->flows, cursor, now_ns, out, max, next);
 }
 
+const void *rules_wild_export(const struct rules *r, size_t *len)
+{
+	*len = (size_t)r->wild.n * sizeof(*r->wild.rule);
+	return r->wild.rule;
+}
+
+bool rules_default_pass(const struct rules *r)
+{
+	return r->default_pass;
+}
+
+int rules_wild_import(struct rules *r, const void *bytes, size_t len, bool default_pass)
+{
+	int rc;
+
+	if (len % sizeof(struct wild))
+		return -EINVAL;
+	rc = wildcard_import(&r->wild, bytes, (uint32_t)(len / sizeof(struct wild)));
+	if (!rc)
+		r->default_pass = default_pass;
+	return rc;
+}
+
+int rules_flow_restore(struct rules *r, const struct vcap_flow_stat *st, uint64_t now_ns,
+		       char *err, size_t err_len)
+{
+	return flowtab_restore(&r->flows, st, now_ns, err, err_len);
+}
+
 void rules_expire(struct rules *r, uint64_t now_ns)
 {
 	flowtab_expire(&r->flows, now_ns);

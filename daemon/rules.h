@@ -63,6 +63,18 @@ bool rules_trivial(const struct rules *r);
  */
 void rules_expire(struct rules *r, uint64_t now_ns);
 
+/*
+ * Upgrade (upgrade.c): the wildcard rules as compiled (bytes this build
+ * reads back, len of them) and the default action; and back in the new
+ * process (into rules without any), flow rules one by one as a listing
+ * gave them.  @return 0 or -errno (with err for a flow rule).
+ */
+const void *rules_wild_export(const struct rules *r, size_t *len);
+bool rules_default_pass(const struct rules *r);
+int rules_wild_import(struct rules *r, const void *bytes, size_t len, bool default_pass);
+int rules_flow_restore(struct rules *r, const struct vcap_flow_stat *st, uint64_t now_ns,
+		       char *err, size_t err_len);
+
 uint32_t rules_count(const struct rules *r);
 uint32_t rules_flow_count(const struct rules *r);
 

@@ -124,6 +124,15 @@ static int unix_ring_place(struct session *ss, struct ring_place *p, char *err, 
 		set_err(err, err_len, "pipe", errno);
 		goto fail;
 	}
+	/* kept, so that an upgrade can hand the ring to the next vcapd (upgrade.c) */
+	p->keep_fd = fcntl(memfd, F_DUPFD_CLOEXEC, 3);
+	if (p->keep_fd < 0) {
+		rc = -errno;
+		set_err(err, err_len, "dup", errno);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		goto fail;
+	}
 	p->map = map;
 	p->wake_fd = pipefd[1];
 	p->region_off = 0;
@@ -170,6 +179,9 @@ static void unix_ring_unmap(struct ring_place *p)
 
 static void unix_ring_release(struct ring_place *p)
 {
+	if (p->keep_fd >= 0)
+		close(p->keep_fd);
+	p->keep_fd = -1;
 	close(p->wake_fd);
 	p->map = NULL;
 	p->wake_fd = -1;
@@ -329,6 +341,47 @@ static void accept_all(struct loop_watch *w, uint32_t events)
 		cn->next = conns;
 		conns = cn;
 	}
+}
+
+void unix_each(void (*fn)(void *arg, struct session *ss, int fd, struct tenant *via), void *arg)
+{
+	for (struct conn *cn = conns; cn; cn = cn->next)
+		fn(arg, cn->ss, cn->fd, cn->via);
+}
+
+struct session *unix_adopt(struct vcapd *d, struct loop *l, int fd, struct tenant *via,
+			   const struct ucred *cred)
+{
+	struct conn *cn = calloc(1, sizeof(*cn));
+	struct session *ss = cn ? session_new(d, &unix_ops, cn) : NULL;
+
+	if (!ss) {
+		free(cn);
+		return NULL;
+	}
+	cn->fd = fd;
+	cn->loop = l;
+	cn->ss = ss;
+	cn->via = via;
+	cn->since_ns = mono_ns();
+	cn->watch.on_event = conn_event;
+	ss->cred = *cred;
+	snprintf(ss->client, sizeof(ss->client), "pid %d", (int)cred->pid);
+	policy_classify(d, ss, via);
+	if (!ss->acct || loop_add(l, fd, EPOLLIN | EPOLLRDHUP, &cn->watch)) {
+		/* nothing charged yet: the caller closes fd */
+		if (ss->acct)
+			account_release(d, ss->acct);
+		d->n_sessions--;
+		free(ss);
+		free(cn);
+		return NULL;
+	}
+	/* it was admitted once: the account's limit is not asked again */
+	account_session_charge(ss->acct);
+	cn->next = conns;
+	conns = cn;
+	return ss;
 }
 
 /*

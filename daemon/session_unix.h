@@ -13,6 +13,8 @@ struct loop;
 struct socket_perm;
 struct tenant;
 struct vcapd;
+struct session;
+struct ucred;
 
 /*
  * Listen on path with perm's owner, group and mode, set before anyone but
@@ -38,6 +40,18 @@ void unix_unserve(int listen_fd);
  */
 unsigned unix_reclassify(struct vcapd *d, bool (*changed)(const struct tenant *t),
 			 const char *why);
+
+/*
+ * Upgrade (upgrade.c).  unix_each: call fn for every connection, with its
+ * socket and the tenant whose socket it came through (NULL: the main one).
+ * unix_adopt: in the new vcapd, a session around an inherited connection
+ * fd of the peer cred, classified and charged as accept would, served
+ * from l; the caller restores what its HELLO negotiated.  @return it or
+ * NULL (out of memory, or l refused it).
+ */
+void unix_each(void (*fn)(void *arg, struct session *ss, int fd, struct tenant *via), void *arg);
+struct session *unix_adopt(struct vcapd *d, struct loop *l, int fd, struct tenant *via,
+			   const struct ucred *cred);
 
 /* End every unix session (shutdown). */
 void unix_end_all(void);

@@ -17,6 +17,8 @@
 #include "source.h"
 #include "util.h"
 
+bool source_adopting;
+
 const struct source_ops *const source_kinds[] = {
 	&source_synth_ops,
 	&source_pcap_ops,

@@ -68,6 +68,17 @@ struct source_ops {
 	int (*kernel_filter)(struct source *s, const struct bpf_insn *insns, unsigned n,
 			     bool drop_all);
 	void (*close)(struct source *s);
+	/*
+	 * Optional, for an upgrade (upgrade.c); a backend without them makes
+	 * an upgrade refuse.  save: with the capture thread parked at a batch
+	 * boundary, write where the backend is (at most cap bytes at buf; its
+	 * descriptor, if any, in *fd, else -1) and @return the bytes written,
+	 * or 0 if it cannot.  restore: in the new process, after open() with
+	 * the same spec, go on from there (fd: the inherited descriptor or -1).
+	 */
+	size_t (*save)(struct source *s, void *buf, size_t cap, int *fd);
+	int (*restore)(struct source *s, const void *buf, size_t len, int fd, char *err,
+		       size_t err_len);
 };
 
 struct mail;
@@ -147,6 +158,13 @@ struct source {
 	bool kernel_drop_all;
 	bool started;
 	bool finished;
+	/*
+	 * Upgrade (upgrade.c): parked, the thread waits for mail only, between
+	 * two batches; kfilter_frozen keeps the kernel filter the old process
+	 * left while the new one attaches its consumers one by one.
+	 */
+	bool parked;
+	bool kfilter_frozen;
 
 	/* written by the capture thread, read by anyone */
 	_Atomic uint32_t state; /* VCAP_SOURCE_* */
@@ -184,6 +202,14 @@ void source_set_error(struct source *s, const char *msg);
  * counted generator) that has ended, and an ended source never starts again.
  */
 void source_ended_why(struct source *s, char *err, size_t err_len);
+
+/*
+ * Set while a new vcapd takes over from an old one (upgrade.c): a backend
+ * whose open() would take a kernel resource (if:'s socket and its ring)
+ * leaves that to restore(), which is given the inherited one, or nothing
+ * (len 0) for a source the old vcapd did not have.
+ */
+extern bool source_adopting;
 
 extern const struct source_ops *const source_kinds[]; /* synth, pcap, if; NULL-terminated */
 extern const char *const source_common_options[];    /* what every kind takes: cpu */

@@ -156,7 +156,7 @@ static int if_open(struct source *s, const char *args, char *err, size_t err_len
 	}
 	/* until source.c says otherwise, the kernel drops everything */
 	f->kdrop_all = true;
-	if (!rc)
+	if (!rc && !source_adopting) /* else restore() has the old vcapd's socket */
 		rc = if_connect(s, f, err, err_len);
 	if (rc) {
 		free(f);
@@ -243,6 +243,77 @@ static int if_kernel_filter(struct source *s, const struct bpf_insn *insns, unsi
 	return apply_kernel_filter(f);
 }
 
+/* What an upgrade hands over besides the socket (source.h: save, restore). */
+struct if_saved {
+	struct vcap_afp_state afp;
+	uint8_t has_afp, broken, kdrop_all, pad;
+	uint32_t kfilter_len;
+	uint64_t drops_before;
+	struct sock_filter kfilter[SOURCE_KFILTER_MAX];
+};
+
+static size_t if_save(struct source *s, void *buf, size_t cap, int *fd)
+{
+	struct if_src *f = s->priv;
+	struct if_saved *v = buf;
+
+	*fd = -1;
+	if (cap < sizeof(*v))
+		return 0;
+	memset(v, 0, sizeof(*v));
+	if (f->afp) {
+		vcap_afp_save(f->afp, &v->afp);
+		v->has_afp = 1;
+		*fd = vcap_afp_fd(f->afp);
+	}
+	v->broken = f->broken;
+	v->kdrop_all = f->kdrop_all;
+	v->kfilter_len = f->kfilter_len;
+	v->drops_before = f->drops_before;
+	memcpy(v->kfilter, f->kfilter, sizeof(v->kfilter));
+	return sizeof(*v);
+}
+
+static int if_restore(struct source *s, const void *buf, size_t len, int fd, char *err,
+		      size_t err_len)
+{
+	struct if_src *f = s->priv;
+	struct if_saved v;
+	struct vcap_afp *afp = NULL;
+	int rc;
+
+	if (!len) /* new in this configuration: open it as open() would have */
+		return if_connect(s, f, err, err_len);
+	if (len != sizeof(v) || (((const struct if_saved *)buf)->has_afp && fd < 0)) {
+		snprintf(err, err_len, "if:%s: the saved state does not fit this vcapd", f->ifname);
+		return -EINVAL;
+	}
+	memcpy(&v, buf, sizeof(v));
+	if (v.kfilter_len > SOURCE_KFILTER_MAX) {
+		snprintf(err, err_len, "if:%s: saved kernel filter too long", f->ifname);
+		return -EINVAL;
+	}
+	if (v.has_afp) {
+		rc = vcap_afp_adopt(&afp, fd, &v.afp, err, err_len);
+		if (rc)
+			return rc;
+	}
+	/* open() made a socket of its own: the inherited one is where the packets wait */
+	if (f->afp)
+		vcap_afp_close(f->afp);
+	f->afp = afp;
+	f->broken = v.broken || !afp;
+	if (afp) {
+		s->ifindex = (uint32_t)vcap_afp_ifindex(afp);
+		atomic_store(&s->mtu, link_mtu(f->ifname));
+	}
+	f->kdrop_all = v.kdrop_all;
+	f->kfilter_len = v.kfilter_len;
+	f->drops_before = v.drops_before;
+	memcpy(f->kfilter, v.kfilter, sizeof(f->kfilter));
+	return 0;
+}
+
 static void if_close(struct source *s)
 {
 	struct if_src *f = s->priv;
@@ -266,4 +337,6 @@ const struct source_ops source_if_ops = {
 	.reopen = if_reopen,
 	.kernel_filter = if_kernel_filter,
 	.close = if_close,
+	.save = if_save,
+	.restore = if_restore,
 };

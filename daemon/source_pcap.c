@@ -39,12 +39,19 @@ struct pcap_src {
 	uint8_t *arena;
 	size_t used;
 	bool failed; /* a read error ended the replay: never read that handle again */
+	bool ng; /* pcapng: its records' sizes are not known from their headers (no upgrade) */
 };
 
 static int reopen_file(struct pcap_src *f, char *err, size_t err_len)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
+	uint32_t magic = 0;
+	FILE *peek = fopen(f->path, "r");
 
+	if (peek) {
+		f->ng = fread(&magic, 4, 1, peek) == 1 && magic == 0x0a0d0d0a; /* its SHB */
+		fclose(peek);
+	}
 	if (f->p)
 		pcap_close(f->p);
 	f->hdr = NULL;
@@ -258,6 +265,65 @@ static void pcap_src_close(struct source *s)
 	free(f);
 }
 
+/*
+ * Where the replay is (source.h: save, restore): the file offset of the
+ * next packet to deliver (the one peeked and not yet due, if any: a
+ * classic record is a 16-byte header and caplen bytes), the round, the
+ * pacing.  libpcap reads a savefile record by record through its stdio
+ * stream, so that offset is where to seek the new handle.  Read only
+ * here, not per packet: ftell() is a system call.
+ */
+struct pcap_saved {
+	int64_t offset;
+	uint64_t loops_done, ts0, t0;
+	uint8_t failed, pad[7];
+};
+
+static size_t pcap_src_save(struct source *s, void *buf, size_t cap, int *fd)
+{
+	struct pcap_src *f = s->priv;
+	struct pcap_saved v = { .loops_done = f->loops_done, .ts0 = f->ts0, .t0 = f->t0,
+				.failed = f->failed };
+
+	*fd = -1;
+	if (f->ng || cap < sizeof(v))
+		return 0;
+	v.offset = ftell(pcap_file(f->p));
+	if (f->hdr)
+		v.offset -= 16 + (int64_t)f->hdr->caplen;
+	if (v.offset < 0)
+		return 0;
+	memcpy(buf, &v, sizeof(v));
+	return sizeof(v);
+}
+
+static int pcap_src_restore(struct source *s, const void *buf, size_t len, int fd, char *err,
+			    size_t err_len)
+{
+	struct pcap_src *f = s->priv;
+	struct pcap_saved v;
+
+	(void)fd;
+	if (!len)
+		return 0; /* new in this configuration: from its start */
+	if (len != sizeof(v)) {
+		snprintf(err, err_len, "pcap:%s: the saved state does not fit this vcapd", f->path);
+		return -EINVAL;
+	}
+	memcpy(&v, buf, sizeof(v));
+	/* open() read the header afresh; the file's rounds restart at the same place */
+	if (v.offset < 0 || fseek(pcap_file(f->p), (long)v.offset, SEEK_SET)) {
+		snprintf(err, err_len, "pcap:%s: cannot go back to offset %lld: %s", f->path,
+			 (long long)v.offset, strerror(errno));
+		return -EINVAL;
+	}
+	f->loops_done = v.loops_done;
+	f->ts0 = v.ts0;
+	f->t0 = v.t0;
+	f->failed = v.failed;
+	return 0;
+}
+
 const struct source_ops source_pcap_ops = {
 	.kind = "pcap",
 	.pull = true,
@@ -268,4 +334,6 @@ const struct source_ops source_pcap_ops = {
 	.wait = pcap_src_wait,
 	.reopen = pcap_src_reopen,
 	.close = pcap_src_close,
+	.save = pcap_src_save,
+	.restore = pcap_src_restore,
 };

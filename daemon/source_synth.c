@@ -231,6 +231,49 @@ static void synth_close(struct source *s)
 	free(g);
 }
 
+/* Where the generator is and its pacing schedule (source.h: save, restore). */
+struct synth_saved {
+	uint64_t n, t0, n0, released_at;
+};
+
+static size_t synth_save(struct source *s, void *buf, size_t cap, int *fd)
+{
+	struct synth_src *g = s->priv;
+	struct synth_saved v = { g->n, g->t0, g->n0, g->released_at };
+
+	*fd = -1;
+	if (cap < sizeof(v))
+		return 0;
+	memcpy(buf, &v, sizeof(v));
+	return sizeof(v);
+}
+
+static int synth_restore(struct source *s, const void *buf, size_t len, int fd, char *err,
+			 size_t err_len)
+{
+	struct synth_src *g = s->priv;
+	struct synth_saved v;
+
+	(void)fd;
+	if (!len)
+		return 0; /* new in this configuration: from its start */
+	if (len != sizeof(v)) {
+		snprintf(err, err_len, "synth: the saved state does not fit this vcapd");
+		return -EINVAL;
+	}
+	memcpy(&v, buf, sizeof(v));
+	/*
+	 * CLOCK_MONOTONIC is the machine's, not the process's: the schedule
+	 * goes on where it was (a pause past BACKLOG_NS restarts it, as after
+	 * any stall, rather than bursting).
+	 */
+	g->n = v.n;
+	g->t0 = v.t0;
+	g->n0 = v.n0;
+	g->released_at = v.released_at;
+	return 0;
+}
+
 const struct source_ops source_synth_ops = {
 	.kind = "synth",
 	.pull = true,
@@ -241,4 +284,6 @@ const struct source_ops source_synth_ops = {
 	.wait = synth_wait,
 	.reopen = synth_reopen,
 	.close = synth_close,
+	.save = synth_save,
+	.restore = synth_restore,
 };

@@ -14,6 +14,7 @@
 #include "wildcard.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,6 +229,32 @@ static void compile_rule(const struct vcap_rule *w, struct wild *c)
 	c->id = w->id;
 	c->pass = w->action == VCAP_PASS;
 	c->hits = 0;
+}
+
+int wildcard_import(struct wildcard *ws, const struct wild *rules, uint32_t n)
+{
+	struct wild *copy;
+
+	if (n > ws->max || ws->n)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t pass;
+
+		/* a bool holding anything but 0 or 1 is not one this build wrote */
+		memcpy(&pass, (const uint8_t *)&rules[i] + offsetof(struct wild, pass), 1);
+		if (pass > 1 || (i && rules[i].id <= rules[i - 1].id))
+			return -EINVAL;
+	}
+	if (!n)
+		return 0;
+	copy = malloc((size_t)n * sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, rules, (size_t)n * sizeof(*copy));
+	free(ws->rule);
+	ws->rule = copy;
+	ws->n = ws->cap = n;
+	return 0;
 }
 
 int wildcard_add(struct wildcard *ws, const struct vcap_rule *rule, char *err, size_t err_len)

@@ -64,6 +64,13 @@ int wildcard_add(struct wildcard *ws, const struct vcap_rule *rule, char *err, s
 int wildcard_remove(struct wildcard *ws, uint32_t id);                    /* 0 or -ENOENT */
 int wildcard_hits(const struct wildcard *ws, uint32_t id, uint64_t *hits); /* 0 or -ENOENT */
 
+/*
+ * Upgrade (upgrade.c): the compiled rules as they are (n of them, sorted by
+ * id), and back in another process of the same build.  Import checks the
+ * order, the limit and the flags.  @return 0, -EINVAL or -ENOMEM.
+ */
+int wildcard_import(struct wildcard *ws, const struct wild *rules, uint32_t n);
+
 static inline uint32_t wildcard_count(const struct wildcard *ws)
 {
 	return ws->n;

@@ -101,6 +101,7 @@ struct vcap_app_hdr {
 #define VCAP_MSG_FLOW_HITS 12u /* CAPTURE */
 #define VCAP_MSG_FLOW_LIST 13u /* CAPTURE */
 #define VCAP_MSG_RELOAD 14u    /* CAPTURE */
+#define VCAP_MSG_UPGRADE 15u   /* CAPTURE */
 
 /* ---- payloads ---------------------------------------------------------- */
 
@@ -358,6 +359,26 @@ struct vcap_msg_reload_reply {
 };
 
 /*
+ * UPGRADE, C2D: vcapd re-executes a binary (binary_len bytes of path; 0:
+ * the one it was started as) and hands every descriptor and its state to
+ * it (daemon/upgrade.h); root on the main socket only.  The reply comes
+ * from the old process once the new one took over: its pid and how long
+ * the capture was paused.  An error reply says why the new one could not
+ * take over; the old one then goes on exactly where it was.
+ */
+struct vcap_msg_upgrade {
+	uint32_t flags;      /* 0 */
+	uint16_t binary_len; /* 0..VCAP_FILTER_MAX (in `text`) */
+	uint16_t pad;
+};
+
+struct vcap_msg_upgrade_reply {
+	uint32_t pid;        /* of the vcapd that serves now */
+	uint32_t pad;
+	uint64_t paused_ns;  /* capture threads parked until the new one said ready */
+};
+
+/*
  * STATUS, C2D: every source and ring vcapd has, for vcapctl.  Entries are
  * numbered sources first, then rings; the request names the first wanted
  * and the reply holds as many as fit, with `next` the first left out
@@ -470,5 +491,7 @@ _Static_assert(sizeof(struct vcap_status_source) == 488, "status source entry");
 _Static_assert(sizeof(struct vcap_status_ring) == 672, "status ring entry");
 _Static_assert(sizeof(struct vcap_msg_reload) == 8, "reload");
 _Static_assert(sizeof(struct vcap_msg_reload_reply) == 48, "reload reply");
+_Static_assert(sizeof(struct vcap_msg_upgrade) == 8, "upgrade");
+_Static_assert(sizeof(struct vcap_msg_upgrade_reply) == 16, "upgrade reply");
 
 #endif /* VCAP_PROTO_H */

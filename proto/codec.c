@@ -94,6 +94,9 @@ static const struct msg_desc descs[] = {
 	ENTRIES_REPLY(FLOW_LIST, "FLOW_LIST", vcap_msg_flow_list_reply, ENT_FLOWS),
 	DESC(CAPTURE, RELOAD, false, "RELOAD", vcap_msg_reload, NO_STR, NO_STR, 0),
 	DESC(CAPTURE, RELOAD, true, "RELOAD", vcap_msg_reload_reply, NO_STR, NO_STR, 0),
+	DESC(CAPTURE, UPGRADE, false, "UPGRADE", vcap_msg_upgrade, NO_STR,
+	     offsetof(struct vcap_msg_upgrade, binary_len), VCAP_FILTER_MAX),
+	DESC(CAPTURE, UPGRADE, true, "UPGRADE", vcap_msg_upgrade_reply, NO_STR, NO_STR, 0),
 };
 
 /* RING_REQ reads the ring id where the struct has it; the first field, in each. */

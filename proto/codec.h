@@ -48,6 +48,8 @@ struct vcap_msg {
 		struct vcap_msg_flow_list_reply flow_list_reply;
 		struct vcap_msg_reload reload;
 		struct vcap_msg_reload_reply reload_reply;
+		struct vcap_msg_upgrade upgrade;
+		struct vcap_msg_upgrade_reply upgrade_reply;
 	} u;
 	/*
 	 * Strings that follow the fixed payload.  `name` is HELLO's client or

@@ -411,6 +411,62 @@ void vcap_afp_close(struct vcap_afp *a)
 	free(a);
 }
 
+void vcap_afp_save(const struct vcap_afp *a, struct vcap_afp_state *st)
+{
+	*st = (struct vcap_afp_state){
+		.ifindex = (uint32_t)a->ifindex, .block_size = a->block_size,
+		.nr_blocks = a->nr_blocks, .snaplen = a->snaplen, .rel = a->rel, .held = a->held,
+		.next = a->next, .left = a->left, .off = a->off, .map_len = a->map_len,
+		.lost = a->lost, .dead_at = a->dead_at, .drain_ms = a->drain_ms,
+		.packets = a->packets, .drops = a->drops,
+	};
+}
+
+int vcap_afp_adopt(struct vcap_afp **out, int fd, const struct vcap_afp_state *st, char *err,
+		   size_t err_len)
+{
+	struct vcap_afp *a;
+
+	*out = NULL;
+	/* nothing in st is believed before it is checked against the ring it describes */
+	if (!is_pow2(st->block_size) || st->block_size < 4096 || st->block_size > MAX_BLOCK_SIZE ||
+	    !st->nr_blocks || st->map_len != (uint64_t)st->block_size * st->nr_blocks ||
+	    st->rel >= st->nr_blocks || st->next >= st->nr_blocks || st->held > st->nr_blocks ||
+	    (st->left && !st->held) || st->off > st->block_size ||
+	    (st->rel + st->held) % st->nr_blocks != st->next)
+		FAIL(-EINVAL, "afpacket: inherited socket %d: inconsistent reader state", fd);
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		FAIL(-ENOMEM, "afpacket: out of memory");
+	a->map = mmap(NULL, (size_t)st->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (a->map == MAP_FAILED) {
+		int e = errno;
+
+		free(a);
+		FAIL(-e, "afpacket: inherited socket %d: mapping its ring: %s", fd, strerror(e));
+	}
+	a->fd = fd;
+	a->ifindex = (int)st->ifindex;
+	a->map_len = (size_t)st->map_len;
+	a->block_size = st->block_size;
+	a->nr_blocks = st->nr_blocks;
+	a->snaplen = st->snaplen;
+	a->rel = st->rel;
+	a->held = st->held;
+	a->next = st->next;
+	a->left = st->left;
+	a->off = st->off;
+	/* the block being read is the newest held one, just before next */
+	a->cur = a->held ? block_at(a, (a->next + a->nr_blocks - 1) % a->nr_blocks) : NULL;
+	a->lost = st->lost;
+	a->dead_at = st->dead_at;
+	a->drain_ms = st->drain_ms;
+	a->packets = st->packets;
+	a->drops = st->drops;
+	*out = a;
+	return 0;
+}
+
 /* ---- reading ---- */
 
 /* Take the next block if the kernel has handed it over. */

@@ -140,4 +140,25 @@ int vcap_afp_ifindex(const struct vcap_afp *a);
 
 void vcap_afp_close(struct vcap_afp *a);
 
+/*
+ * Where a reader is, to hand its socket to another process (vcapd's
+ * upgrade): the ring's geometry, the blocks it holds, the next packet, the
+ * sums of the kernel's statistics.  Save after vcap_afp_release().
+ */
+struct vcap_afp_state {
+	uint32_t ifindex, block_size, nr_blocks, snaplen;
+	uint32_t rel, held, next, left, off;
+	uint32_t pad;
+	uint64_t map_len, lost, dead_at, drain_ms, packets, drops;
+};
+
+void vcap_afp_save(const struct vcap_afp *a, struct vcap_afp_state *st);
+/*
+ * Go on reading fd (a TPACKET_V3 socket with its ring, inherited) from st:
+ * maps the ring again, checks st against it.  On success *out owns fd.
+ * @return 0 or -errno with err.
+ */
+int vcap_afp_adopt(struct vcap_afp **out, int fd, const struct vcap_afp_state *st, char *err,
+		   size_t err_len);
+
 #endif /* VCAP_SOURCE_AFPACKET_H */

@@ -3,6 +3,8 @@
  * vcapctl - ask vcapd what it is doing.
  *
  *   vcapctl [--socket PATH] status [--json]
+ *   vcapctl [--socket PATH] reload
+ *   vcapctl [--socket PATH] upgrade [--binary PATH]
  *
  * Lists every source and every ring with its counters: what PF_RING shows
  * under /proc/net/pf_ring.
@@ -28,15 +30,22 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: vcapctl [--socket PATH] status [--json]\n"
 		     "       vcapctl [--socket PATH] reload\n"
+		     "       vcapctl [--socket PATH] upgrade [--binary PATH]\n"
 		     "\n"
 		     "  --socket PATH  vcapd's socket (default $VCAP_SOCKET or %s)\n"
 		     "  status         every source and ring with its counters\n"
 		     "  --json         as one JSON object\n"
 		     "  reload         make vcapd read its configuration file again and apply\n"
 		     "                 what changed (as SIGHUP does); a bad file is refused with\n"
-		     "                 FILE:LINE and the running configuration stays\n",
+		     "                 FILE:LINE and the running configuration stays\n"
+		     "  upgrade        make vcapd re-execute itself (or --binary PATH) and hand\n"
+		     "                 every consumer, ring and socket to the new process (as\n"
+		     "                 SIGUSR2 does); if the new one cannot take over, the old\n"
+		     "                 one goes on and the reason is printed\n",
 		VCAP_DEFAULT_SOCKET);
 }
+
+static bool soft_errors; /* call() returns error replies instead of exiting */
 
 /* One request, one reply.  @return 0 or exits with a message. */
 static void call(int sock, const char *path)
@@ -61,7 +70,7 @@ static void call(int sock, const char *path)
 		fprintf(stderr, "vcapctl: %s: bad reply: %s\n", path, why);
 		exit(1);
 	}
-	if (reply.status < 0) {
+	if (reply.status < 0 && !soft_errors) {
 		fprintf(stderr, "vcapctl: %s\n", reply.text);
 		exit(1);
 	}
@@ -246,6 +255,37 @@ static int reload(int sock, const char *path)
 	return 0;
 }
 
+/*
+ * UPGRADE: the new vcapd's pid and the pause, or why it did not take over.
+ * vcapd refuses while requests are being answered (-EAGAIN): asked again
+ * for up to 10 s.
+ */
+static int upgrade(int sock, const char *path, const char *binary)
+{
+	const struct vcap_msg_upgrade_reply *r = &reply.u.upgrade_reply;
+
+	if (binary && strlen(binary) > VCAP_FILTER_MAX) {
+		fprintf(stderr, "vcapctl: --binary: path too long\n");
+		return 2;
+	}
+	soft_errors = true;
+	for (int tries = 0;; tries++) {
+		vcap_msg_init(&req, VCAP_APP_CAPTURE, VCAP_MSG_UPGRADE);
+		snprintf(req.text, sizeof(req.text), "%s", binary ? binary : "");
+		call(sock, path);
+		if (reply.status != -EAGAIN || tries >= 100)
+			break;
+		usleep(100000);
+	}
+	if (reply.status < 0) {
+		fprintf(stderr, "vcapctl: upgrade failed: %s\n", reply.text);
+		return 1;
+	}
+	printf("upgraded: vcapd pid %u serves now; capture paused %.3f ms\n", r->pid,
+	       (double)r->paused_ns / 1e6);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -255,6 +295,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = getenv("VCAP_SOCKET");
+	const char *binary = NULL;
 	bool json = false;
 	int opt, sock, rc;
 
@@ -276,7 +317,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind >= argc || (strcmp(argv[optind], "status") && strcmp(argv[optind], "reload"))) {
+	if (optind >= argc || (strcmp(argv[optind], "status") && strcmp(argv[optind], "reload") &&
+			       strcmp(argv[optind], "upgrade"))) {
 		if (optind < argc)
 			fprintf(stderr, "vcapctl: unknown command \"%s\"\n", argv[optind]);
 		usage(stderr);
@@ -285,6 +327,9 @@ int main(int argc, char **argv)
 	for (int i = optind + 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json") && !strcmp(argv[optind], "status")) {
 			json = true;
+		} else if (!strcmp(argv[i], "--binary") && i + 1 < argc &&
+			   !strcmp(argv[optind], "upgrade")) {
+			binary = argv[++i];
 		} else {
 			fprintf(stderr, "vcapctl: unexpected argument \"%s\"\n", argv[i]);
 			return 2;
@@ -303,7 +348,10 @@ int main(int argc, char **argv)
 	req.u.hello.pid = (uint32_t)getpid();
 	strcpy(req.name, "vcapctl");
 	call(sock, path);
-	rc = strcmp(argv[optind], "reload") ? status(sock, path, json) : reload(sock, path);
+	if (!strcmp(argv[optind], "upgrade"))
+		rc = upgrade(sock, path, binary);
+	else
+		rc = strcmp(argv[optind], "reload") ? status(sock, path, json) : reload(sock, path);
 	close(sock);
 	return rc;
 }
