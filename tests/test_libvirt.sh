@@ -276,6 +276,138 @@ migration)
 	grep -q "vm vm1: guest connected" "$dir/dst.log" || fail "the destination vcapd did not see QEMU"
 	echo "migration: refused with the device in; detach, migrate, attach on the destination: ok"
 	;;
+domain)
+	need virsh libvirt-clients
+	need libvirtd libvirt-daemon
+	[ -e /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so ] || {
+		echo "SKIP: libvirt's QEMU driver missing (Debian package libvirt-daemon-driver-qemu)"
+		exit 77
+	}
+	need unshare util-linux
+	[ "$(id -u)" = 0 ] || { echo "SKIP: a private libvirtd needs root"; exit 77; }
+	make_image
+	start_vcapd v --vm vm1="$dir/vm1.ivshmem",size=64Mi,vectors=16 \
+		--source s=synth:size=64,count=50000,flows=1024
+	name="vcap-test-$$"
+	# The doc's cold-plug domain, made a TCG guest that boots the test image
+	python3 - "$doc" "$dir" "$img" "$name" <<'PY'
+import re, sys
+import xml.etree.ElementTree as ET
+doc, d, img, name = sys.argv[1:]
+x = re.findall(r'^```xml\n(.*?)^```', open(doc).read(), re.S | re.M)[0]
+dom = ET.fromstring(x)
+dom.set('type', 'qemu')
+dom.find('name').text = name
+dom.find('memory').text = '256'
+dom.find('vcpu').text = '1'
+os_ = dom.find('os')
+for e in os_.findall('boot'):
+    os_.remove(e)
+for tag, val in (('kernel', img + '/vmlinuz'), ('initrd', img + '/initramfs.cpio'),
+                 ('cmdline', 'console=ttyS0 intel_iommu=on no_timer_check panic=-1 quiet '
+                  'vcap.run="vcap-check -i host:s -n 50000 --size 64 --flows 1024"')):
+    ET.SubElement(os_, tag).text = val
+dom.find('cpu').attrib = {'mode': 'maximum'}
+ET.SubElement(dom, 'on_poweroff').text = 'destroy'
+dev = dom.find('devices')
+for tag in ('disk', 'serial', 'console'):
+    for e in dev.findall(tag):
+        dev.remove(e)
+serial = ET.SubElement(dev, 'serial', type='file')
+ET.SubElement(serial, 'source', path=d + '/vm1-console.log')
+ET.SubElement(dev, 'memballoon', model='none')
+shm = dev.find('shmem')
+assert shm.find('model').get('type') == 'ivshmem-doorbell'
+shm.find('server').set('path', d + '/vm1.ivshmem')
+ET.ElementTree(dom).write(d + '/domain.xml')
+PY
+	# libvirtd in a mount namespace of its own: its state, sockets, logs
+	# and caches on tmpfs, its configuration a copy (QEMU as root, to reach
+	# vcapd's 0600 socket); a libvirt-qemu user, which libvirtd looks up
+	# even when qemu.conf names another, in a copy of passwd and group.
+	cat >"$dir/inner.sh" <<'SH'
+set -eu
+dir=${1:?}
+name=${2:?}
+for d in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
+	[ -d "$d" ] || { echo "$d" >>"$dir/made"; mkdir -p "$d"; }
+	mount -t tmpfs vcap-test "$d"
+done
+cp /etc/passwd /etc/group "$dir/"
+grep -q '^libvirt-qemu:' /etc/passwd ||
+	echo 'libvirt-qemu:x:64055:64055::/var/lib/libvirt:/usr/sbin/nologin' >>"$dir/passwd"
+grep -q '^libvirt-qemu:' /etc/group || echo 'libvirt-qemu:x:64055:' >>"$dir/group"
+mount --bind "$dir/passwd" /etc/passwd
+mount --bind "$dir/group" /etc/group
+mkdir "$dir/etc-libvirt"
+cp -a /etc/libvirt/. "$dir/etc-libvirt/"
+# no virtlogd: QEMU's output straight to its log file
+printf 'user = "root"\ngroup = "root"\nstdio_handler = "file"\n' >"$dir/etc-libvirt/qemu.conf"
+mount --bind "$dir/etc-libvirt" /etc/libvirt
+libvirtd -p /run/libvirt/test-libvirtd.pid 2>"$dir/libvirtd.err" &
+lpid=$!
+v() { virsh -q -c qemu:///system "$@"; }
+stop() {
+	v destroy "$name" >/dev/null 2>&1 || true
+	v undefine "$name" >/dev/null 2>&1 || true
+	cp /var/log/libvirt/qemu/"$name".log "$dir/qemu.log" 2>/dev/null || true
+	kill "$lpid" 2>/dev/null || true
+	wait "$lpid" 2>/dev/null || true
+}
+trap stop EXIT
+# deadlines, polled (libvirtd probes QEMU's capabilities first: slow under TCG)
+end=$(($(date +%s) + 150))
+until v version >/dev/null 2>&1; do
+	[ "$(date +%s)" -lt "$end" ] || { echo "libvirtd did not answer"; exit 1; }
+	kill -0 "$lpid" || { echo "libvirtd exited"; exit 1; }
+	sleep 0.2
+done
+v define "$dir/domain.xml" >/dev/null
+t0=$(date +%s)
+v start "$name"
+echo "libvirtd started the domain"
+end=$(($(date +%s) + 240))
+until grep -aq "VCAP-GUEST-RESULT" "$dir/vm1-console.log" 2>/dev/null; do
+	[ "$(date +%s)" -lt "$end" ] || { echo "the guest did not finish"; exit 1; }
+	v domstate "$name" | grep -q running || grep -aq "VCAP-GUEST-RESULT" "$dir/vm1-console.log" ||
+		{ echo "the domain stopped: $(v domstate "$name" --reason)"; exit 1; }
+	sleep 0.2
+done
+echo "guest done $(($(date +%s) - t0)) s after virsh start"
+# the guest powers off; libvirt sees the domain end (on_poweroff destroy)
+end=$(($(date +%s) + 60))
+until v domstate "$name" | grep -q "shut off"; do
+	[ "$(date +%s)" -lt "$end" ] || { echo "the domain did not shut off"; exit 1; }
+	sleep 0.2
+done
+echo "domain shut off"
+SH
+	set +e
+	unshare --mount --propagation private sh "$dir/inner.sh" "$dir" "$name" >"$dir/inner.log" 2>&1
+	rc=$?
+	set -e
+	cat "$dir/inner.log"
+	# mount points the namespace needed and the host lacked: removed (empty)
+	if [ -f "$dir/made" ]; then
+		while read -r d; do rmdir "$d" 2>/dev/null || true; done <"$dir/made"
+	fi
+	# libvirtd leaves a running domain behind when it exits: a QEMU whose
+	# command line names this test's console file is ours, and must not stay
+	for p in $(pgrep -f -- "path=$dir/vm1-console.log" || true); do
+		kill -9 "$p" 2>/dev/null || true
+		echo "left behind by libvirtd: QEMU $p (killed)"
+		rc=1
+	done
+	[ $rc -eq 0 ] || fail "libvirt: $(tail -n 3 "$dir/inner.log"); libvirtd: $(grep -v 'dnsmasq\|DBus\|dmi\|DMI\|system bus\|/dev/kvm' "$dir/libvirtd.err" | tail -n 3)"
+	grep -aq "VCAP-GUEST-RESULT: rc=0" "$dir/vm1-console.log" ||
+		fail "guest: $(grep -a VCAP "$dir/vm1-console.log" | tail -n 3)"
+	grep -a "VCAP-CHECK: ok=1 " "$dir/vm1-console.log" | grep -q " packets=50000 .*dropped=0" ||
+		fail "guest: $(grep -a VCAP-CHECK "$dir/vm1-console.log" | tail -n 1)"
+	grep -q "vm vm1: guest connected" "$dir/v.log" || fail "vcapd did not see libvirt's QEMU"
+	grep -q "ivshmem-doorbell" "$dir/qemu.log" || fail "libvirt's QEMU had no ivshmem-doorbell"
+	echo "domain: $(grep -a 'VCAP-CHECK' "$dir/vm1-console.log" | tail -n 1 | tr -d '\r')"
+	echo "libvirt's QEMU: $(grep -o -- '-device [^ ]*ivshmem-doorbell[^ ]*' "$dir/qemu.log" | head -n 1)"
+	;;
 loaded-boot)
 	make_image
 	# two CPU-bound processes, as on a busy host (2 CPUs here: the guest's
