@@ -287,39 +287,81 @@ domain)
 	[ "$(id -u)" = 0 ] || { echo "SKIP: a private libvirtd needs root"; exit 77; }
 	make_image
 	start_vcapd v --vm vm1="$dir/vm1.ivshmem",size=64Mi,vectors=16 \
-		--source s=synth:size=64,count=50000,flows=1024
+		--vm vm2="$dir/vm2.ivshmem",size=64Mi,vectors=16 \
+		--source s=synth:size=64,count=50000,flows=1024 \
+		--source t=synth:size=64,count=20000,flows=64
 	name="vcap-test-$$"
-	# The doc's cold-plug domain, made a TCG guest that boots the test image
-	python3 - "$doc" "$dir" "$img" "$name" <<'PY'
+	# The doc's domains made TCG guests that boot the test image: the
+	# cold-plug one (vm1) counts packets; the hot-plug one (vm2) waits for
+	# the device virsh attach-device gives it, counts packets, and waits
+	# for virsh detach-device to take it away.
+	hp_run='while ! grep -q 0x1110 /sys/bus/pci/devices/*/device; do sleep 0.2; done; echo VCAP-HP: attached; vcap-check -i host:t -n 20000 --size 64 --flows 64 || exit 1; while grep -q 0x1110 /sys/bus/pci/devices/*/device; do sleep 0.2; done; echo VCAP-HP: detached'
+	python3 - "$doc" "$dir" "$img" "$name" "$hp_run" <<'PY'
 import re, sys
 import xml.etree.ElementTree as ET
-doc, d, img, name = sys.argv[1:]
-x = re.findall(r'^```xml\n(.*?)^```', open(doc).read(), re.S | re.M)[0]
-dom = ET.fromstring(x)
-dom.set('type', 'qemu')
-dom.find('name').text = name
-dom.find('memory').text = '256'
-dom.find('vcpu').text = '1'
-os_ = dom.find('os')
-for e in os_.findall('boot'):
-    os_.remove(e)
-for tag, val in (('kernel', img + '/vmlinuz'), ('initrd', img + '/initramfs.cpio'),
-                 ('cmdline', 'console=ttyS0 intel_iommu=on no_timer_check panic=-1 quiet '
-                  'vcap.run="vcap-check -i host:s -n 50000 --size 64 --flows 1024"')):
-    ET.SubElement(os_, tag).text = val
-dom.find('cpu').attrib = {'mode': 'maximum'}
-ET.SubElement(dom, 'on_poweroff').text = 'destroy'
-dev = dom.find('devices')
-for tag in ('disk', 'serial', 'console'):
-    for e in dev.findall(tag):
-        dev.remove(e)
-serial = ET.SubElement(dev, 'serial', type='file')
-ET.SubElement(serial, 'source', path=d + '/vm1-console.log')
-ET.SubElement(dev, 'memballoon', model='none')
-shm = dev.find('shmem')
+doc, d, img, name, hp_run = sys.argv[1:]
+blocks = re.findall(r'^```xml\n(.*?)^```', open(doc).read(), re.S | re.M)
+ET.register_namespace('qemu', 'http://libvirt.org/schemas/domain/qemu/1.0')
+def tcg(x, name, vm, run):
+    dom = ET.fromstring(x)
+    dom.set('type', 'qemu')
+    dom.find('name').text = name
+    dom.find('memory').text = '256'
+    dom.find('vcpu').text = '1'
+    os_ = dom.find('os')
+    for e in os_.findall('boot'):
+        os_.remove(e)
+    for tag, val in (('kernel', img + '/vmlinuz'), ('initrd', img + '/initramfs.cpio'),
+                     ('cmdline', 'console=ttyS0 intel_iommu=on no_timer_check panic=-1 quiet '
+                      'vcap.run="%s"' % run)):
+        ET.SubElement(os_, tag).text = val
+    dom.find('cpu').attrib = {'mode': 'maximum'}
+    ET.SubElement(dom, 'on_poweroff').text = 'destroy'
+    dev = dom.find('devices')
+    for tag in ('disk', 'serial', 'console'):
+        for e in dev.findall(tag):
+            dev.remove(e)
+    serial = ET.SubElement(dev, 'serial', type='file')
+    ET.SubElement(serial, 'source', path='%s/%s-console.log' % (d, vm))
+    ET.SubElement(dev, 'memballoon', model='none')
+    return dom
+dom = tcg(blocks[0], name, 'vm1', 'vcap-check -i host:s -n 50000 --size 64 --flows 1024')
+shm = dom.find('devices').find('shmem')
 assert shm.find('model').get('type') == 'ivshmem-doorbell'
 shm.find('server').set('path', d + '/vm1.ivshmem')
 ET.ElementTree(dom).write(d + '/domain.xml')
+dom = tcg(blocks[1], name + '-hp', 'vm2', hp_run)
+dev = dom.find('devices')
+assert dev.find('shmem') is None
+# defined first without the empty port, as the doc says
+port = [c for c in dev.findall('controller') if c.get('model') == 'pcie-root-port'][0]
+dev.remove(port)
+ET.ElementTree(dom).write(d + '/domain-hp.xml')
+ET.ElementTree(port).write(d + '/port.xml')
+shm = ET.fromstring(blocks[2])
+assert shm.tag == 'shmem'
+shm.find('server').set('path', d + '/vm2.ivshmem')
+ET.ElementTree(shm).write(d + '/shmem.xml')
+PY
+	# The second step: the port goes into the defined domain (whose devices
+	# have their addresses now) with the next free index, and the <shmem>
+	# names that index as its bus.
+	cat >"$dir/addport.py" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+d = sys.argv[1]
+ET.register_namespace('qemu', 'http://libvirt.org/schemas/domain/qemu/1.0')
+dom = ET.parse(d + '/hp-defined.xml').getroot()
+dev = dom.find('devices')
+index = 1 + max(int(c.get('index')) for c in dev.findall('controller') if c.get('type') == 'pci')
+port = ET.parse(d + '/port.xml').getroot()
+port.set('index', str(index))
+dev.append(port)
+ET.ElementTree(dom).write(d + '/hp-port.xml')
+shm = ET.parse(d + '/shmem.xml').getroot()
+shm.find('address').set('bus', '0x%02x' % index)
+ET.ElementTree(shm).write(d + '/shmem.xml')
+print(index)
 PY
 	# libvirtd in a mount namespace of its own: its state, sockets, logs
 	# and caches on tmpfs, its configuration a copy (QEMU as root, to reach
@@ -348,6 +390,8 @@ libvirtd -p /run/libvirt/test-libvirtd.pid 2>"$dir/libvirtd.err" &
 lpid=$!
 v() { virsh -q -c qemu:///system "$@"; }
 stop() {
+	v destroy "$name-hp" >/dev/null 2>&1 || true
+	v undefine "$name-hp" >/dev/null 2>&1 || true
 	v destroy "$name" >/dev/null 2>&1 || true
 	v undefine "$name" >/dev/null 2>&1 || true
 	cp /var/log/libvirt/qemu/"$name".log "$dir/qemu.log" 2>/dev/null || true
@@ -381,6 +425,41 @@ until v domstate "$name" | grep -q "shut off"; do
 	sleep 0.2
 done
 echo "domain shut off"
+
+# hot-plug: the doc's domain with an empty root port, the doc's <shmem> attached
+v define "$dir/domain-hp.xml" >/dev/null
+v dumpxml --inactive "$name-hp" >"$dir/hp-defined.xml"
+index=$(python3 "$dir/addport.py" "$dir")
+v define "$dir/hp-port.xml" >/dev/null
+v dumpxml --inactive "$name-hp" | grep -q "<address type='pci' domain='0x0000' bus='$(printf '0x%02x' "$index")'" &&
+	{ echo "libvirt put a device into the empty port"; exit 1; }
+echo "the empty pcie-root-port has index $index"
+v start "$name-hp"
+end=$(($(date +%s) + 120))
+until grep -aq "VCAP-GUEST: run" "$dir/vm2-console.log" 2>/dev/null; do
+	[ "$(date +%s)" -lt "$end" ] || { echo "the hot-plug guest did not boot"; exit 1; }
+	sleep 0.2
+done
+t0=$(date +%s)
+v attach-device "$name-hp" "$dir/shmem.xml" --live
+end=$(($(date +%s) + 120))
+until grep -aq "VCAP-CHECK:" "$dir/vm2-console.log"; do
+	[ "$(date +%s)" -lt "$end" ] || { echo "the hot-plug guest did not count"; exit 1; }
+	sleep 0.2
+done
+echo "attach-device: the guest counted $(($(date +%s) - t0)) s after it"
+v dumpxml "$name-hp" | grep -q "<model type='ivshmem-doorbell'/>" || { echo "libvirt does not list the device"; exit 1; }
+t0=$(date +%s)
+v detach-device "$name-hp" "$dir/shmem.xml" --live
+end=$(($(date +%s) + 120))
+until grep -aq "VCAP-GUEST-RESULT" "$dir/vm2-console.log"; do
+	[ "$(date +%s)" -lt "$end" ] || { echo "the guest did not see the device go"; exit 1; }
+	sleep 0.2
+done
+echo "detach-device: the guest saw the device go $(($(date +%s) - t0)) s after it"
+cp /var/log/libvirt/qemu/"$name-hp".log "$dir/qemu-hp.log" 2>/dev/null || true
+v destroy "$name-hp" >/dev/null 2>&1 || true
+v undefine "$name-hp" >/dev/null
 SH
 	set +e
 	unshare --mount --propagation private sh "$dir/inner.sh" "$dir" "$name" >"$dir/inner.log" 2>&1
@@ -393,7 +472,7 @@ SH
 	fi
 	# libvirtd leaves a running domain behind when it exits: a QEMU whose
 	# command line names this test's console file is ours, and must not stay
-	for p in $(pgrep -f -- "path=$dir/vm1-console.log" || true); do
+	for p in $(pgrep -f -- "path=$dir/vm[12]-console.log" || true); do
 		kill -9 "$p" 2>/dev/null || true
 		echo "left behind by libvirtd: QEMU $p (killed)"
 		rc=1
@@ -404,6 +483,13 @@ SH
 	grep -a "VCAP-CHECK: ok=1 " "$dir/vm1-console.log" | grep -q " packets=50000 .*dropped=0" ||
 		fail "guest: $(grep -a VCAP-CHECK "$dir/vm1-console.log" | tail -n 1)"
 	grep -q "vm vm1: guest connected" "$dir/v.log" || fail "vcapd did not see libvirt's QEMU"
+	grep -aq "VCAP-GUEST-RESULT: rc=0" "$dir/vm2-console.log" ||
+		fail "hot-plug guest: $(grep -a VCAP "$dir/vm2-console.log" | tail -n 3)"
+	grep -a "VCAP-CHECK: ok=1 " "$dir/vm2-console.log" | grep -q " packets=20000 .*dropped=0" ||
+		fail "hot-plug guest: $(grep -a VCAP-CHECK "$dir/vm2-console.log" | tail -n 1)"
+	grep -aq "VCAP-HP: detached" "$dir/vm2-console.log" || fail "the hot-plug guest never saw the device go"
+	grep -q "vm vm2: guest connected" "$dir/v.log" || fail "vcapd did not see the hot-plugged device"
+	grep -q "pref64-reserve" "$dir/qemu-hp.log" || fail "<qemu:override> did not reach QEMU"
 	grep -q "ivshmem-doorbell" "$dir/qemu.log" || fail "libvirt's QEMU had no ivshmem-doorbell"
 	echo "domain: $(grep -a 'VCAP-CHECK' "$dir/vm1-console.log" | tail -n 1 | tr -d '\r')"
 	echo "libvirt's QEMU: $(grep -o -- '-device [^ ]*ivshmem-doorbell[^ ]*' "$dir/qemu.log" | head -n 1)"
