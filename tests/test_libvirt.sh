@@ -30,6 +30,7 @@ doc="$S/docs/vm-libvirt.md"
 dir=$(mktemp -d /tmp/vcap-libvirt-XXXXXX)
 img="$B/vm-test-image" # test_vm.sh's: the same inputs, so a cache hit
 pids=""
+vcapds=""
 
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
@@ -76,8 +77,18 @@ start_vcapd() {
 	shift
 	"$B/daemon/vcapd" --foreground --socket "$dir/$n.sock" "$@" 2>"$dir/$n.log" &
 	pids="$pids $!"
-	eval "pid_$n=$!"
+	vcapds="$vcapds $n:$!"
 	wait_for "[ -S '$dir/$n.sock' ]" 10 "vcapd $n did not start"
+}
+
+# stop_vcapds: each vcapd must exit cleanly on SIGTERM (in a sanitizer
+# build: no leak, no error at exit)
+stop_vcapds() {
+	for nv in $vcapds; do
+		kill "${nv#*:}" 2>/dev/null || fail "vcapd ${nv%%:*} died"
+		wait "${nv#*:}" || fail "vcapd ${nv%%:*} exited with status $? on SIGTERM"
+	done
+	vcapds=""
 }
 
 # A QMP client: python3 qmp.py SOCKET 'COMMAND JSON'... runs each command and
@@ -522,4 +533,5 @@ loaded-boot)
 	fail "unknown scenario $scenario"
 	;;
 esac
+stop_vcapds
 echo "libvirt $scenario: passed"
