@@ -11,6 +11,7 @@ PACKAGES="
 	iproute2 util-linux tcpdump tshark python3
 	ngrep tcpflow p0f softflowd iftop
 	qemu-system-x86 busybox-static linux-image-cloud-amd64 cpio
+	libvirt-clients libxml2-utils libvirt-daemon libvirt-daemon-driver-qemu
 	groff-base
 	prometheus curl
 	debhelper dpkg-dev build-essential fakeroot systemd
