@@ -21,6 +21,7 @@
 #include "codec.h"
 #include "reload.h"
 #include "upgrade.h"
+#include "vm_admin.h"
 #include "session.h"
 #include "source.h"
 #include "status.h"
@@ -238,6 +239,14 @@ int requests_answer(struct session *ss, const struct vcap_msg *m, struct vcap_ms
 	case VCAP_MSG_UPGRADE:
 		do_upgrade(ss, m, reply);
 		break;
+	case VCAP_MSG_VM_ATTACH:
+	case VCAP_MSG_VM_DETACH:
+		if (!ss->admin) {
+			vcap_msg_error(reply, m, -EPERM,
+				       "only root on vcapd's main socket may attach or detach a VM's device");
+			break;
+		}
+		return vm_admin_request(ss, m, reply);
 	default:
 		do_rules(c, m, reply);
 		break;

@@ -178,6 +178,8 @@ void session_end(struct session *ss, const char *why)
 {
 	if (ss->busy)
 		requests_abandon(ss);
+	if (ss->waiting_cancel)
+		ss->waiting_cancel(ss);
 	if (ss->n_rings || why)
 		vlog(LOG_INFO, "session %s (pid %d): %s; freeing %u ring(s)", ss->client,
 		     (int)ss->cred.pid, why ? why : "closed", ss->n_rings);

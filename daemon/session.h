@@ -89,6 +89,9 @@ struct session {
 	struct consumer *consumers;
 	unsigned n_rings;
 	struct req_job *busy;    /* a request answered off the control thread, or NULL */
+	/* A request answered later by something else (a VM's plug): forget ss if it ends. */
+	void (*waiting_cancel)(struct session *ss);
+	void *waiting_on;
 };
 
 /*

@@ -30,11 +30,14 @@
 #include "policy.h"
 #include "region.h"
 #include "session.h"
+#include "serve.h"
 #include "shm_queue.h"
 #include "util.h"
 #include "vcap_ring.h"
 #include "vcap_shm.h"
 #include "vcapd.h"
+#include "vm_admin.h"
+#include "vm_plug.h"
 
 #define VM_SIZE_MIN (1ull << 20)
 #define VM_SIZE_MAX (1ull << 30) /* a guest pays BAR2/512 of its RAM in page tables */
@@ -47,6 +50,14 @@ struct vm {
 	char socket[108];
 	uint64_t size;
 	unsigned vectors;
+	char qmp[108];           /* qmp=: vcapd plugs the device through QEMU's QMP */
+	char port[64];           /* port=: the pcie-root-port it goes into */
+	struct vm_plug *plug;    /* with qmp=, once started */
+	struct session *asker;   /* whose VM_ATTACH/VM_DETACH waits for the plug */
+	struct vcap_msg ask;     /* ... that request (seq, type) */
+	bool asking;             /* in vm_plug_request: an answer now is the reply itself */
+	int asked_rc;            /* ... and what it was */
+	char asked_why[VCAP_REASON_MAX];
 
 	int memfd;
 	uint8_t *map;
@@ -131,7 +142,21 @@ static void reset_region(struct vm *vm)
 }
 
 /* kv_known() refuses anything else; vcapd --help shows each (tests/test_options.c) */
-const char *const vm_options[] = { "size", "vectors", NULL };
+const char *const vm_options[] = { "size", "vectors", "qmp", "port", NULL };
+
+#define VM_PORT_DEFAULT "vcap-port"
+
+/* A QMP id: QEMU takes letters, digits, '-', '.', '_', starting with a letter. */
+static bool qemu_id(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' || *s == '_'))
+			return false;
+	return true;
+}
 
 int vm_create(const char *spec, struct vm **out, char *err, size_t err_len)
 {
@@ -153,6 +178,7 @@ int vm_create(const char *spec, struct vm **out, char *err, size_t err_len)
 	vm->peer = -1;
 	vm->map = MAP_FAILED;
 	vm->vectors = VM_VECTORS_DEFAULT;
+	snprintf(vm->port, sizeof(vm->port), "%s", VM_PORT_DEFAULT);
 	memcpy(vm->name, spec, (size_t)(eq - spec));
 	p = eq + 1;
 	len = strcspn(p, ",");
@@ -177,9 +203,33 @@ int vm_create(const char *spec, struct vm **out, char *err, size_t err_len)
 		} else if (!strcmp(kv.key, "vectors")) {
 			rc = kv_u64(&kv, 2, VCAP_IVSHMEM_MAX_VECTORS, &v, err, err_len);
 			vm->vectors = (unsigned)v;
+		} else if (!strcmp(kv.key, "qmp")) {
+			if (kv.val[0] != '/' || strlen(kv.val) >= sizeof(vm->qmp)) {
+				snprintf(err, err_len,
+					 "qmp=%s: QEMU's QMP socket must be an absolute path under "
+					 "%zu bytes", kv.val, sizeof(vm->qmp));
+				rc = -EINVAL;
+			} else {
+				snprintf(vm->qmp, sizeof(vm->qmp), "%s", kv.val);
+			}
+		} else if (!strcmp(kv.key, "port")) {
+			if (!qemu_id(kv.val) || strlen(kv.val) >= sizeof(vm->port)) {
+				snprintf(err, err_len,
+					 "port=%s: the pcie-root-port's QEMU id (letters, digits, "
+					 "'-', '.', '_'; a letter first; under %zu bytes)", kv.val,
+					 sizeof(vm->port));
+				rc = -EINVAL;
+			} else {
+				snprintf(vm->port, sizeof(vm->port), "%s", kv.val);
+			}
 		}
 		if (rc)
 			break;
+	}
+	if (!rc && vm->qmp[0] && !qemu_id(vm->name)) {
+		snprintf(err, err_len, "with qmp=, the name becomes QEMU's device id vcap-%s: "
+			 "letters, digits, '-', '.', '_' only", vm->name);
+		rc = -EINVAL;
 	}
 	if (!rc && !vm->size) {
 		snprintf(err, err_len, "size=SIZE is required (a power of two, 1Mi..1Gi)");
@@ -297,6 +347,14 @@ int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t e
 		rc = loop_add(l, ivshmem_server_self_fd(vm->server, 0), EPOLLIN, &vm->bell_watch);
 	if (!rc)
 		rc = loop_every(l, VCAP_SHM_HEARTBEAT_MS, &vm->beat_watch);
+	if (!rc && vm->qmp[0]) {
+		struct vm_plug_cfg pc = { .vm = vm->name, .qmp = vm->qmp, .port = vm->port,
+					  .socket = vm->socket, .vectors = vm->vectors };
+
+		vm->plug = vm_plug_start(&pc, l);
+		if (!vm->plug)
+			rc = -ENOMEM;
+	}
 	if (rc)
 		snprintf(err, err_len, "vm %s: %s", vm->name, strerror(-rc));
 	return rc;
@@ -306,6 +364,7 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	vm_plug_free(vm->plug);
 	if (vm->server)
 		ivshmem_server_close(vm->server);
 	region_fini(&vm->rings);
@@ -352,7 +411,8 @@ void vm_accounts_setup(struct vm *list, const uint64_t defaults[])
 bool vm_same(const struct vm *a, const struct vm *b)
 {
 	return !strcmp(a->name, b->name) && !strcmp(a->socket, b->socket) &&
-	       a->size == b->size && a->vectors == b->vectors;
+	       a->size == b->size && a->vectors == b->vectors && !strcmp(a->qmp, b->qmp) &&
+	       !strcmp(a->port, b->port);
 }
 
 bool vm_from_config(const struct vm *vm)
@@ -369,6 +429,19 @@ void vm_stop(struct vm *vm, const char *why)
 {
 	if (!vm->server)
 		return;
+	if (vm->asker) {
+		static struct vcap_msg r;
+		struct session *ss = vm->asker;
+
+		vm->asker = NULL;
+		ss->waiting_cancel = NULL;
+		ss->waiting_on = NULL;
+		vm_plug_forget(vm->plug, vm);
+		vcap_msg_error(&r, &vm->ask, -ENOENT, "vm %s was removed", vm->name);
+		session_answer(ss, &r, NULL, 0);
+	}
+	vm_plug_free(vm->plug); /* the device stays in QEMU, with nothing behind it */
+	vm->plug = NULL;
 	vm_disconnect(vm, why);
 	loop_del(vm->loop, ivshmem_server_fd(vm->server));
 	loop_del(vm->loop, ivshmem_server_self_fd(vm->server, 0));
@@ -625,4 +698,144 @@ static struct session *new_session(struct vm *vm, pid_t qemu_pid)
 	snprintf(ss->origin, sizeof(ss->origin), "%s/", vm->name);
 	snprintf(ss->client, sizeof(ss->client), "vm %s", vm->name);
 	return ss;
+}
+
+/* ---- the administrator's requests (vm_admin.h) ------------------------------ */
+
+static const char *const state_names[] = { "absent", "plugging", "plugged", "unplugging",
+					   "error", "manual" };
+
+static unsigned device_state(const struct vm *vm, const char **detail)
+{
+	if (!vm->plug) {
+		*detail = "";
+		return VCAP_VM_MANUAL;
+	}
+	return vm_plug_state(vm->plug, detail);
+}
+
+/* "NAME STATE[ DETAIL]\n" for vm, appended to text. */
+static void describe(const struct vm *vm, char *text, size_t cap)
+{
+	size_t n = strlen(text);
+	const char *detail;
+	unsigned st = device_state(vm, &detail);
+
+	if (n < cap)
+		snprintf(text + n, cap - n, "%s %s%s%s\n", vm->name, state_names[st],
+			 detail[0] ? " " : "", detail);
+}
+
+static void plug_answered(void *arg, int rc, const char *why)
+{
+	struct vm *vm = arg;
+	struct session *ss = vm->asker;
+	static struct vcap_msg reply;
+	const char *detail;
+
+	if (!ss)
+		return;
+	vm->asker = NULL;
+	ss->waiting_cancel = NULL;
+	ss->waiting_on = NULL;
+	if (vm->asking) { /* answered within the request: vm_admin_request replies */
+		vm->asked_rc = rc;
+		snprintf(vm->asked_why, sizeof(vm->asked_why), "%s", why ? why : "");
+		return;
+	}
+	if (rc) {
+		vcap_msg_error(&reply, &vm->ask, rc, "vm %s: %s", vm->name, why);
+	} else {
+		vcap_msg_reply(&reply, &vm->ask);
+		reply.u.vm_reply.state = device_state(vm, &detail);
+		reply.text[0] = '\0';
+		describe(vm, reply.text, sizeof(reply.text));
+	}
+	session_answer(ss, &reply, NULL, 0);
+}
+
+static void asker_gone(struct session *ss)
+{
+	struct vm *vm = ss->waiting_on;
+
+	vm->asker = NULL;
+	vm_plug_forget(vm->plug, vm);
+	ss->waiting_cancel = NULL;
+	ss->waiting_on = NULL;
+}
+
+int vm_admin_request(struct session *ss, const struct vcap_msg *m, struct vcap_msg *reply)
+{
+	bool attach = m->type == VCAP_MSG_VM_ATTACH;
+	char why[VCAP_REASON_MAX];
+	const char *detail;
+	struct vm *vm;
+	int rc;
+
+	if (m->u.vm.flags & ~VCAP_VM_QUERY) {
+		vcap_msg_error(reply, m, -EINVAL, "unknown vm request flags 0x%x", m->u.vm.flags);
+		return 0;
+	}
+	if ((m->u.vm.flags & VCAP_VM_QUERY) && !m->name[0]) {
+		vcap_msg_reply(reply, m);
+		reply->text[0] = '\0';
+		for (vm = ss->d->vms; vm; vm = vm->next)
+			if (vm->server)
+				describe(vm, reply->text, sizeof(reply->text));
+		vm = ss->d->vms;
+		reply->u.vm_reply.state = vm ? device_state(vm, &detail) : VCAP_VM_ABSENT;
+		return 0;
+	}
+	vm = vm_find(ss->d->vms, m->name);
+	if (!vm || !vm->server) {
+		vcap_msg_error(reply, m, -ENOENT, "no vm named \"%s\"", m->name);
+		return 0;
+	}
+	if (m->u.vm.flags & VCAP_VM_QUERY) {
+		vcap_msg_reply(reply, m);
+		reply->text[0] = '\0';
+		describe(vm, reply->text, sizeof(reply->text));
+		reply->u.vm_reply.state = device_state(vm, &detail);
+		return 0;
+	}
+	if (!vm->plug) {
+		vcap_msg_error(reply, m, -EOPNOTSUPP,
+			       "vm %s has no qmp=PATH: vcapd cannot %s its device (QEMU's command "
+			       "line has it)", vm->name, attach ? "attach" : "detach");
+		return 0;
+	}
+	if (vm->asker) {
+		vcap_msg_error(reply, m, -EBUSY, "vm %s: another attach or detach is under way",
+			       vm->name);
+		return 0;
+	}
+	vm->asker = ss;
+	vm->ask = *m;
+	ss->waiting_cancel = asker_gone;
+	ss->waiting_on = vm;
+	vlog(LOG_NOTICE, "vm %s: %s asked by %s (pid %d)", vm->name, attach ? "attach" : "detach",
+	     ss->client, (int)ss->cred.pid);
+	vm->asking = true;
+	vm->asked_rc = 1; /* not answered */
+	rc = vm_plug_request(vm->plug, attach, plug_answered, vm, why, sizeof(why));
+	vm->asking = false;
+	if (rc) {
+		vm->asker = NULL;
+		ss->waiting_cancel = NULL;
+		ss->waiting_on = NULL;
+		vcap_msg_error(reply, m, rc, "%s", why);
+		return 0;
+	}
+	if (vm->asked_rc == 1)
+		return VCAP_SERVE_LATER; /* plug_answered() replies */
+	/* answered at once: it already was so, or QEMU could not be asked */
+	if (vm->asked_rc) {
+		vcap_msg_error(reply, m, vm->asked_rc, "vm %s: %s", vm->name, vm->asked_why);
+		return 0;
+	}
+	vcap_msg_reply(reply, m);
+	reply->text[0] = '\0';
+	describe(vm, reply->text, sizeof(reply->text));
+	reply->u.vm_reply.state = device_state(vm, &detail);
+	return 0;
 }

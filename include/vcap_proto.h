@@ -102,6 +102,8 @@ struct vcap_app_hdr {
 #define VCAP_MSG_FLOW_LIST 13u /* CAPTURE */
 #define VCAP_MSG_RELOAD 14u    /* CAPTURE */
 #define VCAP_MSG_UPGRADE 15u   /* CAPTURE */
+#define VCAP_MSG_VM_ATTACH 16u /* CAPTURE */
+#define VCAP_MSG_VM_DETACH 17u /* CAPTURE */
 
 /* ---- payloads ---------------------------------------------------------- */
 
@@ -334,6 +336,37 @@ struct vcap_wire_flow_stat {
 	 sizeof(struct vcap_wire_flow_stat))
 
 /*
+ * VM_ATTACH, VM_DETACH, C2D: plug the named VM's ivshmem-doorbell device
+ * into its QEMU through QMP (`vm ... qmp=PATH`), or unplug it; root on the
+ * main socket only.  Answered once the device is in (QEMU accepted
+ * device_add) or gone (QEMU sent DEVICE_DELETED), or with QEMU's error.
+ * With VCAP_VM_QUERY nothing is done: the reply reports the state, of
+ * every VM when name is empty.  The reply's text has one line per VM:
+ * "NAME STATE[ DETAIL]" (STATE one of absent, plugging, plugged,
+ * unplugging, error, manual: a VM without qmp=).
+ */
+#define VCAP_VM_QUERY 0x1u
+
+struct vcap_msg_vm {
+	uint16_t name_len; /* 1..VCAP_NAME_MAX; 0 only with VCAP_VM_QUERY */
+	uint16_t flags;    /* VCAP_VM_* */
+	uint32_t pad;
+};
+
+#define VCAP_VM_ABSENT 0u
+#define VCAP_VM_PLUGGING 1u
+#define VCAP_VM_PLUGGED 2u
+#define VCAP_VM_UNPLUGGING 3u
+#define VCAP_VM_ERROR 4u
+#define VCAP_VM_MANUAL 5u /* no qmp=: QEMU's command line has the device */
+
+struct vcap_msg_vm_reply {
+	uint32_t state;    /* VCAP_VM_*: the named VM's (the first's for a list) */
+	uint16_t text_len; /* <= VCAP_FILTER_MAX */
+	uint16_t pad;
+};
+
+/*
  * RELOAD, C2D: read the configuration file again and apply what changed
  * (daemon/reload.h); root on the main socket only.  An error reply names
  * FILE:LINE and the problem, and the running configuration stays.  The
@@ -493,5 +526,7 @@ _Static_assert(sizeof(struct vcap_msg_reload) == 8, "reload");
 _Static_assert(sizeof(struct vcap_msg_reload_reply) == 48, "reload reply");
 _Static_assert(sizeof(struct vcap_msg_upgrade) == 8, "upgrade");
 _Static_assert(sizeof(struct vcap_msg_upgrade_reply) == 16, "upgrade reply");
+_Static_assert(sizeof(struct vcap_msg_vm) == 8, "vm attach/detach");
+_Static_assert(sizeof(struct vcap_msg_vm_reply) == 8, "vm reply");
 
 #endif /* VCAP_PROTO_H */

@@ -97,6 +97,14 @@ static const struct msg_desc descs[] = {
 	DESC(CAPTURE, UPGRADE, false, "UPGRADE", vcap_msg_upgrade, NO_STR,
 	     offsetof(struct vcap_msg_upgrade, binary_len), VCAP_FILTER_MAX),
 	DESC(CAPTURE, UPGRADE, true, "UPGRADE", vcap_msg_upgrade_reply, NO_STR, NO_STR, 0),
+	DESC(CAPTURE, VM_ATTACH, false, "VM_ATTACH", vcap_msg_vm,
+	     offsetof(struct vcap_msg_vm, name_len), NO_STR, 0),
+	DESC(CAPTURE, VM_ATTACH, true, "VM_ATTACH", vcap_msg_vm_reply, NO_STR,
+	     offsetof(struct vcap_msg_vm_reply, text_len), VCAP_FILTER_MAX),
+	DESC(CAPTURE, VM_DETACH, false, "VM_DETACH", vcap_msg_vm,
+	     offsetof(struct vcap_msg_vm, name_len), NO_STR, 0),
+	DESC(CAPTURE, VM_DETACH, true, "VM_DETACH", vcap_msg_vm_reply, NO_STR,
+	     offsetof(struct vcap_msg_vm_reply, text_len), VCAP_FILTER_MAX),
 };
 
 /* RING_REQ reads the ring id where the struct has it; the first field, in each. */

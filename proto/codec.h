@@ -50,6 +50,8 @@ struct vcap_msg {
 		struct vcap_msg_reload_reply reload_reply;
 		struct vcap_msg_upgrade upgrade;
 		struct vcap_msg_upgrade_reply upgrade_reply;
+		struct vcap_msg_vm vm;
+		struct vcap_msg_vm_reply vm_reply;
 	} u;
 	/*
 	 * Strings that follow the fixed payload.  `name` is HELLO's client or

@@ -5,6 +5,7 @@
  *   vcapctl [--socket PATH] status [--json]
  *   vcapctl [--socket PATH] reload
  *   vcapctl [--socket PATH] upgrade [--binary PATH]
+ *   vcapctl [--socket PATH] vm attach|detach NAME | vm list
  *
  * Lists every source and every ring with its counters: what PF_RING shows
  * under /proc/net/pf_ring.
@@ -31,6 +32,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: vcapctl [--socket PATH] status [--json]\n"
 		     "       vcapctl [--socket PATH] reload\n"
 		     "       vcapctl [--socket PATH] upgrade [--binary PATH]\n"
+		     "       vcapctl [--socket PATH] vm attach|detach NAME | vm list\n"
 		     "\n"
 		     "  --socket PATH  vcapd's socket (default $VCAP_SOCKET or %s)\n"
 		     "  status         every source and ring with its counters\n"
@@ -41,7 +43,10 @@ static void usage(FILE *out)
 		     "  upgrade        make vcapd re-execute itself (or --binary PATH) and hand\n"
 		     "                 every consumer, ring and socket to the new process (as\n"
 		     "                 SIGUSR2 does); if the new one cannot take over, the old\n"
-		     "                 one goes on and the reason is printed\n",
+		     "                 one goes on and the reason is printed\n"
+		     "  vm attach NAME plug VM NAME's device into its QEMU (vm ... qmp=PATH) and\n"
+		     "                 wait until it is in; vm detach NAME: until the guest gave\n"
+		     "                 it back; vm list: each VM's device state\n",
 		VCAP_DEFAULT_SOCKET);
 }
 
@@ -286,6 +291,30 @@ static int upgrade(int sock, const char *path, const char *binary)
 	return 0;
 }
 
+/* VM_ATTACH, VM_DETACH (or a query): the device's state, or (call() exits) QEMU's error. */
+static int vm_cmd(int sock, const char *path, int argc, char **argv)
+{
+	bool list = argc == 1 && !strcmp(argv[0], "list");
+
+	if (!list && (argc != 2 || (strcmp(argv[0], "attach") && strcmp(argv[0], "detach")))) {
+		fprintf(stderr, "vcapctl: expected vm attach NAME, vm detach NAME or vm list\n");
+		return 2;
+	}
+	if (!list && strlen(argv[1]) > VCAP_NAME_MAX) {
+		fprintf(stderr, "vcapctl: vm name longer than %u bytes\n", VCAP_NAME_MAX);
+		return 2;
+	}
+	vcap_msg_init(&req, VCAP_APP_CAPTURE,
+		      list || !strcmp(argv[0], "attach") ? VCAP_MSG_VM_ATTACH : VCAP_MSG_VM_DETACH);
+	if (list)
+		req.u.vm.flags = VCAP_VM_QUERY;
+	else
+		snprintf(req.name, sizeof(req.name), "%s", argv[1]);
+	call(sock, path);
+	fputs(reply.text, stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -318,13 +347,13 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc || (strcmp(argv[optind], "status") && strcmp(argv[optind], "reload") &&
-			       strcmp(argv[optind], "upgrade"))) {
+			       strcmp(argv[optind], "upgrade") && strcmp(argv[optind], "vm"))) {
 		if (optind < argc)
 			fprintf(stderr, "vcapctl: unknown command \"%s\"\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
-	for (int i = optind + 1; i < argc; i++) {
+	for (int i = optind + 1; i < argc && strcmp(argv[optind], "vm"); i++) {
 		if (!strcmp(argv[i], "--json") && !strcmp(argv[optind], "status")) {
 			json = true;
 		} else if (!strcmp(argv[i], "--binary") && i + 1 < argc &&
@@ -350,6 +379,8 @@ int main(int argc, char **argv)
 	call(sock, path);
 	if (!strcmp(argv[optind], "upgrade"))
 		rc = upgrade(sock, path, binary);
+	else if (!strcmp(argv[optind], "vm"))
+		rc = vm_cmd(sock, path, argc - optind - 1, argv + optind + 1);
 	else
 		rc = strcmp(argv[optind], "reload") ? status(sock, path, json) : reload(sock, path);
 	close(sock);
