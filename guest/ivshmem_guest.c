@@ -33,6 +33,9 @@ struct vcap_ivshmem {
 	int container, group, dev;
 	int efd[VCAP_IVSHMEM_MAX_VECTORS];
 	unsigned vectors;
+	int req_fd; /* VFIO's request IRQ: the kernel wants the device back (unplug) */
+
+	int alive_fd; /* its sysfs vendor file: reads fail once the device is removed */
 
 	/* registers: mapped, or through pread/pwrite on regs_fd at regs_off */
 	volatile uint8_t *regs;
@@ -331,6 +334,43 @@ static int arm_msix(struct vcap_ivshmem *d, unsigned vectors, char *err, size_t 
 	return 0;
 }
 
+/*
+ * VFIO's request IRQ: when the device is to be removed (a hot-unplug: QEMU
+ * device_del, the guest's pciehp or ACPI eject), vfio-pci waits for every
+ * user to close it and signals this eventfd to ask; without one it only
+ * logs "blocked until released by user" and waits.  Optional: a kernel
+ * without it leaves req_fd at -1 and the caller notices the removal later
+ * (the region's heartbeat stops, vcap_ivshmem_gone).
+ */
+static void arm_request(struct vcap_ivshmem *d)
+{
+	struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = VFIO_PCI_REQ_IRQ_INDEX };
+	struct {
+		struct vfio_irq_set set;
+		int32_t fd;
+	} s;
+	int fd;
+
+	if (ioctl(d->dev, VFIO_DEVICE_GET_IRQ_INFO, &ii) || !(ii.flags & VFIO_IRQ_INFO_EVENTFD) ||
+	    ii.count < 1)
+		return;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return;
+	memset(&s, 0, sizeof(s));
+	s.set.argsz = sizeof(s);
+	s.set.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	s.set.index = VFIO_PCI_REQ_IRQ_INDEX;
+	s.set.start = 0;
+	s.set.count = 1;
+	s.fd = fd;
+	if (ioctl(d->dev, VFIO_DEVICE_SET_IRQS, &s)) {
+		close(fd);
+		return;
+	}
+	d->req_fd = fd;
+}
+
 static int open_vfio(struct vcap_ivshmem *d, unsigned vectors, char *err, size_t len)
 {
 	struct vfio_group_status gs = { .argsz = sizeof(gs) };
@@ -430,7 +470,10 @@ static int open_vfio(struct vcap_ivshmem *d, unsigned vectors, char *err, size_t
 	rc = enable_master(d->dev, (off_t)cfg.offset, err, len);
 	if (rc)
 		return rc;
-	return arm_msix(d, vectors, err, len);
+	rc = arm_msix(d, vectors, err, len);
+	if (!rc)
+		arm_request(d);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ sysfs mode */
@@ -498,6 +541,9 @@ static void release(struct vcap_ivshmem *d)
 		d->efd[v] = -1;
 	}
 	d->vectors = 0;
+	if (d->req_fd >= 0)
+		close(d->req_fd);
+	d->req_fd = -1;
 	if (d->shm)
 		munmap(d->shm, d->shm_size);
 	if (d->regs_map)
@@ -531,12 +577,22 @@ int vcap_ivshmem_open(struct vcap_ivshmem **out, const char *pci_addr, unsigned 
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return fail(err, len, -ENOMEM, "out of memory");
-	d->container = d->group = d->dev = d->regs_fd = d->shm_fd = -1;
+	d->container = d->group = d->dev = d->regs_fd = d->shm_fd = d->req_fd = -1;
 	for (unsigned v = 0; v < VCAP_IVSHMEM_MAX_VECTORS; v++)
 		d->efd[v] = -1;
 	rc = find_device(pci_addr, d->addr, sizeof(d->addr), err, len);
 	if (rc)
-		goto fail;
+		goto fail_free;
+	{
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), SYSFS_PCI "/%s/vendor", d->addr);
+		d->alive_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (d->alive_fd < 0) {
+			rc = fail(err, len, -errno, "%s: %s", path, strerror(errno));
+			goto fail_free;
+		}
+	}
 
 	if (flags & VCAP_IVSHMEM_NO_VFIO) {
 		snprintf(d->why, sizeof(d->why), "VFIO disabled by the caller");
@@ -560,6 +616,8 @@ int vcap_ivshmem_open(struct vcap_ivshmem **out, const char *pci_addr, unsigned 
 	return 0;
 fail:
 	release(d);
+	close(d->alive_fd);
+fail_free:
 	free(d);
 	return rc;
 }
@@ -569,7 +627,31 @@ void vcap_ivshmem_close(struct vcap_ivshmem *d)
 	if (!d)
 		return;
 	release(d);
+	close(d->alive_fd);
 	free(d);
+}
+
+int vcap_ivshmem_release_fd(const struct vcap_ivshmem *d)
+{
+	return d->req_fd;
+}
+
+int vcap_ivshmem_watch(const struct vcap_ivshmem *d)
+{
+	return fcntl(d->alive_fd, F_DUPFD_CLOEXEC, 0);
+}
+
+bool vcap_ivshmem_watch_gone(int watch_fd)
+{
+	char buf[16];
+
+	/* kernfs: a file of a removed device answers ENODEV, even if another took its address */
+	return pread(watch_fd, buf, sizeof(buf), 0) < 0 && errno == ENODEV;
+}
+
+bool vcap_ivshmem_gone(const struct vcap_ivshmem *d)
+{
+	return vcap_ivshmem_watch_gone(d->alive_fd);
 }
 
 void *vcap_ivshmem_shm(const struct vcap_ivshmem *d, size_t *size)

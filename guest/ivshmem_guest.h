@@ -68,6 +68,7 @@
 #ifndef VCAP_GUEST_IVSHMEM_GUEST_H
 #define VCAP_GUEST_IVSHMEM_GUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -125,6 +126,29 @@ const char *vcap_ivshmem_why(const struct vcap_ivshmem *d);
 
 /* The device's PCI address, e.g. "0000:00:03.0". */
 const char *vcap_ivshmem_pci_addr(const struct vcap_ivshmem *d);
+
+/*
+ * Hot-unplug (vcapd replugging the device through QMP, or detaching it).
+ *
+ * An eventfd that becomes readable when the kernel asks for the device
+ * back (VFIO's request IRQ: the device is being removed and vfio-pci waits
+ * for its users): close the handle promptly, and have every process that
+ * mapped BAR2 through it unmap, or the removal (and the new device) waits.
+ * -1 in sysfs mode or on a kernel without it.
+ */
+int vcap_ivshmem_release_fd(const struct vcap_ivshmem *d);
+
+/* Has the device been removed (hot-unplugged)?  Works in both modes. */
+bool vcap_ivshmem_gone(const struct vcap_ivshmem *d);
+
+/*
+ * A descriptor that outlives the handle and tells whether this device (not
+ * another one plugged in at the same address later) is gone: a process
+ * that closed a dead device waits for it to go before taking the next.
+ * The caller closes it.  @return it, or -1.
+ */
+int vcap_ivshmem_watch(const struct vcap_ivshmem *d);
+bool vcap_ivshmem_watch_gone(int watch_fd);
 
 /* How BAR0 is reached: "mmap" or "pwrite" (a system call per access). */
 const char *vcap_ivshmem_regs_access(const struct vcap_ivshmem *d);

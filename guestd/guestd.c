@@ -34,6 +34,13 @@
  * clients are hung up, so their receives end with -EPIPE, and we attach to
  * the region again as soon as it is valid.
  *
+ * Hot-unplug (vcapd replugs the device through QMP after a restart, or
+ * `vcapctl vm detach`): the kernel asks for the device back through VFIO's
+ * request IRQ (or, polling through sysfs, the device just goes).  We hang
+ * up every client (they must unmap their rings: a mapping holds the device
+ * too), close the device, wait for that device to be gone, and take the
+ * next ivshmem device that appears, then serve again.
+ *
  * Trust: a client is decoded exactly as vcapd decodes it (malformed: an
  * error reply, then hang-up) and never blocks us (non-blocking sockets; a
  * client that does not read its replies is dropped).  It does get the whole
@@ -98,6 +105,8 @@ struct guestd {
 	int shm_file;         /* what clients mmap rings from */
 	uint64_t shm_file_off; /* where BAR2 starts in it */
 	char lost_why[256];   /* why ctl is NULL */
+	int stale_fd;         /* the device we gave back, until it is gone; else -1 */
+	uint64_t last_beat;   /* the region's heartbeat at the last tick without ctl */
 
 	int lock_fd;          /* VCAP_GUEST_LOCK, held for good */
 	int listen_fd, ep, sig_fd, tick_fd;
@@ -201,6 +210,22 @@ static void close_ring_in_vcapd(struct guestd *g, uint32_t id)
 static void client_drop(struct guestd *g, struct client *cl, const char *why, bool close_rings);
 
 /*
+ * Has the region's heartbeat moved since the last look (moved: any value
+ * but the last seen)?  Attaching to a region whose vcapd is gone would
+ * wait seconds for a HELLO reply, while the kernel may be asking for the
+ * device back.
+ */
+static bool beating(struct guestd *g)
+{
+	const struct vcap_shm_hdr *h = vcap_ivshmem_shm(g->dev, NULL);
+	uint64_t beat = __atomic_load_n(&h->heartbeat, __ATOMIC_RELAXED);
+	bool moved = beat != g->last_beat;
+
+	g->last_beat = beat;
+	return moved;
+}
+
+/*
  * vcapd reset the region: our session and every ring in it are gone.  Hang
  * up every client (their rings died with it) and attach again.
  */
@@ -213,9 +238,79 @@ static void region_lost(struct guestd *g, const char *why)
 	g->n_rings = 0;
 	g->ctl->close(g->ctl);
 	g->ctl = NULL;
+	/* attached again at the next tick if vcapd's heartbeat goes on meanwhile */
+	(void)beating(g);
+	glog(LOG_INFO, "attaching again once vcapd's heartbeat goes on (or to a replugged device)");
+}
+
+static int req_tag; /* epoll tag of the device's release eventfd */
+
+/* Open the device (the one asked for, or the first) and watch for its unplug. */
+static int device_open(struct guestd *g, bool quiet)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &req_tag };
+	char err[320];
+	int rc = vcap_ivshmem_open(&g->dev, g->pci_addr, 0,
+				   g->no_vfio ? VCAP_IVSHMEM_NO_VFIO : 0, err, sizeof(err));
+
+	if (rc) {
+		if (!quiet)
+			glog(LOG_ERR, "%s", err);
+		snprintf(g->lost_why, sizeof(g->lost_why), "%s", err);
+		g->dev = NULL;
+		return rc;
+	}
+	if (*vcap_ivshmem_why(g->dev))
+		glog(LOG_INFO, "ivshmem device %s: no interrupts, polling (%s)",
+		     vcap_ivshmem_pci_addr(g->dev), vcap_ivshmem_why(g->dev));
+	else
+		glog(LOG_INFO, "ivshmem device %s: %s, %u interrupt vectors",
+		     vcap_ivshmem_pci_addr(g->dev), vcap_ivshmem_mode(g->dev),
+		     vcap_ivshmem_vectors(g->dev));
+	g->shm_file = vcap_ivshmem_shm_file(g->dev, &g->shm_file_off);
+	if (g->ep >= 0 && vcap_ivshmem_release_fd(g->dev) >= 0)
+		epoll_ctl(g->ep, EPOLL_CTL_ADD, vcap_ivshmem_release_fd(g->dev), &ev);
+	return 0;
+}
+
+/*
+ * The device is being unplugged (or is gone): hang up every client, close
+ * it, and remember it, so that we wait for it to go before taking the next.
+ */
+static void device_release(struct guestd *g, const char *why)
+{
+	glog(LOG_WARNING, "ivshmem device %s: %s; hanging up %u client(s) and giving it back",
+	     vcap_ivshmem_pci_addr(g->dev), why, g->n_clients);
+	snprintf(g->lost_why, sizeof(g->lost_why), "the ivshmem device was unplugged (%s)", why);
+	while (g->clients)
+		client_drop(g, g->clients, "the device is being unplugged", false);
+	g->n_rings = 0;
+	if (g->ctl)
+		g->ctl->close(g->ctl);
+	g->ctl = NULL;
+	if (g->stale_fd >= 0)
+		close(g->stale_fd);
+	g->stale_fd = vcap_ivshmem_watch(g->dev);
+	vcap_ivshmem_close(g->dev); /* closing its release eventfd leaves the epoll set */
+	g->dev = NULL;
+	g->shm_file = -1;
+}
+
+/* No device: once the old one is gone, take the next that appears. */
+static void device_retry(struct guestd *g)
+{
+	if (g->stale_fd >= 0) {
+		if (!vcap_ivshmem_watch_gone(g->stale_fd))
+			return;
+		close(g->stale_fd);
+		g->stale_fd = -1;
+		glog(LOG_INFO, "the old ivshmem device is gone; waiting for a new one");
+	}
+	if (device_open(g, true))
+		return;
 	if (attach_region(g) == 0)
-		glog(LOG_INFO, "attached to the new region (vcapd's limits: %u rings, %u..%u "
-		     "bytes)", g->limits.max_rings, g->limits.ring_size_min,
+		glog(LOG_INFO, "serving again on the new device (vcapd's limits: %u rings, "
+		     "%u..%u bytes)", g->limits.max_rings, g->limits.ring_size_min,
 		     g->limits.ring_size_max);
 	else
 		glog(LOG_ERR, "%s; trying again every %d s", g->lost_why, TICK_S);
@@ -227,11 +322,21 @@ static void tick(struct guestd *g)
 	uint64_t n;
 
 	(void)!read(g->tick_fd, &n, sizeof(n));
+	if (!g->dev) {
+		device_retry(g);
+		return;
+	}
+	if (vcap_ivshmem_gone(g->dev)) { /* sysfs polling has no release IRQ */
+		device_release(g, "it was removed");
+		return;
+	}
 	if (g->ctl) {
 		if (vcap_ctl_shm_check(g->ctl))
 			region_lost(g, vcap_errmsg());
 		return;
 	}
+	if (!beating(g))
+		return; /* vcapd is not there (yet): look again next tick */
 	snprintf(prev, sizeof(prev), "%s", g->lost_why);
 	if (attach_region(g) == 0)
 		glog(LOG_INFO, "attached to the region again");
@@ -499,6 +604,10 @@ static int run(struct guestd *g)
 				return 0;
 			if (tag == &listen_tag) {
 				client_accept(g);
+			} else if (tag == &req_tag) {
+				if (g->dev)
+					device_release(g, "the kernel asks for it back (hot-unplug)");
+				break; /* it dropped clients the other events may name */
 			} else if (tag == &tick_tag) {
 				tick(g);
 				break; /* it may have dropped clients the other events name */
@@ -594,7 +703,6 @@ static void warn_vectors(struct guestd *g)
 static int setup(struct guestd *g)
 {
 	struct itimerspec its = { .it_interval = { TICK_S, 0 }, .it_value = { TICK_S, 0 } };
-	char err[320];
 	sigset_t mask;
 	mode_t old;
 	int rc;
@@ -605,19 +713,9 @@ static int setup(struct guestd *g)
 		glog(LOG_ERR, "%s", vcap_errmsg());
 		return g->lock_fd;
 	}
-	rc = vcap_ivshmem_open(&g->dev, g->pci_addr, 0, g->no_vfio ? VCAP_IVSHMEM_NO_VFIO : 0,
-			       err, sizeof(err));
-	if (rc) {
-		glog(LOG_ERR, "%s", err);
+	rc = device_open(g, false);
+	if (rc)
 		return rc;
-	}
-	if (*vcap_ivshmem_why(g->dev))
-		glog(LOG_INFO, "ivshmem device %s: no interrupts, polling (%s)",
-		     vcap_ivshmem_pci_addr(g->dev), vcap_ivshmem_why(g->dev));
-	else
-		glog(LOG_INFO, "ivshmem device %s: %s, %u interrupt vectors",
-		     vcap_ivshmem_pci_addr(g->dev), vcap_ivshmem_mode(g->dev),
-		     vcap_ivshmem_vectors(g->dev));
 	rc = attach_region(g);
 	if (rc) {
 		glog(LOG_ERR, "%s", g->lost_why);
@@ -626,7 +724,6 @@ static int setup(struct guestd *g)
 	glog(LOG_INFO, "vcapd answered: up to %u rings of %u..%u bytes", g->limits.max_rings,
 	     g->limits.ring_size_min, g->limits.ring_size_max);
 	warn_vectors(g);
-	g->shm_file = vcap_ivshmem_shm_file(g->dev, &g->shm_file_off);
 
 	/* Clients get the whole BAR to map their ring from: root only. */
 	old = umask(077);
@@ -645,6 +742,11 @@ static int setup(struct guestd *g)
 	signal(SIGPIPE, SIG_IGN);
 	g->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	g->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (g->ep >= 0 && vcap_ivshmem_release_fd(g->dev) >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &req_tag };
+
+		epoll_ctl(g->ep, EPOLL_CTL_ADD, vcap_ivshmem_release_fd(g->dev), &ev);
+	}
 	g->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (g->sig_fd < 0 || g->ep < 0 || g->tick_fd < 0 ||
 	    timerfd_settime(g->tick_fd, 0, &its, NULL)) {
@@ -666,6 +768,8 @@ static void shutdown_all(struct guestd *g)
 	if (g->ctl)
 		g->ctl->close(g->ctl);
 	vcap_ivshmem_close(g->dev);
+	if (g->stale_fd >= 0)
+		close(g->stale_fd);
 	if (g->lock_fd >= 0)
 		close(g->lock_fd);
 	free(g->rings);
@@ -682,7 +786,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct guestd g = { .lock_fd = -1, .listen_fd = -1, .ep = -1, .sig_fd = -1, .tick_fd = -1 };
+	struct guestd g = { .lock_fd = -1, .listen_fd = -1, .ep = -1, .sig_fd = -1, .tick_fd = -1,
+			    .stale_fd = -1 };
 	const char *env = getenv("VCAP_SOCKET");
 	int opt, ready = -1, rc;
 

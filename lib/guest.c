@@ -18,6 +18,15 @@
  * A process that dies without closing leaves its ring in vcapd's session
  * for the VM; the next program to take the device closes it
  * (vcap_ctl_shm_reclaim).  vcap-guestd notices its clients hanging up.
+ *
+ * Replugging (vcapd, restarted, unplugs the dead device through QMP and
+ * plugs a fresh one): the kernel asks for the device back (VFIO's request
+ * IRQ) or it is gone, or vcapd's heartbeat stopped; every handle then
+ * reports -EPIPE, and the device is given back when the last one closes
+ * (its rings lie in the device's mapping, so not before).  The next open
+ * waits for that device to be gone and takes the new one: until then it
+ * fails with -EAGAIN, so that a program reopening in a loop never takes
+ * the dead device again and holds up its removal.
  */
 #include "internal.h"
 
@@ -28,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -42,10 +52,19 @@ struct guest_link {
 	struct vcap_ctl *ctl;
 	int lock_fd;
 	unsigned refs;
+	bool dying; /* unplugged, or its vcapd gone: no new handle takes it */
 };
 
 static pthread_mutex_t link_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct guest_link *the_link;
+/*
+ * The device the last link gave back because it was dying, until it is
+ * gone (or STALE_MS passed: vcapd may only have stalled, and then the
+ * same device serves again).
+ */
+static int stale_fd = -1;
+static int64_t stale_until_ms;
+#define STALE_MS 30000
 
 /* One handle's view: the shared link, and the ring to CLOSE at the end. */
 struct guest_ctl {
@@ -113,6 +132,12 @@ static void link_put(struct guest_link *l)
 {
 	pthread_mutex_lock(&link_lock);
 	if (--l->refs == 0) {
+		if (l->dying) {
+			if (stale_fd >= 0)
+				close(stale_fd);
+			stale_fd = vcap_ivshmem_watch(l->dev);
+			stale_until_ms = vcap_mono_ms() + STALE_MS;
+		}
 		l->ctl->close(l->ctl);
 		vcap_ivshmem_close(l->dev);
 		close(l->lock_fd);
@@ -136,11 +161,27 @@ static int link_get(const char *socket_path, struct guest_link **out)
 	int rc;
 
 	pthread_mutex_lock(&link_lock);
+	if (the_link && the_link->dying) {
+		rc = vcap_set_err(-EAGAIN, "%s: the VM's ivshmem device is being unplugged and "
+				  "other handles of this process still hold it: close them first",
+				  socket_path);
+		goto out;
+	}
 	if (the_link) {
 		the_link->refs++;
 		*out = the_link;
 		pthread_mutex_unlock(&link_lock);
 		return 0;
+	}
+	if (stale_fd >= 0) {
+		if (!vcap_ivshmem_watch_gone(stale_fd) && vcap_mono_ms() < stale_until_ms) {
+			rc = vcap_set_err(-EAGAIN, "%s: the VM's ivshmem device is being replaced "
+					  "(vcapd unplugs the old one and plugs a new one): try "
+					  "again", socket_path);
+			goto out;
+		}
+		close(stale_fd);
+		stale_fd = -1;
 	}
 	if (!(addr && *addr) && !have_ivshmem()) {
 		rc = -ENODEV; /* not a VM with ivshmem: the caller's message stands */
@@ -236,14 +277,37 @@ static int guest_attach(struct vcap_ctl *ctl, struct vcap *h, const struct vcap_
 	return vcap_ring_attach_mem(h, mem, r->map_size);
 }
 
-/* A region reset took our ring with it: say so instead of waiting forever. */
+/* Does the kernel want the device back (hot-unplug), or is it gone? */
+static bool unplugging(struct guest_link *l)
+{
+	struct pollfd p = { .fd = vcap_ivshmem_release_fd(l->dev), .events = POLLIN };
+
+	/* peeked, not read: it stays readable for a caller that looks again */
+	return (p.fd >= 0 && poll(&p, 1, 0) == 1) || vcap_ivshmem_gone(l->dev);
+}
+
+/*
+ * A region reset took our ring with it, vcapd went away, or the device is
+ * being unplugged: say so instead of waiting forever.
+ */
 static int guest_alive(struct vcap_ctl *ctl)
 {
 	struct guest_ctl *g = (struct guest_ctl *)ctl;
 	int rc;
 
 	pthread_mutex_lock(&link_lock);
-	rc = vcap_ctl_shm_check(g->link->ctl);
+	if (g->link->dying) {
+		rc = vcap_set_err(-EPIPE, "the VM's ivshmem device is being unplugged (vcapd "
+				  "replugs it): reopen");
+	} else if (unplugging(g->link)) {
+		g->link->dying = true;
+		rc = vcap_set_err(-EPIPE, "the VM's ivshmem device is being unplugged (vcapd "
+				  "replugs it): reopen");
+	} else {
+		rc = vcap_ctl_shm_check(g->link->ctl);
+		if (rc == -EPIPE && strstr(vcap_errmsg(), "heartbeat"))
+			g->link->dying = true; /* vcapd went: its device is dead */
+	}
 	pthread_mutex_unlock(&link_lock);
 	return rc;
 }
@@ -252,7 +316,13 @@ static void guest_close(struct vcap_ctl *ctl)
 {
 	struct guest_ctl *g = (struct guest_ctl *)ctl;
 
-	if (g->has_ring) {
+	bool dying;
+
+	pthread_mutex_lock(&link_lock);
+	dying = g->link->dying;
+	pthread_mutex_unlock(&link_lock);
+	/* a dying link's vcapd is gone: a CLOSE would only wait for its timeout */
+	if (g->has_ring && !dying) {
 		struct vcap_msg *req = malloc(sizeof(*req)), *reply = malloc(sizeof(*reply));
 
 		/* Nothing to report to: vcap_close() cannot fail. */
