@@ -207,8 +207,8 @@ static void on_io(struct loop_watch *w, uint32_t events)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			down(q, "QMP connection closed%s%s", n < 0 ? ": " : " by QEMU",
-			     n < 0 ? strerror(errno) : "");
+			down(q, "QMP connection closed%s%s", n < 0 ? ": " : " by the other end",
+			     n < 0 ? strerror(errno) : " (QEMU exited?)");
 			return;
 		}
 		q->in_len += (size_t)n;

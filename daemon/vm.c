@@ -52,6 +52,8 @@ struct vm {
 	unsigned vectors;
 	char qmp[108];           /* qmp=: vcapd plugs the device through QEMU's QMP */
 	char port[64];           /* port=: the pcie-root-port it goes into */
+	bool plug_manual;        /* plug=manual: only on vcapctl vm attach */
+	bool plug_manual_set;    /* plug= given */
 	struct vm_plug *plug;    /* with qmp=, once started */
 	struct session *asker;   /* whose VM_ATTACH/VM_DETACH waits for the plug */
 	struct vcap_msg ask;     /* ... that request (seq, type) */
@@ -142,7 +144,7 @@ static void reset_region(struct vm *vm)
 }
 
 /* kv_known() refuses anything else; vcapd --help shows each (tests/test_options.c) */
-const char *const vm_options[] = { "size", "vectors", "qmp", "port", NULL };
+const char *const vm_options[] = { "size", "vectors", "qmp", "port", "plug", NULL };
 
 #define VM_PORT_DEFAULT "vcap-port"
 
@@ -212,6 +214,14 @@ int vm_create(const char *spec, struct vm **out, char *err, size_t err_len)
 			} else {
 				snprintf(vm->qmp, sizeof(vm->qmp), "%s", kv.val);
 			}
+		} else if (!strcmp(kv.key, "plug")) {
+			if (strcmp(kv.val, "auto") && strcmp(kv.val, "manual")) {
+				snprintf(err, err_len, "plug=%s: auto (when vcapd starts) or manual "
+					 "(vcapctl vm attach)", kv.val);
+				rc = -EINVAL;
+			}
+			vm->plug_manual = !strcmp(kv.val, "manual");
+			vm->plug_manual_set = true;
 		} else if (!strcmp(kv.key, "port")) {
 			if (!qemu_id(kv.val) || strlen(kv.val) >= sizeof(vm->port)) {
 				snprintf(err, err_len,
@@ -225,6 +235,10 @@ int vm_create(const char *spec, struct vm **out, char *err, size_t err_len)
 		}
 		if (rc)
 			break;
+	}
+	if (!rc && !vm->qmp[0] && (strcmp(vm->port, VM_PORT_DEFAULT) || vm->plug_manual_set)) {
+		snprintf(err, err_len, "port= and plug= only mean something with qmp=PATH");
+		rc = -EINVAL;
 	}
 	if (!rc && vm->qmp[0] && !qemu_id(vm->name)) {
 		snprintf(err, err_len, "with qmp=, the name becomes QEMU's device id vcap-%s: "
@@ -349,7 +363,8 @@ int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t e
 		rc = loop_every(l, VCAP_SHM_HEARTBEAT_MS, &vm->beat_watch);
 	if (!rc && vm->qmp[0]) {
 		struct vm_plug_cfg pc = { .vm = vm->name, .qmp = vm->qmp, .port = vm->port,
-					  .socket = vm->socket, .vectors = vm->vectors };
+					  .socket = vm->socket, .vectors = vm->vectors,
+					  .manual = vm->plug_manual };
 
 		vm->plug = vm_plug_start(&pc, l);
 		if (!vm->plug)
@@ -412,7 +427,7 @@ bool vm_same(const struct vm *a, const struct vm *b)
 {
 	return !strcmp(a->name, b->name) && !strcmp(a->socket, b->socket) &&
 	       a->size == b->size && a->vectors == b->vectors && !strcmp(a->qmp, b->qmp) &&
-	       !strcmp(a->port, b->port);
+	       !strcmp(a->port, b->port) && a->plug_manual == b->plug_manual;
 }
 
 bool vm_from_config(const struct vm *vm)
@@ -463,6 +478,10 @@ void vm_set_tenant(struct vm *vm, struct tenant *t)
 
 void vm_disconnect(struct vm *vm, const char *why)
 {
+	if (!why) { /* shutdown: QMP closes while the loop is still there (the device stays) */
+		vm_plug_free(vm->plug);
+		vm->plug = NULL;
+	}
 	vm->keep_pages = !why;
 	if (vm->session) {
 		session_end(vm->session, why);
@@ -759,7 +778,8 @@ static void asker_gone(struct session *ss)
 	struct vm *vm = ss->waiting_on;
 
 	vm->asker = NULL;
-	vm_plug_forget(vm->plug, vm);
+	if (vm->plug)
+		vm_plug_forget(vm->plug, vm);
 	ss->waiting_cancel = NULL;
 	ss->waiting_on = NULL;
 }

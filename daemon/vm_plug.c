@@ -389,7 +389,7 @@ struct vm_plug *vm_plug_start(const struct vm_plug_cfg *cfg, struct loop *l)
 	snprintf(p->chr_id, sizeof(p->chr_id), "vcapchr-%s", cfg->vm);
 	p->vectors = cfg->vectors;
 	p->l = l;
-	p->want = true;
+	p->want = !cfg->manual;
 	p->state = VCAP_VM_ABSENT;
 	p->backoff_ms = RETRY_MIN_MS;
 	p->tick.on_event = on_tick;

@@ -44,6 +44,7 @@ struct vm_plug_cfg {
 	const char *port;   /* the pcie-root-port's id */
 	const char *socket; /* the VM's ivshmem socket (vcapd's server) */
 	unsigned vectors;
+	bool manual;        /* plug only when asked (vm_plug_request), not at start */
 };
 
 /*

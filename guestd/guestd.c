@@ -76,6 +76,7 @@
 
 #define MAX_CLIENTS 1024
 #define TICK_S 1 /* look for a reset region, or retry attaching, this often */
+#define SEEK_MS 100 /* without a device: look for the replugged one this often */
 #define STATUS_RINGS_MAX (VCAP_MSG_MAX / sizeof(struct vcap_status_ring) + 1)
 
 struct client {
@@ -245,6 +246,16 @@ static void region_lost(struct guestd *g, const char *why)
 
 static int req_tag; /* epoll tag of the device's release eventfd */
 
+/* Tick every period_ms from now. */
+static void set_tick(struct guestd *g, unsigned period_ms)
+{
+	struct timespec t = { .tv_sec = period_ms / 1000, .tv_nsec = (period_ms % 1000) * 1000000L };
+	struct itimerspec its = { .it_interval = t, .it_value = t };
+
+	if (g->tick_fd >= 0)
+		timerfd_settime(g->tick_fd, 0, &its, NULL);
+}
+
 /* Open the device (the one asked for, or the first) and watch for its unplug. */
 static int device_open(struct guestd *g, bool quiet)
 {
@@ -294,6 +305,7 @@ static void device_release(struct guestd *g, const char *why)
 	vcap_ivshmem_close(g->dev); /* closing its release eventfd leaves the epoll set */
 	g->dev = NULL;
 	g->shm_file = -1;
+	set_tick(g, SEEK_MS); /* the new device comes within a second of the old one's going */
 }
 
 /* No device: once the old one is gone, take the next that appears. */
@@ -308,6 +320,7 @@ static void device_retry(struct guestd *g)
 	}
 	if (device_open(g, true))
 		return;
+	set_tick(g, TICK_S * 1000);
 	if (attach_region(g) == 0)
 		glog(LOG_INFO, "serving again on the new device (vcapd's limits: %u rings, "
 		     "%u..%u bytes)", g->limits.max_rings, g->limits.ring_size_min,
