@@ -6,7 +6,8 @@
  *   socket PATH [owner=USER|UID] [group=GROUP|GID] [mode=OCTAL]
  *                                     the main socket; root's, 0600 unless said
  *   source NAME KIND:OPTIONS          as --source NAME=KIND:OPTIONS
- *   vm NAME SOCKET size=SIZE[,vectors=N]   a VM guest, as --vm does
+ *   vm NAME SOCKET size=SIZE[,vectors=N][,qmp=PATH[,port=ID][,plug=auto|manual]]
+ *                                          a VM guest, as --vm does
  *   metrics LISTEN [owner=USER|UID] [group=GROUP|GID] [mode=OCTAL]
  *                                     serve Prometheus metrics, as --metrics does
  *                                     (metrics.h, docs/metrics.md); LISTEN is

@@ -54,6 +54,7 @@ struct vm {
 	char port[64];           /* port=: the pcie-root-port it goes into */
 	bool plug_manual;        /* plug=manual: only on vcapctl vm attach */
 	bool plug_manual_set;    /* plug= given */
+	bool adopt_device;       /* vm_adopt_device(): the plugged device is live */
 	struct vm_plug *plug;    /* with qmp=, once started */
 	struct session *asker;   /* whose VM_ATTACH/VM_DETACH waits for the plug */
 	struct vcap_msg ask;     /* ... that request (seq, type) */
@@ -364,7 +365,8 @@ int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t e
 	if (!rc && vm->qmp[0]) {
 		struct vm_plug_cfg pc = { .vm = vm->name, .qmp = vm->qmp, .port = vm->port,
 					  .socket = vm->socket, .vectors = vm->vectors,
-					  .manual = vm->plug_manual };
+					  .manual = vm->plug_manual,
+					  .adopt = vm->adopt_device };
 
 		vm->plug = vm_plug_start(&pc, l);
 		if (!vm->plug)
@@ -373,6 +375,11 @@ int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t e
 	if (rc)
 		snprintf(err, err_len, "vm %s: %s", vm->name, strerror(-rc));
 	return rc;
+}
+
+void vm_adopt_device(struct vm *vm)
+{
+	vm->adopt_device = true;
 }
 
 void vm_destroy(struct vm *vm)

@@ -4,7 +4,8 @@
  * handed to QEMU's ivshmem-doorbell device through vcapd's ivshmem server,
  * control queues in it, rings carved from it, and doorbells both ways.
  *
- *   --vm NAME=SOCKET,size=SIZE[,vectors=N]     (or a `vm` line in the config)
+ *   --vm NAME=SOCKET,size=SIZE[,vectors=N][,qmp=PATH[,port=ID][,plug=auto|manual]]
+ *                                              (or a `vm` line in the config)
  *
  * QEMU connects to SOCKET (-chardev socket,path=SOCKET -device
  * ivshmem-doorbell,vectors=N).  A connected guest is one session
@@ -12,6 +13,10 @@
  * connection, answered through the h2g queue instead of a socket, with
  * rings in the region instead of memfds and an interrupt vector instead of
  * a wake pipe.
+ *
+ * With qmp=, vcapd plugs the device into QEMU itself (vm_plug.h), and
+ * replugs a fresh one after a restart; VM_ATTACH and VM_DETACH
+ * (vm_admin.h) plug and unplug it on demand.
  *
  * A guest that disconnects (QEMU exits or is killed) or breaks the framing
  * of its control queue loses every ring; the region is reset (its header's
@@ -36,7 +41,7 @@ struct vm;
  * socket).  @return 0 or -errno with err.
  */
 int vm_create(const char *spec, struct vm **out, char *err, size_t err_len);
-/* The options vm_create() takes after SOCKET (NULL-terminated): size, vectors. */
+/* The options vm_create() takes after SOCKET (NULL-terminated): size, vectors, qmp, port, plug. */
 extern const char *const vm_options[];
 void vm_destroy(struct vm *vm);
 
@@ -53,6 +58,12 @@ void vm_set_tenant(struct vm *vm, struct tenant *t);
  * -errno, with err.
  */
 int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t err_len);
+
+/*
+ * Before vm_start: the device in QEMU is live and served by what vcapd was
+ * handed (a re-exec): with qmp=, take it as plugged instead of replugging.
+ */
+void vm_adopt_device(struct vm *vm);
 
 /* End the guest's session and reset the region (why: NULL on shutdown). */
 void vm_disconnect(struct vm *vm, const char *why);

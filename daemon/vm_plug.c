@@ -46,6 +46,7 @@ struct vm_plug {
 	char connect_err[200]; /* last connect failure, logged once */
 
 	bool want;         /* plugged? */
+	bool adopted;      /* vm_plug_cfg.adopt: plugged until QMP says otherwise */
 	bool stuck;        /* an error: do not retry until asked again */
 	unsigned state;    /* VCAP_VM_* */
 	enum step step;
@@ -290,7 +291,12 @@ static void qmp_ready(void *arg)
 	/* after a failure, said again only once it works again */
 	vlog(p->state == VCAP_VM_ERROR ? LOG_DEBUG : LOG_INFO, "vm %s: QMP connected (%s)", p->vm,
 	     p->qmp_path);
-	p->state = VCAP_VM_ABSENT; /* not known until device_del says: converge finds out */
+	if (p->adopted) { /* handed over live: keep it (DEVICE_DELETED would say it went) */
+		p->adopted = false;
+		p->state = VCAP_VM_PLUGGED;
+	} else {
+		p->state = VCAP_VM_ABSENT; /* not known until device_del says: converge finds out */
+	}
 	if (p->want)
 		converge(p);
 	else
@@ -389,8 +395,9 @@ struct vm_plug *vm_plug_start(const struct vm_plug_cfg *cfg, struct loop *l)
 	snprintf(p->chr_id, sizeof(p->chr_id), "vcapchr-%s", cfg->vm);
 	p->vectors = cfg->vectors;
 	p->l = l;
-	p->want = !cfg->manual;
-	p->state = VCAP_VM_ABSENT;
+	p->want = !cfg->manual || cfg->adopt;
+	p->state = cfg->adopt ? VCAP_VM_PLUGGED : VCAP_VM_ABSENT;
+	p->adopted = cfg->adopt;
 	p->backoff_ms = RETRY_MIN_MS;
 	p->tick.on_event = on_tick;
 	if (loop_every(l, TICK_MS, &p->tick)) {

@@ -45,6 +45,11 @@ struct vm_plug_cfg {
 	const char *socket; /* the VM's ivshmem socket (vcapd's server) */
 	unsigned vectors;
 	bool manual;        /* plug only when asked (vm_plug_request), not at start */
+	/*
+	 * The device in QEMU is live and ours: a re-exec (upgrade) handed its
+	 * server over.  Taken as plugged: nothing is unplugged at start.
+	 */
+	bool adopt;
 };
 
 /*
