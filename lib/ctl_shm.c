@@ -44,6 +44,9 @@ struct ctl_shm {
 	struct vcap_shm_hdr at_open; /* what the header said when we checked it */
 	struct shm_queue g2h, h2g;
 	int bell_fd;                  /* MSI-X vector 0, -1: polled */
+	int release_fd;               /* the kernel wants the device back (hot-unplug); -1 */
+	uint64_t unplug_seen_ms;      /* when that was last looked at */
+	bool unplugging;
 	bool broken;                  /* the reply queue broke its framing */
 	uint64_t beat;                /* vcapd's heartbeat when last seen moving */
 	uint64_t beat_ms;             /* ... and when that was */
@@ -71,9 +74,33 @@ static uint32_t generation(const struct ctl_shm *c)
 	return atomic_load_explicit(&c->hdr->generation, memory_order_acquire);
 }
 
+/*
+ * Is the device being hot-unplugged (vcapd replugs it after a restart, or
+ * detaches it)?  Looked at every UNPLUG_CHECK_MS at most: check() runs on
+ * every empty ring.
+ */
+#define UNPLUG_CHECK_MS 10
+
+static bool unplugging(struct ctl_shm *c)
+{
+	uint64_t now = mono_ms();
+	struct pollfd p = { .fd = c->release_fd, .events = POLLIN };
+
+	if (c->unplugging || now - c->unplug_seen_ms < UNPLUG_CHECK_MS)
+		return c->unplugging;
+	c->unplug_seen_ms = now;
+	/* peeked, not read: the eventfd stays readable for whoever looks next */
+	c->unplugging = (p.fd >= 0 && poll(&p, 1, 0) == 1) || vcap_ivshmem_gone(c->dev);
+	return c->unplugging;
+}
+
 int vcap_ctl_shm_check(struct vcap_ctl *ctl)
 {
 	struct ctl_shm *c = (struct ctl_shm *)ctl;
+
+	if (unplugging(c))
+		return vcap_set_err(-EPIPE, "the ivshmem device %s is being unplugged (vcapd "
+				    "replugs it): reopen", c->addr);
 
 	if (generation(c) != c->at_open.generation ||
 	    __atomic_load_n(&c->hdr->magic, __ATOMIC_RELAXED) != VCAP_SHM_MAGIC)
@@ -209,7 +236,9 @@ static bool reply_waiting(struct ctl_shm *c)
  */
 static void wait_reply(struct ctl_shm *c, uint64_t deadline, uint32_t *us)
 {
-	struct pollfd p = { .fd = c->bell_fd, .events = POLLIN };
+	/* the kernel asking for the device back wakes us too */
+	struct pollfd p[2] = { { .fd = c->bell_fd, .events = POLLIN },
+			       { .fd = c->release_fd, .events = POLLIN } };
 	uint64_t now = mono_ms(), left = deadline > now ? deadline - now : 0;
 	uint32_t seq;
 	uint64_t v;
@@ -224,7 +253,7 @@ static void wait_reply(struct ctl_shm *c, uint64_t deadline, uint32_t *us)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (left > WAKE_SLICE_MS)
 		left = WAKE_SLICE_MS;
-	if (!reply_waiting(c) && poll(&p, 1, (int)left) > 0)
+	if (!reply_waiting(c) && poll(p, 2, (int)left) > 0 && (p[0].revents & POLLIN))
 		(void)!read(c->bell_fd, &v, sizeof(v));
 	atomic_store_explicit(&c->h2g.q->wait_seq, seq + 1, memory_order_relaxed);
 }
@@ -389,6 +418,7 @@ int vcap_ctl_shm_open(struct vcap_ivshmem *dev, const char *client, struct vcap_
 		goto fail;
 	join_queues(c);
 	c->bell_fd = vcap_ivshmem_vector_fd(dev, VCAP_SHM_VECTOR_CTRL);
+	c->release_fd = vcap_ivshmem_release_fd(dev);
 	c->ctl.call = shm_call;
 	c->ctl.close = shm_close;
 	c->ctl.hup_fd = -1; /* nothing hangs up in shared memory; the generation tells */

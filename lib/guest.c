@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -277,15 +276,6 @@ static int guest_attach(struct vcap_ctl *ctl, struct vcap *h, const struct vcap_
 	return vcap_ring_attach_mem(h, mem, r->map_size);
 }
 
-/* Does the kernel want the device back (hot-unplug), or is it gone? */
-static bool unplugging(struct guest_link *l)
-{
-	struct pollfd p = { .fd = vcap_ivshmem_release_fd(l->dev), .events = POLLIN };
-
-	/* peeked, not read: it stays readable for a caller that looks again */
-	return (p.fd >= 0 && poll(&p, 1, 0) == 1) || vcap_ivshmem_gone(l->dev);
-}
-
 /*
  * A region reset took our ring with it, vcapd went away, or the device is
  * being unplugged: say so instead of waiting forever.
@@ -296,18 +286,11 @@ static int guest_alive(struct vcap_ctl *ctl)
 	int rc;
 
 	pthread_mutex_lock(&link_lock);
-	if (g->link->dying) {
-		rc = vcap_set_err(-EPIPE, "the VM's ivshmem device is being unplugged (vcapd "
-				  "replugs it): reopen");
-	} else if (unplugging(g->link)) {
+	rc = vcap_ctl_shm_check(g->link->ctl);
+	/* vcapd went, or the device is being unplugged: it is dead, no new handle takes it */
+	if (rc == -EPIPE &&
+	    (strstr(vcap_errmsg(), "heartbeat") || strstr(vcap_errmsg(), "unplugged")))
 		g->link->dying = true;
-		rc = vcap_set_err(-EPIPE, "the VM's ivshmem device is being unplugged (vcapd "
-				  "replugs it): reopen");
-	} else {
-		rc = vcap_ctl_shm_check(g->link->ctl);
-		if (rc == -EPIPE && strstr(vcap_errmsg(), "heartbeat"))
-			g->link->dying = true; /* vcapd went: its device is dead */
-	}
 	pthread_mutex_unlock(&link_lock);
 	return rc;
 }

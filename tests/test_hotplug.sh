@@ -35,10 +35,13 @@ qemu_pid=
 helpers=""
 
 cleanup() {
+	rc=$?
+	set +e # what is already gone must not stop the cleanup
 	[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
-	for p in $helpers; do kill -9 "$p" 2>/dev/null || true; done
+	for p in $helpers; do kill -9 "$p" 2>/dev/null; done
 	[ -n "$vcapd_pid" ] && kill -9 "$vcapd_pid" 2>/dev/null && wait "$vcapd_pid" 2>/dev/null
 	rm -rf "$dir"
+	exit $rc
 }
 trap cleanup EXIT INT TERM
 fail() {
