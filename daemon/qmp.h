@@ -50,8 +50,9 @@ int qmp_connect(struct qmp **out, const char *path, struct loop *l, const struct
 
 /*
  * Send {"execute": execute, "arguments": args_json (NULL: none), "id": N}.
- * cb is called once, with the reply or why not.  @return 0, or -errno
- * (not ready, too many commands under way, too long).
+ * cb is called once, with the reply or why not; if the connection ends
+ * first it is not called (ops->down is).  @return 0, or -errno (not
+ * ready, too many commands under way, too long).
  */
 int qmp_command(struct qmp *q, const char *execute, const char *args_json, unsigned timeout_ms,
 		qmp_reply_fn cb, void *arg);

@@ -104,9 +104,10 @@ static void done_step(struct vm_plug *p)
 static void send_cmd(struct vm_plug *p, enum step s, const char *execute, const char *args,
 		     qmp_reply_fn cb)
 {
-	int rc = qmp_command(p->q, execute, args, PLUG_COMMAND_MS, cb, p);
+	int rc;
 
-	p->step = s;
+	p->step = s; /* first: the connection may end within qmp_command (qmp_down: IDLE) */
+	rc = qmp_command(p->q, execute, args, PLUG_COMMAND_MS, cb, p);
 	if (rc)
 		fail(p, "QMP %s: %s", execute, strerror(-rc));
 }

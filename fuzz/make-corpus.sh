@@ -23,8 +23,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 "$build/fuzz/fuzz-gen-corpus" "$tmp/seeds"
-for t in codec shm_queue ring config pcap parse; do
-	mkdir -p "$tmp/new/$t" "$top/fuzz/corpus/$t"
+for t in codec shm_queue ring config pcap parse qmp; do
+	mkdir -p "$tmp/new/$t" "$tmp/seeds/$t" "$top/fuzz/corpus/$t" # qmp: no generated seeds
 	set -- "$tmp/seeds/$t" "$top/fuzz/corpus/$t"
 	if [ -n "$runs" ] && [ -d "$runs/$t" ]; then
 		set -- "$@" "$runs/$t"
