@@ -23,6 +23,8 @@
 #                 (libvcap in-process, no vcap-guestd)
 #   replug-pciehp the same as replug with native PCIe hot-plug (ACPI hot-plug
 #                 off): pciehp's attention button waits 5 s before it lets go
+#   replug-sysfs  the same as replug with the guest polling through sysfs
+#                 (no VFIO, so no request IRQ: vcap-guestd notices the removal)
 set -eu
 
 scenario=${1:?usage: test_hotplug.sh SCENARIO}
@@ -243,11 +245,13 @@ attach)
 		fail "the guest rebooted: $(grep -a "VCAP-HP: boot_id" "$dir/guest.log")"
 	echo "attach: $t_attach ms, detach (until DEVICE_DELETED) $t_detach ms, attach again $t_attach2 ms; one boot"
 	;;
-replug | replug-inproc | replug-pciehp)
+replug | replug-inproc | replug-pciehp | replug-sysfs)
 	image
 	extra=""
 	app='vcap.guestd=1 vcap.run="replug_check.sh s 2000 1000000"'
 	[ "$scenario" = replug-inproc ] && app='vcap.run="replug_check.sh s 2000 1000000"'
+	[ "$scenario" = replug-sysfs ] &&
+		app='vcap.novfio=1 vcap.guestd=1 vcap.guestd_args="--no-vfio" vcap.run="replug_check.sh s 2000 1000000"'
 	# native PCIe hot-plug: pciehp and its attention button, instead of ACPI's
 	[ "$scenario" = replug-pciehp ] && extra="-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"
 	start_vcapd vcapd1.log --vm "vm1=$dir/vm1.ivshmem,$vm_opts" --source s=synth:size=64,pps=20000,flows=64
