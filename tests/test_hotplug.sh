@@ -25,6 +25,10 @@
 #                 off): pciehp's attention button waits 5 s before it lets go
 #   replug-sysfs  the same as replug with the guest polling through sysfs
 #                 (no VFIO, so no request IRQ: vcap-guestd notices the removal)
+#   replug-reconnect, replug-reconnect-inproc
+#                 one vcapcount in the guest (it reconnects by default: libvcap's
+#                 VCAP_OPEN_RECONNECT), through vcap-guestd or in-process, goes
+#                 on across the replug and counts all its packets, 1 restart
 set -eu
 
 scenario=${1:?usage: test_hotplug.sh SCENARIO}
@@ -86,7 +90,7 @@ start_vcapd() {
 	kill -0 "$vcapd_pid" 2>/dev/null || fail "vcapd exited"
 }
 
-got() { cat "$dir/guest.log" 2>/dev/null | grep -ac "VCAP-RP: got"; }
+got() { cat "$dir/guest.log" 2>/dev/null | grep -ac "VCAP-RP: got" || true; }
 
 vm_state() { ctl vm list | sed -n "s/^$1 \([a-z]*\).*/\1/p"; }
 
@@ -245,11 +249,14 @@ attach)
 		fail "the guest rebooted: $(grep -a "VCAP-HP: boot_id" "$dir/guest.log")"
 	echo "attach: $t_attach ms, detach (until DEVICE_DELETED) $t_detach ms, attach again $t_attach2 ms; one boot"
 	;;
-replug | replug-inproc | replug-pciehp | replug-sysfs)
+replug | replug-inproc | replug-pciehp | replug-sysfs | replug-reconnect | replug-reconnect-inproc)
 	image
 	extra=""
 	app='vcap.guestd=1 vcap.run="replug_check.sh s 2000 1000000"'
 	[ "$scenario" = replug-inproc ] && app='vcap.run="replug_check.sh s 2000 1000000"'
+	count='vcapcount -i host:s -n 60000 --json'
+	[ "$scenario" = replug-reconnect ] && app="vcap.guestd=1 vcap.run=\"$count\""
+	[ "$scenario" = replug-reconnect-inproc ] && app="vcap.run=\"$count\""
 	[ "$scenario" = replug-sysfs ] &&
 		app='vcap.novfio=1 vcap.guestd=1 vcap.guestd_args="--no-vfio" vcap.run="replug_check.sh s 2000 1000000"'
 	# native PCIe hot-plug: pciehp and its attention button, instead of ACPI's
@@ -257,7 +264,13 @@ replug | replug-inproc | replug-pciehp | replug-sysfs)
 	start_vcapd vcapd1.log --vm "vm1=$dir/vm1.ivshmem,$vm_opts" --source s=synth:size=64,pps=20000,flows=64
 	# shellcheck disable=SC2086
 	boot_qemu "$app" $extra
-	wait_for 180 '[ "$(got)" -ge 3 ]' "the guest consumer did not get packets"
+	case $scenario in
+	replug-reconnect*)
+		# a third of its packets before the kill
+		wait_for 180 'ctl status --json | grep -q "\"client\":\"vm1/[^\"]*\".*\"delivered\":[1-9][0-9][0-9][0-9][0-9]"' \
+			"the guest consumer did not get packets" ;;
+	*) wait_for 180 '[ "$(got)" -ge 3 ]' "the guest consumer did not get packets" ;;
+	esac
 	before=$(got)
 	t0=$(now_ms)
 	kill -9 "$vcapd_pid"
@@ -270,11 +283,21 @@ replug | replug-inproc | replug-pciehp | replug-sysfs)
 	wait_for 180 'ctl status --json | grep -q "\"client\":\"vm1/[^\"]*\".*\"delivered\":[1-9]"' \
 		"the guest consumer got no packet after the replug"
 	t_first=$(($(now_ms) - t0))
-	wait_for 120 '[ "$(got)" -ge $((before + 2)) ]' \
-		"the guest consumer did not go on"
+	case $scenario in
+	replug-reconnect*)
+		wait_for 120 'grep -aqs "VCAP-GUEST-RESULT" "$dir/guest.log"' "the guest's vcapcount did not finish"
+		grep -aq "VCAP-GUEST-RESULT: rc=0" "$dir/guest.log" ||
+			fail "the guest's vcapcount failed: $(grep -a vcapcount "$dir/guest.log" | tail -n 3)"
+		line=$(grep -a '"restarts":' "$dir/guest.log" | tail -n 1 || true)
+		echo "$line" | grep -q '"packets":60000[,}]' || fail "the guest counted: $line"
+		echo "$line" | grep -q '"restarts":1[,}]' || fail "the guest's restarts: $line"
+		echo "guest vcapcount: $line" ;;
+	*) wait_for 120 '[ "$(got)" -ge $((before + 2)) ]' "the guest consumer did not go on" ;;
+	esac
 	grep -q "vm vm1: the guest gave vcap-vm1 back (DEVICE_DELETED)" "$dir/vcapd2.log" ||
 		fail "the new vcapd did not unplug the dead device"
-	[ "$(grep -a "VCAP-RP: got" "$dir/guest.log" | sed 's/.*boot_id=\([^ ]*\).*/\1/' | sort -u | wc -l)" = 1 ] ||
+	[ "$(grep -ac "VCAP-GUEST: up" "$dir/guest.log")" = 1 ] || fail "the guest rebooted"
+	[ "$(grep -a "VCAP-RP: got" "$dir/guest.log" | sed 's/.*boot_id=\([^ ]*\).*/\1/' | sort -u | wc -l)" -le 1 ] ||
 		fail "the guest rebooted"
 	at() { grep "$1" "$dir/vcapd2.log" | head -n 1 | cut -d' ' -f1; }
 	echo "$scenario: after kill -9 (ms): vcapd up $(at 'listening on'), QMP $(at 'QMP connected'), device_del $(at 'is being unplugged'), DEVICE_DELETED $(at 'DEVICE_DELETED'), plugged $(at 'plugged into'), guest's ring opened $(at 'vm1/.*opened'); seen by polling: replugged $t_plugged, first packet in the guest $t_first; no reboot"
