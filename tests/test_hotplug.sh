@@ -29,6 +29,7 @@
 #                 one vcapcount in the guest (it reconnects by default: libvcap's
 #                 VCAP_OPEN_RECONNECT), through vcap-guestd or in-process, goes
 #                 on across the replug and counts all its packets, 1 restart
+# shellcheck disable=SC2016 # wait_for's conditions are eval'd later, quoted on purpose
 set -eu
 
 scenario=${1:?usage: test_hotplug.sh SCENARIO}
@@ -90,7 +91,10 @@ start_vcapd() {
 	kill -0 "$vcapd_pid" 2>/dev/null || fail "vcapd exited"
 }
 
-got() { cat "$dir/guest.log" 2>/dev/null | grep -ac "VCAP-RP: got" || true; }
+got() { # how many takes the guest's replug_check.sh reported (0 before its log exists)
+	n=$(grep -ac "VCAP-RP: got" "$dir/guest.log" 2>/dev/null) || true
+	echo "${n:-0}"
+}
 
 vm_state() { ctl vm list | sed -n "s/^$1 \([a-z]*\).*/\1/p"; }
 
@@ -271,6 +275,7 @@ replug | replug-inproc | replug-pciehp | replug-sysfs | replug-reconnect | replu
 			"the guest consumer did not get packets" ;;
 	*) wait_for 180 '[ "$(got)" -ge 3 ]' "the guest consumer did not get packets" ;;
 	esac
+	# shellcheck disable=SC2034 # read by a wait_for condition
 	before=$(got)
 	t0=$(now_ms)
 	kill -9 "$vcapd_pid"
