@@ -201,10 +201,15 @@ static int link_get(const char *socket_path, struct guest_link **out)
 			       novfio && !strcmp(novfio, "1") ? VCAP_IVSHMEM_NO_VFIO : 0, err,
 			       sizeof(err));
 	if (rc) {
-		vcap_set_err(rc == -ENODEV ? -ECONNREFUSED : rc,
-			     "%s: vcapd is not running here, and the VM's ivshmem device cannot be "
-			     "opened: %s", socket_path, err);
-		rc = rc == -ENODEV ? -ECONNREFUSED : rc;
+		/*
+		 * A file of the device missing (ENOENT) is a device being
+		 * hot-plugged or unplugged right now (vcapd replugs it): worth
+		 * trying again (-EAGAIN), unlike a device that is not there.
+		 */
+		rc = rc == -ENODEV ? -ECONNREFUSED : rc == -ENOENT ? -EAGAIN : rc;
+		vcap_set_err(rc, "%s: vcapd is not running here, and the VM's ivshmem device cannot be "
+			     "opened%s: %s", socket_path,
+			     rc == -EAGAIN ? " (it is being plugged or unplugged)" : "", err);
 		close(l->lock_fd);
 		free(l);
 		goto out;
