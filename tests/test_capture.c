@@ -28,14 +28,6 @@ static struct vcapd_proc d;
 static struct wire w;
 static char conf_path[128];
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A configuration file next to vcapd's socket. */
 static void write_config(const char *text)
 {

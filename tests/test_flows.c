@@ -38,14 +38,6 @@
 
 static struct vcapd_proc d;
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A configuration file in its own directory (for a tenant socket beside it). */
 static void write_config(char *dir, size_t dir_len, char *path, size_t path_len,
 			 const char *text)

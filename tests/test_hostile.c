@@ -30,14 +30,6 @@
 
 static struct vcapd_proc d;
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Open a ring with the raw protocol and map it: what a hostile client sees. */
 static void *raw_open(int sock, const char *source, size_t *map_size)
 {

@@ -24,14 +24,6 @@
 
 static struct vcapd_proc d;
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* CPU time this process has used, all threads, in ms. */
 static uint64_t cpu_ms(void)
 {

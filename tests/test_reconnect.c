@@ -38,14 +38,6 @@
 
 static struct vcapd_proc d;
 static const char *vcapd_args[8];
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static pid_t child; /* vcapcount or the container: killed if a CHECK ends the test */
 
 static void kill_child(void)
@@ -59,7 +51,7 @@ static int reap_child(const char *what)
 {
 	int status;
 
-	for (int64_t until = mono_ms() + 30000; waitpid(child, &status, WNOHANG) == 0;
+	for (uint64_t until = mono_ms() + 30000; waitpid(child, &status, WNOHANG) == 0;
 	     sleep_ms(10))
 		CHECK(mono_ms() < until, "%s did not exit within 30 s", what);
 	child = 0;
@@ -93,7 +85,7 @@ static void start_vcapd(void)
 		atexit(harness_kill_vcapd);
 		atexit(kill_child);
 	}
-	for (int64_t until = mono_ms() + 10000; mono_ms() < until; sleep_ms(5)) {
+	for (uint64_t until = mono_ms() + 10000; mono_ms() < until; sleep_ms(5)) {
 		int fd = vcap_unix_connect(d.sock), status;
 
 		if (fd >= 0) {
@@ -151,7 +143,7 @@ static uint64_t ring_delivered(void)
 /* Wait (deadline 20 s) until some ring of the running vcapd has delivered `n`. */
 static void wait_delivered(uint64_t n)
 {
-	for (int64_t until = mono_ms() + 20000; ring_delivered() < n; sleep_ms(5))
+	for (uint64_t until = mono_ms() + 20000; ring_delivered() < n; sleep_ms(5))
 		CHECK(mono_ms() < until, "no ring of vcapd delivered %llu packets in 20 s",
 		      (unsigned long long)n);
 }
@@ -310,7 +302,7 @@ static void resume(void)
 				.addr_a = { 10, 1, 0, 3 }, .addr_b = { 10, 2, 0, 4 } };
 	struct vcap_stats st;
 	char out[256], json[1024] = "";
-	int64_t killed, until;
+	uint64_t killed, until;
 	int status;
 	FILE *f;
 
@@ -483,7 +475,7 @@ static void count(void)
 static void drain_ring(struct vcap *h, int *rc)
 {
 	struct vcap_pkt p[64];
-	int64_t until = mono_ms() + 10000;
+	uint64_t until = mono_ms() + 10000;
 
 	while ((*rc = vcap_recv_timeout(h, p, 64, 100)) >= 0)
 		CHECK(mono_ms() < until, "the receive never reported the hang-up");
@@ -525,7 +517,7 @@ static void deadline(void)
 	struct vcap_info info;
 	struct vcap_pkt p[64];
 	struct vcap *h;
-	int64_t t0, took;
+	uint64_t t0, took;
 	int rc;
 
 	setup();

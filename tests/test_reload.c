@@ -40,14 +40,6 @@
 static struct vcapd_proc d;
 static char conf[160], sock_t[160], sock_u[160], sock_w[160], sock_vm[160];
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Write the configuration file anew. */
 static void write_conf(const char *fmt, ...)
 {

@@ -43,14 +43,6 @@
 static struct vcapd_proc d;
 static char dir[64], conf[128], sock_a[128], sock_b[128], sock_v[128];
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * Start vcapd with tenants v, a and b on their own sockets (in a directory
  * uid 1000 can cross), source `victim` counting N_VICTIM packets for v,

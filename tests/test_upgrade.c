@@ -46,14 +46,6 @@
 static struct vcapd_proc d;
 static char conf[200], sock_t[200];
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void write_conf(const char *fmt, ...)
 {
 	FILE *f = fopen(conf, "w");
