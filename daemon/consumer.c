@@ -80,23 +80,16 @@ int consumer_adopt(struct source *s, uint32_t id, struct session *ss, int memfd,
 		   const struct rules_limits *limits, struct consumer **out, char *err,
 		   size_t err_len)
 {
-	struct consumer *c;
 	struct stat st;
+	struct ring_place p;
 	void *map;
+	int rc;
 
 	/* the writer's geometry is believed only if the file is that ring */
-	if (fstat(memfd, &st) || (uint64_t)st.st_size != map_size ||
-	    map_size != vcap_ring_map_size(w->size) || !w->size || (w->size & (w->size - 1)) ||
-	    w->mask != w->size - 1) {
+	if (fstat(memfd, &st) || (uint64_t)st.st_size != map_size) {
 		snprintf(err, err_len, "ring %u: the inherited ring does not match its state", id);
 		return -EINVAL;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		set_err(err, err_len, "consumer", ENOMEM);
-		return -ENOMEM;
-	}
-	c->rules = rules_new(limits);
 	/*
 	 * Not MAP_POPULATE: this runs while capture is paused, and the pages
 	 * exist already (the old vcapd populated them); the first write to
@@ -104,11 +97,36 @@ int consumer_adopt(struct source *s, uint32_t id, struct session *ss, int memfd,
 	 * for one pass through the ring, not an allocation.
 	 */
 	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (!c->rules || map == MAP_FAILED) {
-		set_err(err, err_len, c->rules ? "mmap" : "rules", c->rules ? errno : ENOMEM);
-		if (c->rules)
-			rules_free(c->rules);
+	if (map == MAP_FAILED) {
+		set_err(err, err_len, "mmap", errno);
+		return -ENOMEM;
+	}
+	p = (struct ring_place){ .ring_id = id, .map_size = map_size, .map = map,
+				 .wake_fd = wake_fd, .keep_fd = memfd, .give = { -1, -1 } };
+	rc = consumer_adopt_placed(s, id, ss, &p, w, limits, out, err, err_len);
+	if (rc)
+		munmap(map, map_size);
+	return rc;
+}
+
+int consumer_adopt_placed(struct source *s, uint32_t id, struct session *ss,
+			  const struct ring_place *place, const struct vcap_ring_writer *w,
+			  const struct rules_limits *limits, struct consumer **out, char *err,
+			  size_t err_len)
+{
+	struct consumer *c;
+
+	if (place->map_size != vcap_ring_map_size(w->size) || !w->size ||
+	    (w->size & (w->size - 1)) || w->mask != w->size - 1) {
+		snprintf(err, err_len, "ring %u: the inherited ring does not match its state", id);
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c)
+		c->rules = rules_new(limits);
+	if (!c || !c->rules) {
 		free(c);
+		set_err(err, err_len, "consumer", ENOMEM);
 		return -ENOMEM;
 	}
 	c->id = id;
@@ -117,11 +135,10 @@ int consumer_adopt(struct source *s, uint32_t id, struct session *ss, int memfd,
 	c->owner = ss;
 	c->carrier = ss->ops;
 	c->rules_trivial = true;
-	c->place = (struct ring_place){ .ring_id = id, .map_size = map_size, .map = map,
-					.wake_fd = wake_fd, .keep_fd = memfd,
-					.give = { -1, -1 } };
+	c->place = *place;
+	c->place.ring_id = id;
 	c->w = *w;
-	c->w.r = map; /* the same pages, mapped anew */
+	c->w.r = place->map; /* the same pages, mapped anew */
 	vcap_ring_writer_set_mirror(&c->w, &c->mirror);
 	*out = c;
 	return 0;

@@ -136,6 +136,15 @@ int consumer_adopt(struct source *s, uint32_t id, struct session *ss, int memfd,
 		   size_t map_size, const struct vcap_ring_writer *w,
 		   const struct rules_limits *limits, struct consumer **out, char *err,
 		   size_t err_len);
+/*
+ * The same for a ring placed by its carrier (a VM's ring in its region,
+ * vm_adopt_ring): place says where it is mapped and owns its wake_fd once
+ * this succeeds.  @return 0 or -errno with err.
+ */
+int consumer_adopt_placed(struct source *s, uint32_t id, struct session *ss,
+			  const struct ring_place *place, const struct vcap_ring_writer *w,
+			  const struct rules_limits *limits, struct consumer **out, char *err,
+			  size_t err_len);
 /* The OPEN reply handed place.give[] over: close vcapd's copies. */
 void consumer_gave(struct consumer *c);
 /* Wake the consumer (its wait request was granted).  Never blocks. */

@@ -152,7 +152,8 @@ static int start_vms(struct vcapd *d, struct loop *l)
 		vm_set_tenant(vm, t);
 	}
 	for (struct vm *vm = d->vms; vm; vm = vm_next(vm)) {
-		rc = vm_start(vm, d, l, err, sizeof(err));
+		rc = upgrade_taking_over() ? upgrade_start_vm(vm, d, l, err, sizeof(err))
+					   : vm_start(vm, d, l, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "vcapd: %s\n", err);
 			return rc;

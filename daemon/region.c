@@ -107,3 +107,31 @@ uint64_t region_largest(const struct region *r)
 			best = s->len;
 	return best;
 }
+
+int region_reserve(struct region *r, uint64_t off, uint64_t len)
+{
+	len = pages(len);
+	for (struct region_span **pp = &r->free; *pp; pp = &(*pp)->next) {
+		struct region_span *s = *pp, *after;
+
+		if (off < s->off || off + len > s->off + s->len || off + len < off)
+			continue;
+		if (off + len < s->off + s->len) { /* what is left after it */
+			after = malloc(sizeof(*after));
+			if (!after)
+				return -ENOMEM;
+			after->off = off + len;
+			after->len = s->off + s->len - after->off;
+			after->next = s->next;
+			s->next = after;
+		}
+		s->len = off - s->off; /* what is left before it */
+		if (!s->len) {
+			*pp = s->next;
+			free(s);
+		}
+		r->used += len;
+		return 0;
+	}
+	return -ENOSPC;
+}

@@ -25,6 +25,12 @@ int region_init(struct region *r, uint64_t start, uint64_t end);
 void region_fini(struct region *r);
 /* Reserve len bytes (rounded up to pages).  @return 0 with *off, or -ENOSPC. */
 int region_alloc(struct region *r, uint64_t len, uint64_t *off);
+/*
+ * Reserve exactly [off, off + len) (rounded up to pages), which must be
+ * free: a ring handed over by an upgrade keeps its place.  @return 0,
+ * -ENOSPC (not free) or -ENOMEM.
+ */
+int region_reserve(struct region *r, uint64_t off, uint64_t len);
 /* Give back what region_alloc(len) returned at off. */
 void region_free(struct region *r, uint64_t off, uint64_t len);
 /* The largest allocation that would succeed now. */

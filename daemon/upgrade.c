@@ -99,6 +99,52 @@ static void scan_busy(void *arg, struct session *ss, int fd, struct tenant *via)
 }
 
 /*
+ * The VMs being served, described once the control thread is in the
+ * upgrade: nothing of them changes until it leaves (their descriptors are
+ * inherited, their queue positions written with the state).
+ */
+struct saved_vm {
+	struct vm *vm;
+	struct vm_saved sv;
+};
+static struct saved_vm *saved_vms;
+static unsigned n_saved_vms;
+
+static int save_vms(struct vcapd *d, char *err, size_t err_len)
+{
+	unsigned n = 0;
+	int rc;
+
+	for (struct vm *vm = d->vms; vm; vm = vm_next(vm))
+		n++;
+	free(saved_vms);
+	n_saved_vms = 0;
+	saved_vms = n ? calloc(n, sizeof(*saved_vms)) : NULL;
+	if (n && !saved_vms) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	for (struct vm *vm = d->vms; vm; vm = vm_next(vm)) {
+		if (!vm_serving(vm))
+			continue; /* a reload removed it: nothing of it is handed over */
+		rc = vm_save(vm, &saved_vms[n_saved_vms].sv, err, err_len);
+		if (rc)
+			return rc;
+		saved_vms[n_saved_vms++].vm = vm;
+	}
+	return 0;
+}
+
+/* Is ss a VM's guest session? */
+static struct vm *vm_owner(const struct session *ss)
+{
+	for (unsigned i = 0; i < n_saved_vms; i++)
+		if (vm_session(saved_vms[i].vm) == ss)
+			return saved_vms[i].vm;
+	return NULL;
+}
+
+/*
  * Refuse, naming the piece, anything this version does not hand over: a
  * half-working upgrade would lose what it left out.
  */
@@ -107,10 +153,14 @@ static int refuse_unsupported(struct vcapd *d, char *err, size_t err_len)
 	struct busy_scan b = { 0 };
 	unsigned n_active = 0, n_rings = 0;
 
-	if (d->vms) {
-		snprintf(err, err_len, "vm %s: handover not supported yet", vm_name(d->vms));
-		return -ENOTSUP;
-	}
+	unsigned n_vm_sessions = 0;
+	int rc;
+
+	rc = save_vms(d, err, err_len);
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < n_saved_vms; i++)
+		n_vm_sessions += saved_vms[i].vm && vm_session(saved_vms[i].vm) ? 1 : 0;
 	for (struct source *s = d->sources; s; s = s->next) {
 		if (!s->ops->save || !s->ops->restore) {
 			snprintf(err, err_len, "source %s (%s:): handover not supported yet", s->name,
@@ -120,7 +170,7 @@ static int refuse_unsupported(struct vcapd *d, char *err, size_t err_len)
 	}
 	for (struct consumer *c = d->consumers; c; c = c->next_global) {
 		n_rings++;
-		if (c->place.keep_fd < 0) {
+		if (c->place.keep_fd < 0 && !vm_owner(c->owner)) {
 			snprintf(err, err_len, "ring %u: handover not supported yet for its carrier",
 				 c->id);
 			return -ENOTSUP;
@@ -139,7 +189,7 @@ static int refuse_unsupported(struct vcapd *d, char *err, size_t err_len)
 			 b.busy ? b.busy->client : "rings given back");
 		return -EAGAIN;
 	}
-	if (b.n != d->n_sessions) {
+	if (b.n + n_vm_sessions != d->n_sessions) {
 		snprintf(err, err_len, "a session of another carrier: handover not supported yet");
 		return -ENOTSUP;
 	}
@@ -176,6 +226,11 @@ static void hand(struct handed *h, int fd)
 		h->cap = cap;
 	}
 	h->fds[h->n++] = fd;
+}
+
+static void hand_fd(void *arg, int fd)
+{
+	hand(arg, fd);
 }
 
 static void hand_session(void *arg, struct session *ss, int fd, struct tenant *via)
@@ -221,6 +276,68 @@ static void write_session(void *arg, struct session *ss, int fd, struct tenant *
 	ust_str(w, ss->origin);
 	ust_end(w);
 	h->sessions[h->n_sessions++] = ss;
+}
+
+/*
+ * A VM: its name and socket (the new configuration must have the same),
+ * the region, the control queues' positions, the ivshmem server's
+ * descriptors and, if a guest is connected, its session (an index among
+ * the sessions, as a unix one's; its rings are REC_RING records).
+ */
+static void write_vm(struct state_ctx *x, const struct saved_vm *v)
+{
+	struct ust_writer *w = x->w;
+	struct handed *h = x->h;
+	const struct vm_saved *sv = &v->sv;
+	struct session *ss = vm_session(v->vm);
+
+	ust_begin(w, REC_VM);
+	ust_str(w, sv->name);
+	ust_str(w, sv->socket);
+	ust_i32(w, sv->memfd);
+	ust_u32(w, sv->generation);
+	ust_u32(w, sv->g2h_pos);
+	ust_u32(w, sv->h2g_pos);
+	ust_u64(w, sv->restarts);
+	ust_u32(w, sv->plug);
+	ust_i32(w, sv->srv.lsock);
+	ust_i32(w, sv->srv.shm_fd);
+	ust_u32(w, sv->srv.vectors);
+	ust_u32(w, sv->srv.max_peers);
+	ust_u32(w, sv->srv.self_id);
+	ust_u32(w, sv->srv.next_id);
+	for (unsigned vv = 0; vv < sv->srv.vectors; vv++)
+		ust_i32(w, sv->srv.self_fds[vv]);
+	ust_u32(w, sv->srv.n_peers);
+	for (unsigned i = 0; i < sv->srv.n_peers; i++) {
+		ust_i32(w, sv->srv.peers[i].conn);
+		ust_u32(w, sv->srv.peers[i].id);
+		ust_i32(w, sv->srv.peers[i].pid);
+		for (unsigned vv = 0; vv < sv->srv.vectors; vv++)
+			ust_i32(w, sv->srv.peers[i].efds[vv]);
+	}
+	ust_i32(w, ss ? sv->peer : -1);
+	if (ss) {
+		if (h->n_sessions == h->cap_sessions) {
+			unsigned cap = h->cap_sessions ? 2 * h->cap_sessions : 64;
+			struct session **p = realloc(h->sessions, cap * sizeof(*p));
+
+			if (!p) {
+				h->oom = true;
+				ust_end(w);
+				return;
+			}
+			h->sessions = p;
+			h->cap_sessions = cap;
+		}
+		ust_u32(w, h->n_sessions);
+		ust_i32(w, sv->qemu_pid);
+		ust_u8(w, ss->peer.hello);
+		ust_u32(w, ss->peer.features);
+		ust_str(w, ss->peer.name);
+		h->sessions[h->n_sessions++] = ss;
+	}
+	ust_end(w);
 }
 
 static void write_filter(struct ust_writer *w, const struct filter *f, const char *text)
@@ -352,6 +469,8 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 	free(backend);
 
 	unix_each(write_session, &x);
+	for (unsigned i = 0; i < n_saved_vms; i++)
+		write_vm(&x, &saved_vms[i]);
 
 	/* rings in each capture thread's order: a cluster's members keep their places */
 	for (struct source *s = d->sources; s; s = s->next) {
@@ -360,7 +479,7 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 			unsigned idx = session_index(h, c->owner);
 
 			if (idx == UINT32_MAX) {
-				snprintf(err, err_len, "ring %u: its session is not a unix one", c->id);
+				snprintf(err, err_len, "ring %u: its session is not handed over", c->id);
 				return -ENOTSUP;
 			}
 			ust_begin(w, REC_RING);
@@ -370,6 +489,9 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 			ust_i32(w, c->place.keep_fd);
 			ust_i32(w, c->place.wake_fd);
 			ust_u64(w, c->place.map_size);
+			/* a VM's ring: where in its region, and its vector (0, 0: a memfd ring) */
+			ust_u64(w, c->place.region_off);
+			ust_u32(w, c->place.vector);
 			ust_u8(w, c->want_hash);
 			ust_u8(w, c->want_meta);
 			ust_u32(w, c->cluster_id);
@@ -459,6 +581,8 @@ static void collect_fds(struct vcapd *d, struct handed *h)
 	for (struct tenant *t = d->tenants; t; t = t->next)
 		hand(h, t->listen_fd);
 	unix_each(hand_session, h);
+	for (unsigned i = 0; i < n_saved_vms; i++)
+		vm_saved_fds(&saved_vms[i].sv, hand_fd, h);
 	for (struct consumer *c = d->consumers; c; c = c->next_global) {
 		hand(h, c->place.keep_fd);
 		hand(h, c->place.wake_fd);
@@ -749,6 +873,14 @@ static uint32_t next_ring_id;
 static struct inherited_listener *listeners;
 static unsigned n_listeners;
 
+/* The VMs the old vcapd served, read with the listeners: start_vms needs them. */
+struct taken_vm {
+	struct vm_saved sv;
+	struct vm *vm; /* the configured VM that took it over (upgrade_start_vm) */
+};
+static struct taken_vm *taken_vms;
+static unsigned n_taken_vms;
+
 bool upgrade_taking_over(void)
 {
 	return taking_over;
@@ -820,6 +952,85 @@ static int receive_state(char *err, size_t err_len)
 	return 0;
 }
 
+/* A REC_VM up to its session's part (write_vm). */
+static void read_vm(struct vm_saved *sv)
+{
+	memset(sv, 0, sizeof(*sv));
+	ust_get_str(&rd, sv->name, sizeof(sv->name));
+	ust_get_str(&rd, sv->socket, sizeof(sv->socket));
+	sv->memfd = ust_get_i32(&rd);
+	sv->generation = ust_get_u32(&rd);
+	sv->g2h_pos = ust_get_u32(&rd);
+	sv->h2g_pos = ust_get_u32(&rd);
+	sv->restarts = ust_get_u64(&rd);
+	sv->plug = ust_get_u32(&rd);
+	sv->srv.lsock = ust_get_i32(&rd);
+	sv->srv.shm_fd = ust_get_i32(&rd);
+	sv->srv.vectors = ust_get_u32(&rd);
+	sv->srv.max_peers = ust_get_u32(&rd);
+	sv->srv.self_id = (uint16_t)ust_get_u32(&rd);
+	sv->srv.next_id = ust_get_u32(&rd);
+	if (sv->srv.vectors > IVSHMEM_SERVER_MAX_VECTORS) {
+		rd.bad = true;
+		return;
+	}
+	for (unsigned v = 0; v < sv->srv.vectors; v++)
+		sv->srv.self_fds[v] = ust_get_i32(&rd);
+	sv->srv.n_peers = ust_get_u32(&rd);
+	if (sv->srv.n_peers > IVSHMEM_SERVER_MAX_PEERS) {
+		rd.bad = true;
+		return;
+	}
+	for (unsigned i = 0; i < sv->srv.n_peers; i++) {
+		sv->srv.peers[i].conn = ust_get_i32(&rd);
+		sv->srv.peers[i].id = (uint16_t)ust_get_u32(&rd);
+		sv->srv.peers[i].pid = ust_get_i32(&rd);
+		for (unsigned v = 0; v < sv->srv.vectors; v++)
+			sv->srv.peers[i].efds[v] = ust_get_i32(&rd);
+	}
+	sv->peer = ust_get_i32(&rd);
+}
+
+static int read_taken_vm(void)
+{
+	struct taken_vm *t = realloc(taken_vms, (n_taken_vms + 1) * sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	taken_vms = t;
+	t += n_taken_vms++;
+	t->vm = NULL;
+	read_vm(&t->sv);
+	return 0;
+}
+
+static void take_fd_cb(void *arg, int fd)
+{
+	bool *ok = arg;
+
+	*ok &= take_fd(fd);
+}
+
+int upgrade_start_vm(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t err_len)
+{
+	for (unsigned i = 0; i < n_taken_vms; i++) {
+		struct taken_vm *t = &taken_vms[i];
+		bool ok = true;
+
+		if (t->vm || strcmp(t->sv.name, vm_name(vm)))
+			continue;
+		vm_saved_fds(&t->sv, take_fd_cb, &ok);
+		if (!ok) {
+			snprintf(err, err_len, "vm %s: a handed-over descriptor is not open",
+				 vm_name(vm));
+			return -EBADF;
+		}
+		t->vm = vm;
+		return vm_start_adopted(vm, &t->sv, d, l, err, err_len);
+	}
+	return vm_start(vm, d, l, err, err_len); /* new in the configuration */
+}
+
 int upgrade_takeover_open(char *err, size_t err_len)
 {
 	const char *forced = getenv("VCAPD_STATE_VERSION"); /* tests: play another version */
@@ -861,6 +1072,11 @@ int upgrade_takeover_open(char *err, size_t err_len)
 			l->used = false;
 			if (!take_fd(l->fd))
 				rd.bad = true;
+		} else if (rd.type == REC_VM) {
+			if (read_taken_vm()) {
+				snprintf(err, err_len, "out of memory");
+				return -ENOMEM;
+			}
 		}
 		if (rd.bad)
 			break;
@@ -951,15 +1167,68 @@ static int adopt_source(struct vcapd *d, uint8_t *backend, char *err, size_t err
 
 struct adopted {
 	struct session **ss;
+	struct vm **vm; /* the session's VM, NULL: a unix one */
 	unsigned n;
 };
+
+static int adopted_add(struct adopted *a, struct session *ss, struct vm *vm)
+{
+	struct session **p = realloc(a->ss, (a->n + 1) * sizeof(*p));
+	struct vm **v;
+
+	if (!p)
+		return -ENOMEM;
+	a->ss = p;
+	v = realloc(a->vm, (a->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	a->vm = v;
+	a->ss[a->n] = ss;
+	a->vm[a->n++] = vm;
+	return 0;
+}
+
+/* A VM's record again, in order: its guest's session takes its index. */
+static int adopt_vm(struct vcapd *d, struct adopted *a, char *err, size_t err_len)
+{
+	struct vm_saved sv;
+	struct vm *vm = NULL;
+	struct session *ss;
+	uint32_t idx;
+
+	read_vm(&sv);
+	if (rd.bad)
+		return -EBADMSG;
+	for (unsigned i = 0; i < n_taken_vms; i++)
+		if (!strcmp(taken_vms[i].sv.name, sv.name))
+			vm = taken_vms[i].vm;
+	if (!vm) {
+		snprintf(err, err_len, "vm %s is no longer configured: remove it with a reload "
+				       "before upgrading", sv.name);
+		return -ENOENT;
+	}
+	if (sv.peer < 0)
+		return 0;
+	idx = ust_get_u32(&rd);
+	(void)ust_get_i32(&rd); /* QEMU's pid: vm_start_adopted had it */
+	ss = vm_session(vm);
+	if (rd.bad || idx != a->n || !ss)
+		return -EBADMSG;
+	if (adopted_add(a, ss, vm))
+		return -ENOMEM;
+	ss->peer.hello = ust_get_u8(&rd);
+	ss->peer.features = ust_get_u32(&rd);
+	ust_get_str(&rd, ss->peer.name, sizeof(ss->peer.name));
+	(void)d;
+	return rd.bad ? -EBADMSG : 0;
+}
 
 static int adopt_session(struct vcapd *d, struct loop *l, struct adopted *a, char *err,
 			 size_t err_len)
 {
 	char via_name[VCAP_NAME_MAX + 1];
 	struct tenant *via = NULL;
-	struct session *ss, **p;
+	struct session *ss;
 	struct ucred cred;
 	uint32_t idx = ust_get_u32(&rd);
 	int fd = ust_get_i32(&rd);
@@ -981,16 +1250,11 @@ static int adopt_session(struct vcapd *d, struct loop *l, struct adopted *a, cha
 			 fd);
 		return -EBADF;
 	}
-	p = realloc(a->ss, (a->n + 1) * sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	a->ss = p;
 	ss = unix_adopt(d, l, fd, via, &cred);
-	if (!ss) {
+	if (!ss || adopted_add(a, ss, NULL)) {
 		snprintf(err, err_len, "session of pid %d: out of memory", (int)cred.pid);
 		return -ENOMEM;
 	}
-	a->ss[a->n++] = ss;
 	ss->peer.hello = ust_get_u8(&rd);
 	ss->peer.features = ust_get_u32(&rd);
 	ust_get_str(&rd, ss->peer.name, sizeof(ss->peer.name));
@@ -1066,7 +1330,9 @@ static int adopt_ring(struct vcapd *d, struct adopted *a, struct bpf_insn *insns
 	struct session *ss;
 	struct source *s;
 	uint32_t idx = ust_get_u32(&rd), id = ust_get_u32(&rd);
-	uint64_t map_size;
+	uint64_t map_size, region_off;
+	uint32_t vector;
+	struct vm *vm;
 	int memfd, wake_fd, rc;
 	uint8_t want_hash, want_meta;
 	uint32_t cluster_id, cluster_mode;
@@ -1078,6 +1344,8 @@ static int adopt_ring(struct vcapd *d, struct adopted *a, struct bpf_insn *insns
 	memfd = ust_get_i32(&rd);
 	wake_fd = ust_get_i32(&rd);
 	map_size = ust_get_u64(&rd);
+	region_off = ust_get_u64(&rd);
+	vector = ust_get_u32(&rd);
 	want_hash = ust_get_u8(&rd);
 	want_meta = ust_get_u8(&rd);
 	cluster_id = ust_get_u32(&rd);
@@ -1085,12 +1353,13 @@ static int adopt_ring(struct vcapd *d, struct adopted *a, struct bpf_insn *insns
 	if (rd.bad || idx >= a->n)
 		return -EBADMSG;
 	ss = a->ss[idx];
+	vm = a->vm[idx];
 	s = source_find(d->sources, src_name);
 	if (!s) {
 		snprintf(err, err_len, "ring %u: source %s is no longer configured", id, src_name);
 		return -ENOENT;
 	}
-	if (!take_fd(memfd) || !take_fd(wake_fd)) {
+	if ((!vm && !take_fd(memfd)) || (vm && memfd >= 0) || !take_fd(wake_fd)) {
 		snprintf(err, err_len, "ring %u: its descriptors are not open", id);
 		return -EBADF;
 	}
@@ -1107,17 +1376,30 @@ static int adopt_ring(struct vcapd *d, struct adopted *a, struct bpf_insn *insns
 				 id);
 		filter_free(filter);
 		filter_free(policy);
-		close(memfd);
+		if (memfd >= 0)
+			close(memfd);
 		close(wake_fd);
 		return rc ? rc : -EBADMSG;
 	}
-	rc = consumer_adopt(s, id, ss, memfd, wake_fd, (size_t)map_size, &w, &d->rules_limits, &c,
-			    err, err_len);
+	if (vm) {
+		/* in the VM's region, woken through its vector: the same place as before */
+		struct ring_place place;
+
+		rc = vm_adopt_ring(vm, region_off, (size_t)map_size, vector, wake_fd, &place, err,
+				   err_len);
+		if (!rc)
+			rc = consumer_adopt_placed(s, id, ss, &place, &w, &d->rules_limits, &c, err,
+						   err_len);
+	} else {
+		rc = consumer_adopt(s, id, ss, memfd, wake_fd, (size_t)map_size, &w,
+				    &d->rules_limits, &c, err, err_len);
+	}
 	if (rc) {
 		rules_free(rules);
 		filter_free(filter);
 		filter_free(policy);
-		close(memfd);
+		if (memfd >= 0)
+			close(memfd);
 		close(wake_fd);
 		return rc;
 	}
@@ -1187,6 +1469,9 @@ int upgrade_adopt(struct vcapd *d, struct loop *l, char *err, size_t err_len)
 		case REC_RING:
 			rc = adopt_ring(d, &a, insns, err, err_len);
 			break;
+		case REC_VM:
+			rc = adopt_vm(d, &a, err, err_len);
+			break;
 		default:
 			snprintf(err, err_len, "upgrade state: unknown record type %u", rd.type);
 			rc = -EBADMSG;
@@ -1199,8 +1484,14 @@ int upgrade_adopt(struct vcapd *d, struct loop *l, char *err, size_t err_len)
 	free(backend);
 	free(insns);
 	free(a.ss);
+	free(a.vm);
 	if (rc < 0)
 		return rc;
+	for (unsigned i = 0; i < n_taken_vms; i++)
+		vm_adopted(taken_vms[i].vm);
+	free(taken_vms);
+	taken_vms = NULL;
+	n_taken_vms = 0;
 	/* sources the old vcapd did not have open now (kfilter_frozen: restored above) */
 	for (struct source *s = d->sources; s && rc >= 0; s = s->next)
 		if (!s->kfilter_frozen && s->ops->restore)

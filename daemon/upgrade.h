@@ -33,6 +33,7 @@
 
 struct loop;
 struct vcapd;
+struct vm;
 
 /* At start: what a later upgrade re-executes (the path vcapd was started as) and with which arguments. */
 void upgrade_init(struct vcapd *d, int main_fd, int argc, char **argv);
@@ -58,6 +59,12 @@ int upgrade_takeover_arg(const char *fd_arg, char *err, size_t err_len);
  */
 int upgrade_takeover_open(char *err, size_t err_len);
 bool upgrade_taking_over(void);
+/*
+ * Start vm (main.c's start_vms): around what the old vcapd handed over for
+ * it, or afresh (vm_start) if it had none by that name.  @return 0 or
+ * -errno with err.
+ */
+int upgrade_start_vm(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t err_len);
 /* The inherited listening socket bound to path, or -1 (then listen anew). */
 int upgrade_listener(const char *path);
 /*

@@ -22,21 +22,22 @@
 #include <stdint.h>
 
 /* Bumped whenever a record's fields or a saved struct's layout change. */
-#define UPGRADE_STATE_VERSION 1u
+#define UPGRADE_STATE_VERSION 2u /* 2: REC_VM, and a ring's region offset and vector */
 
 enum upgrade_rec {
 	REC_DAEMON = 1,   /* settings, next ring id, the descriptors of the handover itself */
 	REC_LISTENER = 2, /* a listening socket: path, fd */
 	REC_SOURCE = 3,   /* name, spec, counters, backend state and its descriptor */
 	REC_SESSION = 4,  /* a client: carrier fd, who, HELLO's outcome */
-	REC_RING = 5,     /* a ring: memfd, wake pipe, writer, filters */
+	REC_RING = 5,     /* a ring: memfd (or a VM's region offset and vector), wake fd, writer, filters */
 	/*
-	 * REC_VM = 6: reserved.  A VM's record carries its listening socket,
-	 * QEMU's connection, the region memfd, the eventfds both ways, the
-	 * control queues' private positions, its guest session and rings, and
-	 * then "extra descriptors of the VM" (a u32 count of { name, fd }: the
-	 * QMP connection of daemon/qmp.c goes there).  Not written yet: an
-	 * upgrade with a VM is refused (upgrade.c).
+	 * A VM (after the unix sessions): name, socket, region memfd, its
+	 * generation, the control queues' private positions, the device's plug
+	 * state, the ivshmem server's descriptors (listening socket, its memfd,
+	 * vcapd's eventfds, each QEMU's connection, id, pid and eventfds), then
+	 * the connected peer and, if one is, its guest session's index and
+	 * HELLO outcome.  The QMP connection is not handed over: the new vcapd
+	 * connects again and takes the device as it was (vm_adopt_device).
 	 */
 	REC_VM = 6,
 };

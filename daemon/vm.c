@@ -20,6 +20,7 @@
 #include <linux/falloc.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "account.h"
@@ -324,7 +325,7 @@ static int make_region(struct vm *vm, char *err, size_t err_len)
 	return 0;
 }
 
-int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t err_len)
+static struct ivshmem_server_cfg server_cfg(struct vm *vm)
 {
 	struct ivshmem_server_cfg cfg = {
 		.path = vm->socket,
@@ -334,18 +335,15 @@ int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t e
 		.cb = on_peer,
 		.cb_arg = vm,
 	};
-	char why[256];
-	int rc = make_region(vm, err, err_len);
 
-	if (rc)
-		return rc;
-	cfg.shm_fd = vm->memfd;
-	rc = ivshmem_server_open(&vm->server, &cfg, why, sizeof(why));
-	if (rc) {
-		snprintf(err, err_len, "vm %s: %s", vm->name, why);
-		return rc;
-	}
-	reset_region(vm); /* now host_peer is the server's id */
+	return cfg;
+}
+
+/* The server is open: serve it, its doorbell and heartbeat from l, and plug the device. */
+static int serve(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t err_len)
+{
+	int rc;
+
 	vm->d = d;
 	{
 		char name[VCAP_NAME_MAX + 8];
@@ -375,6 +373,24 @@ int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t e
 	if (rc)
 		snprintf(err, err_len, "vm %s: %s", vm->name, strerror(-rc));
 	return rc;
+}
+
+int vm_start(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size_t err_len)
+{
+	struct ivshmem_server_cfg cfg = server_cfg(vm);
+	char why[256];
+	int rc = make_region(vm, err, err_len);
+
+	if (rc)
+		return rc;
+	cfg.shm_fd = vm->memfd;
+	rc = ivshmem_server_open(&vm->server, &cfg, why, sizeof(why));
+	if (rc) {
+		snprintf(err, err_len, "vm %s: %s", vm->name, why);
+		return rc;
+	}
+	reset_region(vm); /* now host_peer is the server's id */
+	return serve(vm, d, l, err, err_len);
 }
 
 void vm_adopt_device(struct vm *vm)
@@ -865,4 +881,165 @@ int vm_admin_request(struct session *ss, const struct vcap_msg *m, struct vcap_m
 	describe(vm, reply->text, sizeof(reply->text));
 	reply->u.vm_reply.state = device_state(vm, &detail);
 	return 0;
+}
+
+/* ---- an upgrade hands the VM over (vm.h) ------------------------------------ */
+
+int vm_save(const struct vm *vm, struct vm_saved *out, char *err, size_t err_len)
+{
+	const char *detail;
+	char why[200];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", vm->name);
+	snprintf(out->socket, sizeof(out->socket), "%s", vm->socket);
+	if (vm->session && vm->session->busy) {
+		snprintf(err, err_len, "vm %s: a request of its guest is being answered: try again",
+			 vm->name);
+		return -EAGAIN;
+	}
+	if (vm->asker) {
+		snprintf(err, err_len, "vm %s: an attach or detach is under way: try again",
+			 vm->name);
+		return -EAGAIN;
+	}
+	out->plug = device_state(vm, &detail);
+	if (out->plug != VCAP_VM_PLUGGED && out->plug != VCAP_VM_ABSENT &&
+	    out->plug != VCAP_VM_MANUAL) {
+		/* plugging, unplugging, or a failure being retried: QMP is mid-way */
+		snprintf(err, err_len, "vm %s: its device is %s: try again once it is plugged or "
+			 "absent", vm->name, state_names[out->plug]);
+		return -EAGAIN;
+	}
+	rc = ivshmem_server_save(vm->server, &out->srv, why, sizeof(why));
+	if (rc) {
+		snprintf(err, err_len, "vm %s: %s", vm->name, why);
+		return rc;
+	}
+	out->memfd = vm->memfd;
+	out->generation = vm->generation;
+	out->g2h_pos = vm->g2h.pos;
+	out->h2g_pos = vm->h2g.pos;
+	out->restarts = vm->restarts;
+	out->peer = vm->session ? vm->peer : -1;
+	out->qemu_pid = vm->session ? (int32_t)vm->session->cred.pid : 0;
+	return 0;
+}
+
+void vm_saved_fds(const struct vm_saved *sv, void (*fn)(void *arg, int fd), void *arg)
+{
+	fn(arg, sv->memfd);
+	fn(arg, sv->srv.lsock);
+	fn(arg, sv->srv.shm_fd);
+	for (unsigned v = 0; v < sv->srv.vectors && v < IVSHMEM_SERVER_MAX_VECTORS; v++)
+		fn(arg, sv->srv.self_fds[v]);
+	for (unsigned i = 0; i < sv->srv.n_peers && i < IVSHMEM_SERVER_MAX_PEERS; i++) {
+		fn(arg, sv->srv.peers[i].conn);
+		for (unsigned v = 0; v < sv->srv.vectors && v < IVSHMEM_SERVER_MAX_VECTORS; v++)
+			fn(arg, sv->srv.peers[i].efds[v]);
+	}
+}
+
+bool vm_serving(const struct vm *vm)
+{
+	return vm->server != NULL;
+}
+
+struct session *vm_session(const struct vm *vm)
+{
+	return vm->session;
+}
+
+int vm_start_adopted(struct vm *vm, const struct vm_saved *sv, struct vcapd *d, struct loop *l,
+		     char *err, size_t err_len)
+{
+	struct ivshmem_server_cfg cfg = server_cfg(vm);
+	struct stat st;
+	char why[256];
+	int rc;
+
+	if (strcmp(sv->socket, vm->socket)) {
+		snprintf(err, err_len, "vm %s moved from %s to %s: upgrade first, then reload",
+			 vm->name, sv->socket, vm->socket);
+		return -EINVAL;
+	}
+	if (fstat(sv->memfd, &st) || (uint64_t)st.st_size != vm->size) {
+		snprintf(err, err_len, "vm %s: the handed-over region is not of size %llu: restart "
+			 "the VM to change its size", vm->name, (unsigned long long)vm->size);
+		return -EINVAL;
+	}
+	vm->memfd = sv->memfd;
+	/* the pages are the guest's and its rings': mapped again, never laid out or wiped */
+	vm->map = mmap(NULL, vm->size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->memfd, 0);
+	if (vm->map == MAP_FAILED) {
+		rc = -errno;
+		snprintf(err, err_len, "vm %s: mmap: %s", vm->name, strerror(errno));
+		return rc;
+	}
+	vm->hdr = (struct vcap_shm_hdr *)vm->map;
+	vm->generation = sv->generation;
+	region_init(&vm->rings, vm->rings_off, vm->size);
+	vm->vectors_used = 1;
+	if (shm_queue_attach(&vm->g2h, vm->map + vm->g2h_off, VCAP_SHM_QUEUE_SIZE) ||
+	    shm_queue_attach(&vm->h2g, vm->map + vm->h2g_off, VCAP_SHM_QUEUE_SIZE)) {
+		snprintf(err, err_len, "vm %s: its control queues do not fit", vm->name);
+		return -EINVAL;
+	}
+	vm->g2h.pos = sv->g2h_pos;
+	vm->h2g.pos = sv->h2g_pos;
+	vm->restarts = sv->restarts;
+	rc = ivshmem_server_adopt(&vm->server, &cfg, &sv->srv, why, sizeof(why));
+	if (rc) {
+		snprintf(err, err_len, "vm %s: %s", vm->name, why);
+		return rc;
+	}
+	/* as it was: plugged stays plugged; absent (detached) stays absent until asked */
+	vm->adopt_device = sv->plug == VCAP_VM_PLUGGED;
+	if (sv->plug == VCAP_VM_ABSENT)
+		vm->plug_manual = true;
+	rc = serve(vm, d, l, err, err_len);
+	if (rc)
+		return rc;
+	if (sv->peer >= 0) {
+		vm->peer = sv->peer;
+		vm->session = new_session(vm, (pid_t)sv->qemu_pid);
+		if (!vm->session) {
+			snprintf(err, err_len, "vm %s: out of memory", vm->name);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int vm_adopt_ring(struct vm *vm, uint64_t off, size_t len, unsigned vector, int wake_fd,
+		  struct ring_place *p, char *err, size_t err_len)
+{
+	if (!vm->session || vector == 0 || vector >= vm->vectors ||
+	    (vm->vectors_used & (1ull << vector)) || off < vm->rings_off ||
+	    off + len > vm->size || region_reserve(&vm->rings, off, len)) {
+		snprintf(err, err_len, "vm %s: a handed-over ring (%zu bytes at %llu, vector %u) "
+			 "does not fit its region", vm->name, len, (unsigned long long)off, vector);
+		return -EINVAL;
+	}
+	vm->vectors_used |= 1ull << vector;
+	memset(p, 0, sizeof(*p));
+	p->map_size = len;
+	p->carrier = vm;
+	p->generation = vm->generation;
+	p->map = vm->map + off;
+	p->wake_fd = wake_fd;
+	p->keep_fd = -1;
+	p->region_off = off;
+	p->vector = vector;
+	p->give[0] = p->give[1] = -1;
+	return 0;
+}
+
+void vm_adopted(struct vm *vm)
+{
+	/* what the guest asked meanwhile waits in g2h: read it as if it had just rung */
+	if (vm->server)
+		(void)!write(ivshmem_server_self_fd(vm->server, 0), &(uint64_t){ 1 },
+			     sizeof(uint64_t));
 }

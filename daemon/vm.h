@@ -29,7 +29,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ivshmem_server.h"
+#include "vcap_proto.h"
+
 struct loop;
+struct ring_place;
+struct session;
 struct tenant;
 struct vcapd;
 
@@ -81,5 +86,57 @@ bool vm_same(const struct vm *a, const struct vm *b);
 /* From a `vm` line of the configuration file (a reload may change it), not --vm. */
 bool vm_from_config(const struct vm *vm);
 void vm_set_from_config(struct vm *vm);
+
+/*
+ * An upgrade hands a live VM over (upgrade.c): its region, its ivshmem
+ * server with QEMU's connection and every eventfd (the same kernel
+ * objects: the guest's MSI-X and doorbell go on through them), the control
+ * queues' private positions and the device's plug state.  The guest's
+ * session and rings go as the upgrade's session and ring records.
+ */
+struct vm_saved {
+	char name[VCAP_NAME_MAX + 1];
+	char socket[108];
+	int memfd;
+	uint32_t generation;
+	uint32_t g2h_pos, h2g_pos;
+	uint64_t restarts;
+	int peer;          /* the connected guest, -1: none */
+	int32_t qemu_pid;  /* its session's pid */
+	unsigned plug;     /* VCAP_VM_* (VCAP_VM_MANUAL: no qmp=) */
+	struct ivshmem_server_saved srv;
+};
+
+/*
+ * Old side, control thread in the upgrade: describe vm (nothing changes).
+ * @return 0; -EAGAIN with err while something is under way that would be
+ * lost (a request of its guest answered on a job thread, an attach or
+ * detach, a client's setup being sent): try again.
+ */
+int vm_save(const struct vm *vm, struct vm_saved *out, char *err, size_t err_len);
+/* Every descriptor vm_save() named (to inherit across exec), through fn. */
+void vm_saved_fds(const struct vm_saved *sv, void (*fn)(void *arg, int fd), void *arg);
+/* Is vm served (started, not stopped by a reload)? */
+bool vm_serving(const struct vm *vm);
+/* The guest's session, or NULL. */
+struct session *vm_session(const struct vm *vm);
+
+/*
+ * New side: vm_start() around what sv hands over: the region mapped again
+ * (never laid out afresh or wiped), the server adopted, the guest's
+ * session made (its rings follow: vm_adopt_ring), the device taken as it
+ * was.  @return 0 or -errno with err.
+ */
+int vm_start_adopted(struct vm *vm, const struct vm_saved *sv, struct vcapd *d, struct loop *l,
+		     char *err, size_t err_len);
+/*
+ * A handed-over ring of the guest's session: its place at off (len bytes)
+ * and its vector are taken again; wake_fd is the inherited dup of the
+ * vector's eventfd.  Fills p.  @return 0 or -errno with err.
+ */
+int vm_adopt_ring(struct vm *vm, uint64_t off, size_t len, unsigned vector, int wake_fd,
+		  struct ring_place *p, char *err, size_t err_len);
+/* After every ring is adopted: read what the guest queued meanwhile. */
+void vm_adopted(struct vm *vm);
 
 #endif /* VCAP_DAEMON_VM_H */

@@ -29,6 +29,14 @@
 #                 one vcapcount in the guest (it reconnects by default: libvcap's
 #                 VCAP_OPEN_RECONNECT), through vcap-guestd or in-process, goes
 #                 on across the replug and counts all its packets, 1 restart
+#   upgrade       two `vcapctl upgrade`s in a row during traffic (a synth
+#                 source paced at 1 Mpps) with a host consumer, a tenant's
+#                 (its own socket) and the guest's (vcapcount in the VM,
+#                 through a filter that passes one flow of 100, so TCG keeps
+#                 up): every count exact, nothing dropped, the guest's
+#                 consumer saw no restart and the guest no reboot; the
+#                 device stays plugged and the new vcapd detaches and
+#                 attaches it through QMP
 # shellcheck disable=SC2016 # wait_for's conditions are eval'd later, quoted on purpose
 set -eu
 
@@ -125,6 +133,7 @@ image() {
 	# shellcheck disable=SC2086
 	env -u LD_LIBRARY_PATH sh "$S/guest/make-image.sh" -b "$B" -o "$img" \
 		"$S/tests/guest/hotplug_check.sh" "$S/tests/guest/replug_check.sh" \
+		"$S/tests/guest/upgrade_check.sh" \
 		>"$dir/image.out" 2>&1
 	rc=$?
 	set -e
@@ -316,11 +325,82 @@ replug | replug-inproc | replug-pciehp | replug-sysfs | replug-reconnect | replu
 		[ "$t_plugged" -ge 5000 ] || fail "pciehp let go in under 5 s ($t_plugged ms): not native hot-plug?"
 	fi
 	;;
+upgrade)
+	image
+	n=10000000 # 10 s at 1 Mpps
+	g=$((n / 100)) # the guest's flow: one of 100
+	printf '%s\n' "source s synth:size=64,pps=1M,count=$n,flows=100,proto=udp,consumers=3" \
+		"tenant t socket $dir/tenant.sock" "tenant t allow s" >"$dir/vcapd.conf"
+	start_vcapd vcapd.log --config "$dir/vcapd.conf" --vm "vm1=$dir/vm1.ivshmem,$vm_opts"
+	boot_qemu "vcap.run=\"upgrade_check.sh s 1024 $g\""
+	wait_for 60 '[ "$(vm_state vm1)" = plugged ]' "vcapd did not plug the device"
+	# the host's consumers, with rings deep enough for a second of 1 Mpps
+	"$B/tools/vcapcount" -i host:s -n "$n" --json -r 67108864 >"$dir/host.json" 2>"$dir/host.log" &
+	host_pid=$!
+	helpers="$helpers $host_pid"
+	VCAP_SOCKET="$dir/tenant.sock" "$B/tools/vcapcount" -i host:s -n "$n" --json -r 67108864 \
+		>"$dir/tenant.json" 2>"$dir/tenant.log" &
+	tenant_pid=$!
+	helpers="$helpers $tenant_pid"
+	# the generator starts once the three consumers are there
+	wait_for 300 '! kill -0 $qemu_pid || ctl status --json | grep -q "\"client\":\"vm1/[^\"]*\".*\"delivered\":[1-9]"' \
+		"the guest consumer did not get packets"
+	kill -0 "$qemu_pid" || fail "QEMU exited (did the guest panic?)"
+	pid0=$vcapd_pid
+	for round in 1 2; do
+		out=$(ctl upgrade 2>&1) || fail "upgrade $round: $out"
+		echo "upgrade $round: $out"
+		new=$(echo "$out" | sed -n 's/.*vcapd pid \([0-9]*\) serves now.*/\1/p')
+		[ -n "$new" ] && kill -0 "$new" || fail "upgrade $round: no new vcapd ($out)"
+		vcapd_pid=$new # not our child: followed by pid
+		[ "$(vm_state vm1)" = plugged ] || fail "after upgrade $round: $(ctl vm list)"
+		# traffic between the two upgrades: the round's first packets reach every consumer
+		d0=$(ctl status --json | sed -n 's/.*"client":"vm1\/[^"]*"[^}]*"delivered":\([0-9]*\).*/\1/p')
+		wait_for 60 '[ "$(ctl status --json | sed -n "s/.*\"client\":\"vm1\/[^\"]*\"[^}]*\"delivered\":\([0-9]*\).*/\1/p")" -gt "${d0:-0}" ]' \
+			"the guest consumer got nothing after upgrade $round"
+	done
+	kill -0 "$pid0" 2>/dev/null && fail "the first vcapd still runs"
+	wait_for 120 '! kill -0 $host_pid 2>/dev/null && ! kill -0 $tenant_pid 2>/dev/null' \
+		"the host consumers did not finish"
+	# counters while every ring is still open: received = delivered + dropped + filtered
+	wait_for 300 'grep -aqs "VCAP-UP: end" "$dir/guest.log"' "the guest's vcapcount did not finish"
+	for who in host tenant; do
+		j=$(cat "$dir/$who.json")
+		field() { echo "$j" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
+		[ "$(field received)" = $(($(field delivered) + $(field dropped) + $(field filtered))) ] ||
+			fail "$who: received != delivered + dropped + filtered: $j"
+		grep -q "\"packets\":$n[,}]" "$dir/$who.json" || fail "$who counted: $(cat "$dir/$who.json")"
+		grep -q '"dropped":0[,}]' "$dir/$who.json" || fail "$who lost: $(cat "$dir/$who.json")"
+		grep -q '"restarts":0[,}]' "$dir/$who.json" || fail "$who restarted: $(cat "$dir/$who.json")"
+	done
+	line=$(grep -a '"restarts":' "$dir/guest.log" | tail -n 1 || true)
+	j=$(echo "$line" | sed 's/^[^{]*//')
+	[ "$(field received)" = $(($(field delivered) + $(field dropped) + $(field filtered))) ] ||
+		fail "guest: received != delivered + dropped + filtered: $j"
+	echo "$line" | grep -q "\"packets\":$g[,}]" || fail "the guest counted: $line"
+	echo "$line" | grep -q '"dropped":0[,}]' || fail "the guest lost: $line"
+	echo "$line" | grep -q '"restarts":0[,}]' || fail "the guest's consumer noticed: $line"
+	grep -aq "VCAP-UP: end rc=0" "$dir/guest.log" || fail "the guest's vcapcount failed"
+	[ "$(grep -a "VCAP-UP:" "$dir/guest.log" | sed 's/.*boot_id=\([^ ]*\).*/\1/' | sort -u | wc -l)" = 1 ] ||
+		fail "the guest rebooted: $(grep -a VCAP-UP: "$dir/guest.log")"
+	[ "$(grep -ac "VCAP-GUEST: up" "$dir/guest.log")" = 1 ] || fail "the guest rebooted"
+	grep -q "vm vm1: guest gone" "$dir/vcapd.log" && fail "vcapd ended the guest's session"
+	echo "guest vcapcount: $line"
+	echo "host: $(cat "$dir/host.json")"
+	echo "tenant: $(cat "$dir/tenant.json")"
+	# the new vcapd drives QMP: it detaches and attaches the handed-over device
+	ctl vm detach vm1 | grep -q "^vm1 absent" || fail "detach after the upgrades: $(ctl vm list)"
+	ctl vm attach vm1 | grep -q "^vm1 plugged" || fail "attach after the upgrades: $(ctl vm list)"
+	;;
 *)
 	fail "unknown scenario $scenario"
 	;;
 esac
 kill "$vcapd_pid"
-wait "$vcapd_pid" || fail "vcapd did not exit cleanly"
+if [ "$scenario" = upgrade ]; then # not our child any more: its log says how it ended
+	wait_for 30 '! kill -0 $vcapd_pid 2>/dev/null' "vcapd did not exit"
+else
+	wait "$vcapd_pid" || fail "vcapd did not exit cleanly"
+fi
 vcapd_pid=
 echo "hotplug $scenario: passed"

@@ -19,18 +19,30 @@
  *            of the generator, written by the test): the replay goes on
  *            at the next packet of the file
  *   refused  --binary /bin/false, a binary that reads another state format
- *            version, a configuration made bad before the upgrade, and a
- *            vcapd serving a VM: each refused with a reply naming the
- *            problem; the old vcapd serves on, its consumer loses nothing,
- *            and it holds no more descriptors than before
+ *            version (an old vcapd reading a new state), and a
+ *            configuration made bad before the upgrade: each refused with a
+ *            reply naming the problem; the old vcapd serves on, its
+ *            consumer loses nothing, and it holds no more descriptors than
+ *            before
  *   sigusr2  SIGUSR2 upgrades as UPGRADE does; the metrics endpoint (a
  *            unix: one) is handed over too and answers after
+ *   vm       a VM with its QEMU connected (the test plays QEMU on the
+ *            ivshmem socket and the guest on the region's control queues):
+ *            two upgrades in a row; QEMU's connection sees nothing (no
+ *            hang-up, no setup again), the region is not reset (same
+ *            generation), the new vcapd beats in the same memory and
+ *            answers a request through the same queues and doorbell
+ *            eventfd (tests/test_hotplug.sh upgrade does it with a real
+ *            guest and traffic)
  */
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,9 +50,13 @@
 
 #include "harness.h"
 #include "netns.h"
+#include "shm_queue.h"
 #include "synth.h"
 #include "vcap.h"
+#include "vcap_shm.h"
 
+#define VM_SIZE (4u << 20)
+#define VM_VECTORS 4
 #define FLOWS 1000 /* ipv6=50: flows f with f % 100 < 50 are IPv6: "ip6" passes half */
 
 static struct vcapd_proc d;
@@ -550,15 +566,15 @@ static void refused_with(const char *binary, const char *what)
 
 static void refused(void)
 {
-	char wrapper[200], bin[256];
+	char wrapper[200], bin[256], vm_sock[220];
 	struct consumer host;
-	struct vcapd_proc vmd;
-	struct vcap_msg r;
 	FILE *f;
 
 	paths();
-	write_conf("source syn synth:size=128,pps=100000,count=%u,flows=%u,proto=udp,ipv6=50\n",
-		   N_REFUSED, FLOWS);
+	snprintf(vm_sock, sizeof(vm_sock), "%s.vm", conf);
+	write_conf("source syn synth:size=128,pps=100000,count=%u,flows=%u,proto=udp,ipv6=50\n"
+		   "vm g %s size=4Mi\n",
+		   N_REFUSED, FLOWS, vm_sock);
 	vcapd_start(&d, "--config", conf);
 	host = start_consumer(d.sock, "host:syn", NULL, false, N_REFUSED, N_REFUSED);
 	wait_received("syn", 10000);
@@ -588,30 +604,188 @@ static void refused(void)
 		   N_REFUSED, FLOWS);
 	refused_with(NULL, ":2:");
 	/* ... and a source whose spec changed is not silently restarted */
-	write_conf("source syn synth:size=64\n");
+	write_conf("source syn synth:size=64\nvm g %s size=4Mi\n", vm_sock);
 	refused_with(NULL, "source syn changed");
+	/* ... nor a VM the configuration no longer has silently dropped */
 	write_conf("source syn synth:size=128,pps=100000,count=%u,flows=%u,proto=udp,ipv6=50\n",
 		   N_REFUSED, FLOWS);
+	refused_with(NULL, "vm g is no longer configured");
+	write_conf("source syn synth:size=128,pps=100000,count=%u,flows=%u,proto=udp,ipv6=50\n"
+		   "vm g %s size=4Mi\n",
+		   N_REFUSED, FLOWS, vm_sock);
 
 	check_exact(&host, "consumer of the refusing vcapd", N_REFUSED, N_REFUSED);
 	vcapd_stop(&d);
+	unlink(vm_sock);
 	cleanup();
+}
 
-	/* what is not handed over yet is refused by name: a VM */
-	paths();
-	{
-		char vm_arg[256];
+/* ---- vm -------------------------------------------------------------------- */
 
-		snprintf(vm_arg, sizeof(vm_arg), "vm1=%s.vm,size=1Mi", conf);
-		vcapd_start(&vmd, "--vm", vm_arg);
-		d = vmd;
-		CHECK(upgrade_req(NULL, &r) < 0, "an upgrade with a VM was accepted");
-		fprintf(stderr, "refused: %s\n", r.text);
-		CHECK(strstr(r.text, "vm vm1: handover not supported yet"), "%s", r.text);
-		vcapd_stop(&d);
-		snprintf(vm_arg, sizeof(vm_arg), "%s.vm", conf);
-		unlink(vm_arg);
+/*
+ * QEMU's side of a VM's ivshmem socket, and its guest's side of the control
+ * queues, played by the test: what an upgrade must keep is checked on the
+ * very descriptors and memory a QEMU holds.
+ */
+struct fake_qemu {
+	int sock;
+	int shm;
+	uint8_t *map;
+	struct vcap_shm_hdr *hdr;
+	int bell[VM_VECTORS]; /* vcapd's eventfds: QEMU writes them on the guest's doorbell */
+	int own[VM_VECTORS];  /* ours: vcapd writes them to raise our MSI-X vectors */
+	int64_t id;
+	struct shm_queue g2h, h2g;
+};
+
+/* One ivshmem message: its value, and its descriptor in *fd (-1: none). */
+static int64_t ivshmem_msg(int sock, int *fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	int64_t le;
+	struct iovec iov = { .iov_base = &le, .iov_len = sizeof(le) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			      .msg_controllen = sizeof(ctl.buf) };
+	struct cmsghdr *c;
+
+	*fd = -1;
+	CHECK(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) == sizeof(le), "ivshmem message: %s",
+	      strerror(errno));
+	c = CMSG_FIRSTHDR(&msg);
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(c), sizeof(*fd));
+	return (int64_t)le64toh((uint64_t)le);
+}
+
+/* Connect as QEMU does and take the whole setup (ivshmem-spec.rst). */
+static void fake_qemu_connect(struct fake_qemu *q, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, nb = 0, no = 0;
+	int64_t v;
+
+	q->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(q->sock >= 0, "socket");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	/* vcapd opens the VM's socket after its main one: vcapd_start waited for that */
+	for (uint64_t deadline = mono_ms() + 10000;
+	     connect(q->sock, (struct sockaddr *)&sa, sizeof(sa));) {
+		CHECK((errno == ENOENT || errno == ECONNREFUSED) && mono_ms() < deadline,
+		      "connect %s: %s", path, strerror(errno));
+		usleep(10000);
 	}
+	CHECK_EQ(ivshmem_msg(q->sock, &fd), 0); /* the protocol version */
+	q->id = ivshmem_msg(q->sock, &fd);
+	CHECK(ivshmem_msg(q->sock, &q->shm) == -1 && q->shm >= 0, "no shared memory");
+	q->map = mmap(NULL, VM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, q->shm, 0);
+	CHECK(q->map != MAP_FAILED, "mmap the region");
+	q->hdr = (struct vcap_shm_hdr *)q->map;
+	while (nb < VM_VECTORS || no < VM_VECTORS) {
+		v = ivshmem_msg(q->sock, &fd);
+		CHECK(fd >= 0, "peer %lld without a descriptor", (long long)v);
+		if (v == q->id && no < VM_VECTORS)
+			q->own[no++] = fd;
+		else if (v == (int64_t)q->hdr->host_peer && nb < VM_VECTORS)
+			q->bell[nb++] = fd;
+		else
+			CHECK(0, "an eventfd of unknown peer %lld", (long long)v);
+	}
+	/*
+	 * vcapd lays the region out afresh for a guest that joins, right after
+	 * sending the setup, in the same turn of its loop: a request over the
+	 * main socket answered means that is done.
+	 */
+	(void)status_query(&d);
+	CHECK_EQ(q->hdr->magic, VCAP_SHM_MAGIC);
+	/* the guest's ends of the queues: producer of g2h, consumer of h2g (index 0: fresh) */
+	CHECK(shm_queue_attach(&q->g2h, q->map + q->hdr->g2h_off, q->hdr->queue_size) == 0, "g2h");
+	CHECK(shm_queue_attach(&q->h2g, q->map + q->hdr->h2g_off, q->hdr->queue_size) == 0, "h2g");
+}
+
+/* A request through g2h and the guest's doorbell; its reply from h2g. */
+static void fake_guest_call(struct fake_qemu *q, struct vcap_msg *m, struct vcap_msg *reply)
+{
+	static _Alignas(8) uint8_t buf[VCAP_MSG_MAX];
+	uint64_t deadline = mono_ms() + 10000;
+	char why[128];
+	ssize_t n = vcap_msg_encode(m, buf, sizeof(buf));
+
+	CHECK(n > 0 && shm_queue_send(&q->g2h, buf, (size_t)n) == 0, "g2h send");
+	CHECK(write(q->bell[VCAP_SHM_VECTOR_CTRL], &(uint64_t){ 1 }, 8) == 8, "ring the doorbell");
+	while ((n = shm_queue_recv(&q->h2g, buf, sizeof(buf), why, sizeof(why))) == 0) {
+		struct pollfd p = { .fd = q->own[VCAP_SHM_VECTOR_CTRL], .events = POLLIN };
+
+		CHECK(mono_ms() < deadline, "no reply in h2g");
+		(void)poll(&p, 1, 10); /* vcapd raises vector 0 only if we said we wait */
+	}
+	CHECK(n > 0, "h2g: %s", why);
+	CHECK(vcap_msg_decode(buf, (size_t)n, reply, why, sizeof(why)) == 0, "reply: %s", why);
+	CHECK(reply->seq == m->seq, "reply to %u, asked %u", reply->seq, m->seq);
+}
+
+static void fake_guest_hello(struct fake_qemu *q, const char *name)
+{
+	struct vcap_msg m, r;
+
+	vcap_msg_init(&m, VCAP_APP_FRAMEWORK, VCAP_MSG_HELLO);
+	m.u.hello.version_min = VCAP_PROTO_VERSION;
+	m.u.hello.version_max = VCAP_PROTO_VERSION;
+	m.u.hello.pid = 1;
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	fake_guest_call(q, &m, &r);
+	CHECK(r.status == 0, "HELLO through the region: %d %s", r.status, r.text);
+}
+
+static void vm_handover(void)
+{
+	char vm_arg[300], vm_sock[220];
+	struct fake_qemu q = { 0 };
+	uint32_t gen;
+	uint64_t beat;
+	char byte;
+
+	paths();
+	snprintf(vm_sock, sizeof(vm_sock), "%s.vm", conf);
+	snprintf(vm_arg, sizeof(vm_arg), "vm1=%s,size=%u,vectors=%u", vm_sock, VM_SIZE, VM_VECTORS);
+	write_conf("source syn synth:size=64,pps=10000\n");
+	vcapd_start(&d, "--config", conf, "--vm", vm_arg);
+	fake_qemu_connect(&q, vm_sock);
+	fake_guest_hello(&q, "before");
+	gen = atomic_load(&q.hdr->generation);
+
+	for (int round = 1; round <= 2; round++) {
+		uint64_t deadline = mono_ms() + 10000;
+
+		upgrade_ok();
+		/* QEMU saw nothing: no hang-up, no new setup, no peer leaving */
+		CHECK(recv(q.sock, &byte, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN,
+		      "round %d: QEMU's connection saw something", round);
+		/* the region was not reset: the guest's generation holds */
+		CHECK_EQ(atomic_load(&q.hdr->generation), gen);
+		/* the new vcapd beats in the same memory */
+		beat = atomic_load(&q.hdr->heartbeat);
+		while (atomic_load(&q.hdr->heartbeat) == beat) {
+			CHECK(mono_ms() < deadline, "round %d: no heartbeat after the upgrade", round);
+			usleep(10000);
+		}
+		/*
+		 * The same queues, at the same positions, and the same doorbell
+		 * eventfd: a request after the upgrade gets its reply.
+		 */
+		fake_guest_hello(&q, "after");
+	}
+	vcapd_stop(&d);
+	munmap(q.map, VM_SIZE);
+	close(q.shm);
+	close(q.sock);
+	for (int v = 0; v < VM_VECTORS; v++) {
+		close(q.bell[v]);
+		close(q.own[v]);
+	}
+	unlink(vm_sock);
 	cleanup();
 }
 
@@ -717,6 +891,7 @@ int main(int argc, char **argv)
 		{ "pcap", pcap_file },
 		{ "refused", refused },
 		{ "sigusr2", sigusr2 },
+		{ "vm", vm_handover },
 	};
 
 	/* the new vcapd is the old one's child: once the old one exits, it is ours */

@@ -723,7 +723,8 @@ void ivshmem_server_close(struct ivshmem_server *s)
 	fds_put(s->self);
 	if (s->lsock >= 0) {
 		close(s->lsock);
-		unlink(s->path);
+		if (s->path[0])
+			unlink(s->path);
 	}
 	if (s->ep >= 0)
 		close(s->ep);
@@ -804,4 +805,124 @@ unsigned ivshmem_server_peers(const struct ivshmem_server *s, uint16_t *ids, uns
 		n++;
 	}
 	return n;
+}
+
+/* ------------------------------------------------------------------ handover */
+
+int ivshmem_server_save(const struct ivshmem_server *s, struct ivshmem_server_saved *out,
+			char *err, size_t len)
+{
+	memset(out, 0, sizeof(*out));
+	out->lsock = s->lsock;
+	out->shm_fd = s->shm->fd[0];
+	out->vectors = s->vectors;
+	out->max_peers = s->max_peers;
+	out->self_id = s->self_id;
+	out->next_id = s->next_id;
+	for (unsigned v = 0; v < s->vectors; v++)
+		out->self_fds[v] = s->self->fd[v];
+	for (unsigned i = 0; i < s->max_peers; i++) {
+		const struct ivs_peer *p = &s->peers[i];
+
+		if (p->conn < 0)
+			continue;
+		/* a queued message would be lost, a doomed peer reported twice */
+		if (p->q_len || p->doomed)
+			return fail(err, len, -EAGAIN, "peer %u is %s: try again", p->id,
+				    p->doomed ? "leaving" : "still being sent its setup");
+		out->peers[out->n_peers].conn = p->conn;
+		out->peers[out->n_peers].id = p->id;
+		out->peers[out->n_peers].pid = p->pid;
+		for (unsigned v = 0; v < s->vectors; v++)
+			out->peers[out->n_peers].efds[v] = p->efds->fd[v];
+		out->n_peers++;
+	}
+	return 0;
+}
+
+int ivshmem_server_adopt(struct ivshmem_server **out, const struct ivshmem_server_cfg *cfg,
+			 const struct ivshmem_server_saved *st, char *err, size_t len)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
+	unsigned peers = cfg->max_peers ? cfg->max_peers : 1;
+	struct ivshmem_server *s;
+	size_t shm_size = 0;
+	int rc;
+
+	*out = NULL;
+	if (st->vectors != cfg->vectors || st->max_peers != peers || st->n_peers > peers ||
+	    st->vectors > IVSHMEM_SERVER_MAX_VECTORS)
+		return fail(err, len, -EINVAL, "handed-over server has %u vectors and %u peers, "
+			    "the configuration %u and %u", st->vectors, st->max_peers,
+			    cfg->vectors, peers);
+	rc = check_shm(st->shm_fd, &shm_size, err, len);
+	if (rc)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (s)
+		s->peers = calloc(peers, sizeof(*s->peers));
+	if (!s || !s->peers) {
+		free(s);
+		return fail(err, len, -ENOMEM, "out of memory");
+	}
+	s->lsock = s->ep = -1;
+	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->shm_size = shm_size;
+	s->vectors = st->vectors;
+	s->max_peers = peers;
+	s->self_id = st->self_id;
+	s->next_id = st->next_id;
+	s->cb = cfg->cb;
+	s->cb_arg = cfg->cb_arg;
+	for (unsigned i = 0; i < peers; i++)
+		s->peers[i].conn = -1;
+	s->shm = fds_new(1);
+	s->self = fds_new(s->vectors);
+	if (!s->shm || !s->self) {
+		rc = fail(err, len, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	s->shm->fd[0] = st->shm_fd;
+	for (unsigned v = 0; v < s->vectors; v++)
+		s->self->fd[v] = st->self_fds[v];
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (s->ep < 0) {
+		rc = fail(err, len, -errno, "epoll_create1: %s", strerror(errno));
+		goto fail;
+	}
+	s->lsock = st->lsock;
+	snprintf(s->path, sizeof(s->path), "%s", cfg->path);
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lsock, &ev)) {
+		rc = fail(err, len, -errno, "epoll_ctl: %s", strerror(errno));
+		goto fail;
+	}
+	for (unsigned i = 0; i < st->n_peers; i++) {
+		struct ivs_peer *p = &s->peers[i];
+		struct epoll_event pev = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = i };
+
+		p->efds = fds_new(s->vectors);
+		if (!p->efds) {
+			rc = fail(err, len, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		for (unsigned v = 0; v < s->vectors; v++)
+			p->efds->fd[v] = st->peers[i].efds[v];
+		p->conn = st->peers[i].conn;
+		p->id = st->peers[i].id;
+		p->pid = st->peers[i].pid;
+		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, p->conn, &pev)) {
+			rc = fail(err, len, -errno, "epoll_ctl: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	*out = s;
+	return 0;
+fail:
+	/*
+	 * The descriptors are the old vcapd's too, which goes on serving when
+	 * this fails: close our copies, but never unlink its socket file.
+	 */
+	s->path[0] = '\0';
+	ivshmem_server_close(s);
+	return rc;
 }

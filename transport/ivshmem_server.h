@@ -173,4 +173,43 @@ int ivshmem_server_peer_fd(const struct ivshmem_server *s, unsigned peer, unsign
 /* Ids of the connected clients, up to max of them.  @return how many there are. */
 unsigned ivshmem_server_peers(const struct ivshmem_server *s, uint16_t *ids, unsigned max);
 
+/*
+ * Handing a live server to another process (vcapd's upgrade): every
+ * descriptor it holds, so that QEMU keeps the very same socket, memfd and
+ * eventfds (it cannot take new ones for a peer it knows), and the new
+ * process serves them without anything being sent or re-created.
+ */
+struct ivshmem_server_saved {
+	int lsock;                 /* the listening socket (its file stays in place) */
+	int shm_fd;                /* the server's own dup of the memfd */
+	unsigned vectors, max_peers;
+	uint16_t self_id;
+	unsigned next_id;
+	int self_fds[IVSHMEM_SERVER_MAX_VECTORS];
+	unsigned n_peers;
+	struct {
+		int conn;
+		uint16_t id;
+		pid_t pid;
+		int efds[IVSHMEM_SERVER_MAX_VECTORS];
+	} peers[IVSHMEM_SERVER_MAX_PEERS];
+};
+
+/*
+ * Describe s into out (nothing changes in s).  @return 0, or -EAGAIN with
+ * a sentence in err while a client's setup is still being sent or a
+ * client is being dropped (try again: nothing queued may be lost).
+ */
+int ivshmem_server_save(const struct ivshmem_server *s, struct ivshmem_server_saved *out,
+			char *err, size_t len);
+
+/*
+ * A server around the descriptors of st (inherited; this server owns them
+ * now), with cfg's callback and mode; cfg->path must be the socket st's
+ * listening socket is bound to.  Nothing is sent to the clients.
+ * @return 0, or -errno with a sentence in err.
+ */
+int ivshmem_server_adopt(struct ivshmem_server **out, const struct ivshmem_server_cfg *cfg,
+			 const struct ivshmem_server_saved *st, char *err, size_t len);
+
 #endif /* VCAP_TRANSPORT_IVSHMEM_SERVER_H */
