@@ -14,19 +14,27 @@
 #              (on a shared machine, scheduling makes gaps of its own)
 #   lost       packets missing from the consumer's sequence numbers plus
 #              what its ring dropped (the goal: 0)
+#   guest gap  (with -v) a TCG guest (QEMU, ivshmem-doorbell, the test
+#              image) runs upgrade_gap too, on one flow of 100 ("udp port
+#              1024"; TCG cannot read 1 Mpps): the longest gap in arrivals
+#              it saw over its whole run (its clock is not the host's, so no
+#              overlap is picked: at 10 kpps with a watermark of 1 the
+#              upgrade's pause is the longest gap unless TCG stalls), and
+#              what it lost; the VM is handed over by the upgrade
 #
-#   usage: bench/upgrade.sh [-r ROUNDS] [-p PPS] [-n COUNT] [-o OUTDIR]
+#   usage: bench/upgrade.sh [-r ROUNDS] [-p PPS] [-n COUNT] [-o OUTDIR] [-v]
 #   writes: OUTDIR/upgrade.jsonl (raw), OUTDIR/upgrade.md (report)
 set -euo pipefail
 
-rounds=3 pps=1000000 count=4000000 out=docs/bench
-while getopts "r:p:n:o:" opt; do
+rounds=3 pps=1000000 count=4000000 out=docs/bench vm=0
+while getopts "r:p:n:o:v" opt; do
 	case $opt in
+	v) vm=1 ;;
 	r) rounds=$OPTARG ;;
 	p) pps=$OPTARG ;;
 	n) count=$OPTARG ;;
 	o) out=$OPTARG ;;
-	*) sed -n '3,18p' "$0" >&2; exit 2 ;;
+	*) sed -n '3,25p' "$0" >&2; exit 2 ;;
 	esac
 done
 
@@ -34,8 +42,9 @@ B=${VCAP_BUILD_DIR:-build}
 [ -f "$B/build.ninja" ] || meson setup "$B" >/dev/null
 ninja -C "$B" >/dev/null
 tmp=$(mktemp -d /tmp/vcap-bench-upgrade-XXXXXX)
-vcapd_pid="" consumer_pid=""
+vcapd_pid="" consumer_pid="" qemu_pid=""
 cleanup() {
+	[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null || true
 	[ -n "$consumer_pid" ] && kill "$consumer_pid" 2>/dev/null || true
 	[ -n "$vcapd_pid" ] && kill "$vcapd_pid" 2>/dev/null || true
 	wait 2>/dev/null || true
@@ -47,14 +56,46 @@ jsonl=$out/upgrade.jsonl
 : >"$jsonl"
 export VCAP_SOCKET=$tmp/vcapd.sock
 
+img=$B/vm-bench-upgrade-image
+if [ "$vm" = 1 ]; then
+	S=$(cd "$(dirname "$0")/.." && pwd)
+	env -u LD_LIBRARY_PATH sh "$S/guest/make-image.sh" -b "$B" -o "$img" >"$tmp/image.out" 2>&1 ||
+		{ tail -n 5 "$tmp/image.out" >&2; exit 1; }
+fi
+gcount=$((count / 100)) # the guest's flow: one of 100
+
 for r in $(seq 1 "$rounds"); do
 	rm -f "$VCAP_SOCKET"
-	"$B/daemon/vcapd" --foreground --socket "$VCAP_SOCKET" \
-		--source "syn=synth:size=64,pps=$pps,count=$count" 2>"$tmp/vcapd.log" &
-	vcapd_pid=$!
+	if [ "$vm" = 1 ]; then
+		# the generator waits for both consumers: the guest boots first
+		"$B/daemon/vcapd" --foreground --socket "$VCAP_SOCKET" \
+			--source "syn=synth:size=64,pps=$pps,count=$count,flows=100,proto=udp,consumers=2" \
+			--vm "vm1=$tmp/vm1.ivshmem,size=64Mi,vectors=4" 2>"$tmp/vcapd.log" &
+		vcapd_pid=$!
+		for _ in $(seq 500); do [ -S "$tmp/vm1.ivshmem" ] && break; sleep 0.02; done
+		qemu-system-x86_64 -nodefaults -machine q35 -accel tcg -cpu max -smp 1 -m 256M \
+			-device intel-iommu,intremap=on \
+			-chardev "socket,path=$tmp/vm1.ivshmem,id=ivs" \
+			-device ivshmem-doorbell,chardev=ivs,vectors=4 \
+			-kernel "$img/vmlinuz" -initrd "$img/initramfs.cpio" \
+			-append "console=ttyS0 intel_iommu=on panic=-1 quiet no_timer_check vcap.run=\"upgrade_gap host:syn $gcount 'udp port 1024' 16777216\"" \
+			-nographic -monitor none -serial "file:$tmp/guest.log" -no-reboot \
+			>"$tmp/qemu.log" 2>&1 &
+		qemu_pid=$!
+	else
+		"$B/daemon/vcapd" --foreground --socket "$VCAP_SOCKET" \
+			--source "syn=synth:size=64,pps=$pps,count=$count" 2>"$tmp/vcapd.log" &
+		vcapd_pid=$!
+	fi
 	for _ in $(seq 500); do [ -S "$VCAP_SOCKET" ] && break; sleep 0.02; done
 	"$B/bench/upgrade_gap" host:syn "$count" >"$tmp/gap.json" &
 	consumer_pid=$!
+	if [ "$vm" = 1 ]; then # until the guest's consumer is there and the traffic runs
+		for _ in $(seq 3000); do
+			"$B/tools/vcapctl" status | grep -q "vm1/" && break
+			sleep 0.1
+		done
+	fi
 	sleep 1
 	t0=$(date +%s.%N)
 	up=$("$B/tools/vcapctl" upgrade)
@@ -64,12 +105,23 @@ for r in $(seq 1 "$rounds"); do
 	pause_ms=$(echo "$up" | sed -n 's/.*paused \([0-9.]*\) ms.*/\1/p')
 	wait "$consumer_pid"
 	consumer_pid=""
+	if [ "$vm" = 1 ]; then # the guest reads its share to the end before vcapd goes
+		for _ in $(seq 1200); do grep -aq '^{"got"' "$tmp/guest.log" && break; sleep 0.1; done
+	fi
 	kill "$vcapd_pid"
 	# the new vcapd is not this shell's child: wait for it by its socket
 	for _ in $(seq 500); do [ -S "$VCAP_SOCKET" ] || break; sleep 0.02; done
 	vcapd_pid=""
 	gap=$(cat "$tmp/gap.json")
-	echo "{\"round\":$r,\"pps\":$pps,\"count\":$count,\"pause_ms\":$pause_ms,\"upgrade_from\":$t0,\"upgrade_to\":$t1,\"consumer\":$gap}" |
+	guest=null
+	if [ "$vm" = 1 ]; then
+		guest=$(grep -a '^{"got"' "$tmp/guest.log" | tail -n 1 | tr -d '\r')
+		[ -n "$guest" ] || { echo "the guest's upgrade_gap said nothing" >&2; tail "$tmp/guest.log" >&2; exit 1; }
+		kill -9 "$qemu_pid" 2>/dev/null || true
+		wait "$qemu_pid" 2>/dev/null || true
+		qemu_pid=""
+	fi
+	echo "{\"round\":$r,\"pps\":$pps,\"count\":$count,\"pause_ms\":$pause_ms,\"upgrade_from\":$t0,\"upgrade_to\":$t1,\"consumer\":$gap,\"guest\":$guest}" |
 		tee -a "$jsonl"
 done
 

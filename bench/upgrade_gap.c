@@ -9,7 +9,11 @@
  * 2 ms with the wall-clock time it ended (the script picks the one that
  * overlaps the upgrade; on a shared machine others are scheduling noise).
  *
- *   usage: upgrade_gap DEVICE COUNT
+ *   usage: upgrade_gap DEVICE COUNT [FILTER [RING_BYTES]]
+ *
+ * FILTER (applied in vcapd) lets a slow consumer, a TCG guest in
+ * bench/upgrade.sh -v, take a known share of a fast source; RING_BYTES
+ * (default 64 MiB) must fit a VM's region.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -50,11 +54,15 @@ int main(int argc, char **argv)
 	struct vcap *h;
 	int rc = 0;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: upgrade_gap DEVICE COUNT\n");
+	if (argc < 3 || argc > 5) {
+		fprintf(stderr, "usage: upgrade_gap DEVICE COUNT [FILTER [RING_BYTES]]\n");
 		return 2;
 	}
 	count = strtoull(argv[2], NULL, 10);
+	if (argc > 3 && argv[3][0])
+		o.filter = argv[3];
+	if (argc > 4)
+		o.ring_size = (uint32_t)strtoul(argv[4], NULL, 0);
 	h = vcap_open(argv[1], &o);
 	if (!h) {
 		fprintf(stderr, "upgrade_gap: %s: %s\n", argv[1], vcap_errmsg());

@@ -10,10 +10,13 @@
 #   VCAP-UP: start boot_id=ID uptime=S
 #   {vcapcount's JSON}
 #   VCAP-UP: end rc=RC boot_id=ID uptime=S
+# and stays up (the test detaches and attaches the device, then kills QEMU).
 src=$1 port=$2 n=$3
 boot_id() { cat /proc/sys/kernel/random/boot_id; }
 echo "VCAP-UP: start boot_id=$(boot_id) uptime=$(cut -d' ' -f1 /proc/uptime)"
 vcapcount -i "host:$src" -f "udp port $port" -n "$n" --json
 rc=$?
 echo "VCAP-UP: end rc=$rc boot_id=$(boot_id) uptime=$(cut -d' ' -f1 /proc/uptime)"
+# the VM stays up for the test to detach and attach its device, then the test ends it
+sleep 600
 exit $rc
