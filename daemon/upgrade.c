@@ -300,6 +300,7 @@ static void write_vm(struct state_ctx *x, const struct saved_vm *v)
 	ust_u32(w, sv->h2g_pos);
 	ust_u64(w, sv->restarts);
 	ust_u32(w, sv->plug);
+	ust_u8(w, sv->plug_wanted);
 	ust_i32(w, sv->srv.lsock);
 	ust_i32(w, sv->srv.shm_fd);
 	ust_u32(w, sv->srv.vectors);
@@ -964,6 +965,7 @@ static void read_vm(struct vm_saved *sv)
 	sv->h2g_pos = ust_get_u32(&rd);
 	sv->restarts = ust_get_u64(&rd);
 	sv->plug = ust_get_u32(&rd);
+	sv->plug_wanted = ust_get_u8(&rd);
 	sv->srv.lsock = ust_get_i32(&rd);
 	sv->srv.shm_fd = ust_get_i32(&rd);
 	sv->srv.vectors = ust_get_u32(&rd);

@@ -56,6 +56,7 @@ struct vm {
 	bool plug_manual;        /* plug=manual: only on vcapctl vm attach */
 	bool plug_manual_set;    /* plug= given */
 	bool adopt_device;       /* vm_adopt_device(): the plugged device is live */
+	bool adopt_absent;       /* handed over detached: it stays out until an attach */
 	struct vm_plug *plug;    /* with qmp=, once started */
 	struct session *asker;   /* whose VM_ATTACH/VM_DETACH waits for the plug */
 	struct vcap_msg ask;     /* ... that request (seq, type) */
@@ -363,7 +364,7 @@ static int serve(struct vm *vm, struct vcapd *d, struct loop *l, char *err, size
 	if (!rc && vm->qmp[0]) {
 		struct vm_plug_cfg pc = { .vm = vm->name, .qmp = vm->qmp, .port = vm->port,
 					  .socket = vm->socket, .vectors = vm->vectors,
-					  .manual = vm->plug_manual,
+					  .manual = vm->plug_manual || vm->adopt_absent,
 					  .adopt = vm->adopt_device };
 
 		vm->plug = vm_plug_start(&pc, l);
@@ -905,9 +906,15 @@ int vm_save(const struct vm *vm, struct vm_saved *out, char *err, size_t err_len
 		return -EAGAIN;
 	}
 	out->plug = device_state(vm, &detail);
+	out->plug_wanted = vm->plug ? vm_plug_wanted(vm->plug) : false;
 	if (out->plug != VCAP_VM_PLUGGED && out->plug != VCAP_VM_ABSENT &&
-	    out->plug != VCAP_VM_MANUAL) {
-		/* plugging, unplugging, or a failure being retried: QMP is mid-way */
+	    out->plug != VCAP_VM_MANUAL && vm->session) {
+		/*
+		 * Plugging, unplugging, or a failure being retried while a guest
+		 * is connected: QMP is mid-way, and the new vcapd could only
+		 * replug (the guest would lose its device).  Without a guest the
+		 * new vcapd simply starts plugging again.
+		 */
 		snprintf(err, err_len, "vm %s: its device is %s: try again once it is plugged or "
 			 "absent", vm->name, state_names[out->plug]);
 		return -EAGAIN;
@@ -994,10 +1001,13 @@ int vm_start_adopted(struct vm *vm, const struct vm_saved *sv, struct vcapd *d, 
 		snprintf(err, err_len, "vm %s: %s", vm->name, why);
 		return rc;
 	}
-	/* as it was: plugged stays plugged; absent (detached) stays absent until asked */
+	/*
+	 * As it was: plugged stays plugged (nothing unplugged); one detached
+	 * stays out until an attach; otherwise (absent because QEMU is not
+	 * there, or in error without a guest) plugging starts again.
+	 */
 	vm->adopt_device = sv->plug == VCAP_VM_PLUGGED;
-	if (sv->plug == VCAP_VM_ABSENT)
-		vm->plug_manual = true;
+	vm->adopt_absent = sv->plug != VCAP_VM_MANUAL && !sv->plug_wanted;
 	rc = serve(vm, d, l, err, err_len);
 	if (rc)
 		return rc;

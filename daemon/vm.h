@@ -104,6 +104,7 @@ struct vm_saved {
 	int peer;          /* the connected guest, -1: none */
 	int32_t qemu_pid;  /* its session's pid */
 	unsigned plug;     /* VCAP_VM_* (VCAP_VM_MANUAL: no qmp=) */
+	bool plug_wanted;  /* in (auto, or the last attach) rather than out (a detach) */
 	struct ivshmem_server_saved srv;
 };
 

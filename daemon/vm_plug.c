@@ -452,3 +452,8 @@ unsigned vm_plug_state(const struct vm_plug *p, const char **detail)
 	*detail = p->detail;
 	return p->state;
 }
+
+bool vm_plug_wanted(const struct vm_plug *p)
+{
+	return p->want;
+}

@@ -80,5 +80,7 @@ void vm_plug_forget(struct vm_plug *p, void *arg);
 
 /* VCAP_VM_* (vcap_proto.h) and a sentence about it ("" if none). */
 unsigned vm_plug_state(const struct vm_plug *p, const char **detail);
+/* Is the device wanted in (at start, or the last attach) rather than out (a detach)? */
+bool vm_plug_wanted(const struct vm_plug *p);
 
 #endif /* VCAP_DAEMON_VM_PLUG_H */

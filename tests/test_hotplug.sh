@@ -36,7 +36,8 @@
 #                 up): every count exact, nothing dropped, the guest's
 #                 consumer saw no restart and the guest no reboot; the
 #                 device stays plugged and the new vcapd detaches and
-#                 attaches it through QMP
+#                 attaches it through QMP; one detached stays out across a
+#                 third upgrade until attached
 # shellcheck disable=SC2016 # wait_for's conditions are eval'd later, quoted on purpose
 set -eu
 
@@ -396,6 +397,17 @@ upgrade)
 	# the new vcapd drives QMP: it detaches and attaches the handed-over device
 	ctl vm detach vm1 | grep -q "^vm1 absent" || fail "detach after the upgrades: $(ctl vm list)"
 	ctl vm attach vm1 | grep -q "^vm1 plugged" || fail "attach after the upgrades: $(ctl vm list)"
+	# a detached device stays out across an upgrade (plug=auto would plug it), until attach
+	ctl vm detach vm1 | grep -q "^vm1 absent" || fail "detach again: $(ctl vm list)"
+	# shellcheck disable=SC2034 # read by the wait_for condition
+	qmp0=$(grep -c "vm vm1: QMP connected" "$dir/vcapd.log")
+	out=$(ctl upgrade 2>&1) || fail "upgrade with the device detached: $out"
+	vcapd_pid=$(echo "$out" | sed -n 's/.*vcapd pid \([0-9]*\) serves now.*/\1/p')
+	# once the new vcapd is on QMP it would have started plugging, were it going to
+	wait_for 30 '[ "$(grep -c "vm vm1: QMP connected" "$dir/vcapd.log")" -gt "$qmp0" ]' \
+		"the new vcapd did not connect to QMP"
+	[ "$(vm_state vm1)" = absent ] || fail "the detached device after an upgrade: $(ctl vm list)"
+	ctl vm attach vm1 | grep -q "^vm1 plugged" || fail "attach after that upgrade: $(ctl vm list)"
 	;;
 *)
 	fail "unknown scenario $scenario"
