@@ -237,8 +237,11 @@ sleep 1
 kill -INT $pid
 wait $pid || fail "vcapsend stopped by SIGINT exits $?: $(cat "$TMP/forever.err")"
 sent=$(json_get "$TMP/forever.json" sent)
-[ "$sent" -ge 18000 ] && [ "$sent" -le 22000 ] ||
-	fail "1 s at 20000 pps sent $sent frames, want 18000..22000"
+secs=$(json_get "$TMP/forever.json" seconds)
+# the rate over the time it really ran (its start-up on a busy machine is
+# not the pacer's business): 20000 pps within 10 %, and it did run
+python3 -c "import sys; n, t = $sent, $secs; sys.exit(0 if n >= 1000 and 18000 <= n / t <= 22000 else 1)" ||
+	fail "until SIGINT at 20000 pps: $sent frames in $secs s"
 check_sent forever "$sent" 0 "$rx0" "$drop0"
 
 # ---- pcap replay --------------------------------------------------------------
