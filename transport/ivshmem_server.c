@@ -644,6 +644,33 @@ fail:
 	return fail(err, len, rc, "%s: %s", path, strerror(-rc));
 }
 
+/*
+ * A server with no descriptors yet but its spare (what open and adopt
+ * share): peers slots empty, the callbacks of cfg.  NULL: out of memory.
+ */
+static struct ivshmem_server *server_alloc(const struct ivshmem_server_cfg *cfg, unsigned peers,
+					   size_t shm_size, unsigned vectors)
+{
+	struct ivshmem_server *s = calloc(1, sizeof(*s));
+
+	if (s)
+		s->peers = calloc(peers, sizeof(*s->peers));
+	if (!s || !s->peers) {
+		free(s);
+		return NULL;
+	}
+	s->lsock = s->ep = -1;
+	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->shm_size = shm_size;
+	s->vectors = vectors;
+	s->max_peers = peers;
+	s->cb = cfg->cb;
+	s->cb_arg = cfg->cb_arg;
+	for (unsigned i = 0; i < peers; i++)
+		s->peers[i].conn = -1;
+	return s;
+}
+
 int ivshmem_server_open(struct ivshmem_server **out, const struct ivshmem_server_cfg *cfg,
 			char *err, size_t len)
 {
@@ -661,23 +688,10 @@ int ivshmem_server_open(struct ivshmem_server **out, const struct ivshmem_server
 	if (rc)
 		return rc;
 
-	s = calloc(1, sizeof(*s));
-	if (s)
-		s->peers = calloc(peers, sizeof(*s->peers));
-	if (!s || !s->peers) {
-		free(s);
+	s = server_alloc(cfg, peers, shm_size, cfg->vectors);
+	if (!s)
 		return fail(err, len, -ENOMEM, "out of memory");
-	}
-	s->lsock = s->ep = -1;
-	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	s->shm_size = shm_size;
-	s->vectors = cfg->vectors;
-	s->max_peers = peers;
 	s->self_id = cfg->self_id ? cfg->self_id : IVSHMEM_SERVER_SELF_ID;
-	s->cb = cfg->cb;
-	s->cb_arg = cfg->cb_arg;
-	for (unsigned i = 0; i < peers; i++)
-		s->peers[i].conn = -1;
 
 	s->shm = fds_new(1);
 	if (!s->shm) {
@@ -858,24 +872,11 @@ int ivshmem_server_adopt(struct ivshmem_server **out, const struct ivshmem_serve
 	rc = check_shm(st->shm_fd, &shm_size, err, len);
 	if (rc)
 		return rc;
-	s = calloc(1, sizeof(*s));
-	if (s)
-		s->peers = calloc(peers, sizeof(*s->peers));
-	if (!s || !s->peers) {
-		free(s);
+	s = server_alloc(cfg, peers, shm_size, st->vectors);
+	if (!s)
 		return fail(err, len, -ENOMEM, "out of memory");
-	}
-	s->lsock = s->ep = -1;
-	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	s->shm_size = shm_size;
-	s->vectors = st->vectors;
-	s->max_peers = peers;
 	s->self_id = st->self_id;
 	s->next_id = st->next_id;
-	s->cb = cfg->cb;
-	s->cb_arg = cfg->cb_arg;
-	for (unsigned i = 0; i < peers; i++)
-		s->peers[i].conn = -1;
 	s->shm = fds_new(1);
 	s->self = fds_new(s->vectors);
 	if (!s->shm || !s->self) {
