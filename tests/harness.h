@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -53,6 +54,20 @@ static inline uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Write a file anew from a format (a configuration, a script); CHECKed. */
+__attribute__((format(printf, 2, 3))) static inline void harness_write(const char *path,
+									const char *fmt, ...)
+{
+	FILE *f = fopen(path, "w");
+	va_list ap;
+
+	CHECK(f, "%s", path);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	CHECK(fclose(f) == 0, "write %s", path);
 }
 
 /* The vcapd a failed CHECK leaves behind is killed at exit, not left to hang meson. */

@@ -41,17 +41,7 @@ static struct vcapd_proc d;
 static char conf[160], sock_t[160], sock_u[160], sock_w[160], sock_vm[160];
 
 /* Write the configuration file anew. */
-static void write_conf(const char *fmt, ...)
-{
-	FILE *f = fopen(conf, "w");
-	va_list ap;
-
-	CHECK(f, "%s", conf);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	CHECK(fclose(f) == 0, "write %s", conf);
-}
+#define write_conf(...) harness_write(conf, __VA_ARGS__)
 
 static void paths(void)
 {

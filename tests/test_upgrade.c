@@ -62,17 +62,8 @@
 static struct vcapd_proc d;
 static char conf[200], sock_t[200];
 
-static void write_conf(const char *fmt, ...)
-{
-	FILE *f = fopen(conf, "w");
-	va_list ap;
-
-	CHECK(f, "%s", conf);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	CHECK(fclose(f) == 0, "write %s", conf);
-}
+/* Write the configuration file anew. */
+#define write_conf(...) harness_write(conf, __VA_ARGS__)
 
 static void paths(void)
 {
