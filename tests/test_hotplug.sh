@@ -340,8 +340,17 @@ upgrade)
 	"$B/tools/vcapcount" -i host:s -n "$n" --json -r 67108864 >"$dir/host.json" 2>"$dir/host.log" &
 	host_pid=$!
 	helpers="$helpers $host_pid"
-	VCAP_SOCKET="$dir/tenant.sock" "$B/tools/vcapcount" -i host:s -n "$n" --json -r 67108864 \
-		>"$dir/tenant.json" 2>"$dir/tenant.log" &
+	# the tenant's consumer is in a container (as tests/test_container.sh makes
+	# one): new network and mount namespaces, a private /run with the tenant's
+	# socket bind-mounted at the default path, no CAP_NET_RAW or CAP_NET_ADMIN
+	# (unshare execs: its pid is vcapcount's)
+	unshare --net --mount --propagation private sh -c '
+		mount -t tmpfs tmpfs /run && mkdir -p /run/vcap && touch /run/vcap/vcapd.sock &&
+		mount --bind "$1" /run/vcap/vcapd.sock || exit 3
+		unset VCAP_SOCKET
+		exec setpriv --bounding-set=-net_raw,-net_admin --inh-caps=-net_raw,-net_admin \
+			"$2" -i host:s -n "$3" --json -r 67108864' sh "$dir/tenant.sock" \
+		"$B/tools/vcapcount" "$n" >"$dir/tenant.json" 2>"$dir/tenant.log" &
 	tenant_pid=$!
 	helpers="$helpers $tenant_pid"
 	# the generator starts once the three consumers are there
