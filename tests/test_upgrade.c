@@ -674,15 +674,23 @@ static void fake_qemu_connect(struct fake_qemu *q, const char *path)
 	q->map = mmap(NULL, VM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, q->shm, 0);
 	CHECK(q->map != MAP_FAILED, "mmap the region");
 	q->hdr = (struct vcap_shm_hdr *)q->map;
+	/*
+	 * Ours, and the one other peer's: vcapd's.  Which id is vcapd's is
+	 * checked against the region's header below, once it is laid out.
+	 */
+	int64_t host = -1;
+
 	while (nb < VM_VECTORS || no < VM_VECTORS) {
 		v = ivshmem_msg(q->sock, &fd);
 		CHECK(fd >= 0, "peer %lld without a descriptor", (long long)v);
-		if (v == q->id && no < VM_VECTORS)
+		if (v == q->id && no < VM_VECTORS) {
 			q->own[no++] = fd;
-		else if (v == (int64_t)q->hdr->host_peer && nb < VM_VECTORS)
+		} else if ((host < 0 || v == host) && nb < VM_VECTORS) {
+			host = v;
 			q->bell[nb++] = fd;
-		else
+		} else {
 			CHECK(0, "an eventfd of unknown peer %lld", (long long)v);
+		}
 	}
 	/*
 	 * vcapd lays the region out afresh for a guest that joins, right after
@@ -691,6 +699,8 @@ static void fake_qemu_connect(struct fake_qemu *q, const char *path)
 	 */
 	(void)status_query(&d);
 	CHECK_EQ(q->hdr->magic, VCAP_SHM_MAGIC);
+	CHECK(host == (int64_t)q->hdr->host_peer, "the doorbells are peer %lld's, vcapd is %u",
+	      (long long)host, q->hdr->host_peer);
 	/* the guest's ends of the queues: producer of g2h, consumer of h2g (index 0: fresh) */
 	CHECK(shm_queue_attach(&q->g2h, q->map + q->hdr->g2h_off, q->hdr->queue_size) == 0, "g2h");
 	CHECK(shm_queue_attach(&q->h2g, q->map + q->hdr->h2g_off, q->hdr->queue_size) == 0, "h2g");
