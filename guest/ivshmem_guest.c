@@ -345,10 +345,9 @@ static int arm_msix(struct vcap_ivshmem *d, unsigned vectors, char *err, size_t 
 static void arm_request(struct vcap_ivshmem *d)
 {
 	struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = VFIO_PCI_REQ_IRQ_INDEX };
-	struct {
-		struct vfio_irq_set set;
-		int32_t fd;
-	} s;
+	/* the header and one eventfd in its data[]: a buffer, since data[] is a flexible array */
+	_Alignas(struct vfio_irq_set) uint8_t buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
 	int fd;
 
 	if (ioctl(d->dev, VFIO_DEVICE_GET_IRQ_INFO, &ii) || !(ii.flags & VFIO_IRQ_INFO_EVENTFD) ||
@@ -357,14 +356,14 @@ static void arm_request(struct vcap_ivshmem *d)
 	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fd < 0)
 		return;
-	memset(&s, 0, sizeof(s));
-	s.set.argsz = sizeof(s);
-	s.set.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-	s.set.index = VFIO_PCI_REQ_IRQ_INDEX;
-	s.set.start = 0;
-	s.set.count = 1;
-	s.fd = fd;
-	if (ioctl(d->dev, VFIO_DEVICE_SET_IRQS, &s)) {
+	memset(buf, 0, sizeof(buf));
+	set->argsz = sizeof(buf);
+	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set->index = VFIO_PCI_REQ_IRQ_INDEX;
+	set->start = 0;
+	set->count = 1;
+	memcpy(set->data, &fd, sizeof(int32_t));
+	if (ioctl(d->dev, VFIO_DEVICE_SET_IRQS, set)) {
 		close(fd);
 		return;
 	}

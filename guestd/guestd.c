@@ -56,6 +56,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,7 +220,7 @@ static void client_drop(struct guestd *g, struct client *cl, const char *why, bo
 static bool beating(struct guestd *g)
 {
 	const struct vcap_shm_hdr *h = vcap_ivshmem_shm(g->dev, NULL);
-	uint64_t beat = __atomic_load_n(&h->heartbeat, __ATOMIC_RELAXED);
+	uint64_t beat = atomic_load_explicit(&h->heartbeat, memory_order_relaxed);
 	bool moved = beat != g->last_beat;
 
 	g->last_beat = beat;
