@@ -167,7 +167,8 @@ live_filter() {
 	lf_pid=$!
 	bg_pids="$bg_pids $lf_pid"
 	first="" grown="" i=0
-	while [ $i -lt 100 ] && [ -z "$grown" ]; do
+	# up to 30 s: tshark starts dumpcap, which takes long under ASan on a busy machine
+	while [ $i -lt 300 ] && [ -z "$grown" ]; do
 		filtered=$(ring_field loop "$lf_client" filtered)
 		if [ "$filtered" != none ] && [ "$filtered" -gt 0 ]; then
 			if [ -z "$first" ]; then
