@@ -420,15 +420,6 @@ static void render_accounts(struct mbuf *b, struct vcapd *d, const struct ring_s
 	const struct account **as = NULL;
 	size_t n = list_accounts(d, rs, n_rings, &as);
 	struct vcap_ring_counters *sum = calloc(n ? n : 1, sizeof(*sum));
-	static const char *const res_help[ACCT_N] = {
-		[ACCT_SESSIONS] = "sessions",
-		[ACCT_RINGS] = "rings",
-		[ACCT_RING_MEMORY] = "ring-memory",
-		[ACCT_WILDCARD_RULES] = "wildcard-rules",
-		[ACCT_FLOW_RULES] = "flow-rules",
-		[ACCT_FILTER_INSNS] = "filter-insns",
-		[ACCT_JOBS] = "jobs",
-	};
 
 	if (!as || !sum) {
 		b->failed = true;
@@ -484,7 +475,8 @@ static void render_accounts(struct mbuf *b, struct vcapd *d, const struct ring_s
 		for (int r = 0; r < ACCT_N; r++) {
 			mbuf_printf(b, "vcap_account_limit{account=\"");
 			mbuf_label_value(b, as[i]->name, sizeof(as[i]->name));
-			mbuf_printf(b, "\",resource=\"%s\"} %llu\n", res_help[r],
+			/* resource: the limit's key, as in `tenant NAME KEY VALUE` */
+			mbuf_printf(b, "\",resource=\"%s\"} %llu\n", account_keys[r],
 				    (unsigned long long)as[i]->limit[r]);
 		}
 	}
