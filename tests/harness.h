@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <endian.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +70,31 @@ __attribute__((format(printf, 2, 3))) static inline void harness_write(const cha
 	vfprintf(f, fmt, ap);
 	va_end(ap);
 	CHECK(fclose(f) == 0, "write %s", path);
+}
+
+/*
+ * One message of QEMU's ivshmem server protocol (ivshmem-spec.rst), read as
+ * a test playing QEMU: its value, and its descriptor in *fd (-1: none).
+ */
+static inline int64_t ivshmem_msg(int sock, int *fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	int64_t le;
+	struct iovec iov = { .iov_base = &le, .iov_len = sizeof(le) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			      .msg_controllen = sizeof(ctl.buf) };
+	struct cmsghdr *c;
+
+	*fd = -1;
+	CHECK(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) == sizeof(le), "ivshmem message: %s",
+	      strerror(errno));
+	c = CMSG_FIRSTHDR(&msg);
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(c), sizeof(*fd));
+	return (int64_t)le64toh((uint64_t)le);
 }
 
 /* The vcapd a failed CHECK leaves behind is killed at exit, not left to hang meson. */

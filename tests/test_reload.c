@@ -439,24 +439,12 @@ static int qemu_side(void)
 	      strerror(errno));
 	/* ivshmem-spec.rst: version, our id, then the shared memory (-1 with a descriptor) */
 	while (mono_ms() < deadline) {
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(sizeof(int))];
-		} ctl;
-		int64_t le;
-		struct iovec iov = { .iov_base = &le, .iov_len = sizeof(le) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-				      .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-		struct cmsghdr *c;
-		int fd = -1;
+		int fd;
+		bool shm = ivshmem_msg(sock, &fd) == -1 && fd >= 0;
 
-		CHECK(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) == sizeof(le), "ivshmem message");
-		c = CMSG_FIRSTHDR(&msg);
-		if (c && c->cmsg_type == SCM_RIGHTS)
-			memcpy(&fd, CMSG_DATA(c), sizeof(fd));
 		if (fd >= 0)
 			close(fd);
-		if ((int64_t)le64toh((uint64_t)le) == -1 && fd >= 0)
+		if (shm)
 			return sock;
 	}
 	CHECK(0, "no shared memory from vcapd's ivshmem server");

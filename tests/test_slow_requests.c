@@ -565,22 +565,9 @@ static int region_fd(void)
 	CHECK(mono_us() < deadline, "connect %s: %s", sock_vm, strerror(errno));
 	/* ivshmem-spec.rst: version, our id, then the shared memory (-1 with a descriptor) */
 	while (mono_us() < deadline) {
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(sizeof(int))];
-		} ctl;
-		int64_t le;
-		struct iovec iov = { .iov_base = &le, .iov_len = sizeof(le) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-				      .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-		struct cmsghdr *c;
-		int fd = -1;
+		int fd;
 
-		CHECK(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) == sizeof(le), "ivshmem message");
-		c = CMSG_FIRSTHDR(&msg);
-		if (c && c->cmsg_type == SCM_RIGHTS)
-			memcpy(&fd, CMSG_DATA(c), sizeof(fd));
-		if ((int64_t)le64toh((uint64_t)le) == -1 && fd >= 0)
+		if (ivshmem_msg(sock, &fd) == -1 && fd >= 0)
 			return fd; /* sock stays open: the "guest" stays connected */
 		if (fd >= 0)
 			close(fd);

@@ -629,28 +629,6 @@ struct fake_qemu {
 	struct shm_queue g2h, h2g;
 };
 
-/* One ivshmem message: its value, and its descriptor in *fd (-1: none). */
-static int64_t ivshmem_msg(int sock, int *fd)
-{
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	int64_t le;
-	struct iovec iov = { .iov_base = &le, .iov_len = sizeof(le) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-			      .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *c;
-
-	*fd = -1;
-	CHECK(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) == sizeof(le), "ivshmem message: %s",
-	      strerror(errno));
-	c = CMSG_FIRSTHDR(&msg);
-	if (c && c->cmsg_type == SCM_RIGHTS)
-		memcpy(fd, CMSG_DATA(c), sizeof(*fd));
-	return (int64_t)le64toh((uint64_t)le);
-}
-
 /* Connect as QEMU does and take the whole setup (ivshmem-spec.rst). */
 static void fake_qemu_connect(struct fake_qemu *q, const char *path)
 {
