@@ -76,10 +76,10 @@ void capture_unpark(struct source *s);
 
 /* ---- the packet path (deliver.c) ----------------------------------------- */
 
-/* Filter a batch per consumer and copy what passes into each ring. */
-void deliver(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data, unsigned n,
-	     uint64_t now_ns);
-/* Let idle flow rules expire, a bounded amount of work per call. */
+/* Filter lane's batch per consumer and copy what passes into each ring. */
+void deliver(struct source *s, unsigned lane, struct vcap_pkt_meta *meta, const uint8_t **data,
+	     unsigned n, uint64_t now_ns);
+/* Lane 0: let idle flow rules expire, a bounded amount of work per call. */
 void expire_rules(struct source *s, uint64_t now_ns);
 
 #endif /* VCAP_DAEMON_CAPTURE_H */

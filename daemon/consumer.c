@@ -38,6 +38,7 @@ int consumer_create(struct source *s, uint32_t id, const struct consumer_req *re
 		set_err(err, err_len, "consumer", ENOMEM);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&c->wlock, NULL);
 	c->id = id;
 	c->src = s;
 	s->n_objects++; /* a source a reload removed lives while any names it */
@@ -129,6 +130,7 @@ int consumer_adopt_placed(struct source *s, uint32_t id, struct session *ss,
 		set_err(err, err_len, "consumer", ENOMEM);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&c->wlock, NULL);
 	c->id = id;
 	c->src = s;
 	s->n_objects++;
@@ -214,6 +216,7 @@ bool consumer_destroy_then(struct consumer *c, void (*released)(void *arg), void
 		later = release_place(c, released, arg);
 	consumer_gave(c);
 	c->src->n_objects--;
+	pthread_mutex_destroy(&c->wlock);
 	free(c);
 	return later;
 }

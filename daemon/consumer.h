@@ -10,6 +10,7 @@
 #ifndef VCAP_DAEMON_CONSUMER_H
 #define VCAP_DAEMON_CONSUMER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -61,7 +62,14 @@ struct consumer {
 	uint32_t cluster_id;   /* 0: none */
 	uint32_t cluster_mode; /* VCAP_CLUSTER_* */
 
-	/* capture thread only while attached */
+	/*
+	 * The source's capture threads only while attached.  With more than
+	 * one lane, whichever writes (the ring is single-producer) or judges
+	 * (rules count hits) holds wlock for its batch: a lane's whole share,
+	 * so a consumer sees each lane's batch in one piece and each flow,
+	 * which stays on one lane, in order.  One lane: never taken.
+	 */
+	pthread_mutex_t wlock;
 	struct vcap_ring_writer w;
 	struct filter *policy; /* the tenant's mandatory filter, or NULL */
 	struct filter *filter; /* the consumer's own, or NULL */

@@ -27,14 +27,16 @@ static const int cluster_tuple[] = {
 	[VCAP_CLUSTER_2TUPLE] = VCAP_HASH_2TUPLE,
 };
 
-/* Which member of cl gets each packet of the batch. */
-static void pick_members(struct cluster *cl, const struct vcap_parsed *parsed, bool ethernet,
-			 const struct vcap_pkt_meta *meta, unsigned n)
+/* Which member of cl gets each packet of lane's batch. */
+static void pick_members(struct cluster *cl, unsigned lane, const struct vcap_parsed *parsed,
+			 bool ethernet, const struct vcap_pkt_meta *meta, unsigned n)
 {
+	uint16_t *pick = cl->pick[lane];
+
 	if (cl->mode == VCAP_CLUSTER_ROUND_ROBIN || !ethernet) {
-		/* without headers to hash, balance packet by packet */
+		/* without headers to hash, balance packet by packet (each lane on its own) */
 		for (unsigned i = 0; i < n; i++)
-			cl->pick[i] = (uint16_t)(cl->rr++ % cl->n);
+			pick[i] = (uint16_t)(cl->rr[lane]++ % cl->n);
 		return;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -42,7 +44,7 @@ static void pick_members(struct cluster *cl, const struct vcap_parsed *parsed, b
 				     ? meta[i].hash
 				     : vcap_flow_hash_parsed(&parsed[i], cluster_tuple[cl->mode]);
 
-		cl->pick[i] = (uint16_t)(h % cl->n);
+		pick[i] = (uint16_t)(h % cl->n);
 	}
 }
 
@@ -64,12 +66,11 @@ static enum verdict wanted(struct consumer *c, const struct vcap_pkt_meta *m, co
 	return c->rules_trivial || rules_pass(c->rules, p, now) ? TAKE : SHUNT;
 }
 
-static void deliver_one(struct consumer *c, const struct vcap_pkt_meta *meta,
+static void deliver_one(struct consumer *c, const uint16_t *pick, const struct vcap_pkt_meta *meta,
 			const uint8_t **data, const struct vcap_parsed *parsed, unsigned n,
 			uint64_t now)
 {
 	struct vcap_ring_writer *w = &c->w;
-	const uint16_t *pick = c->cluster ? c->cluster->pick : NULL;
 	uint16_t me = c->member;
 	unsigned offered = 0;
 
@@ -120,17 +121,20 @@ static void rec_meta(const struct vcap_parsed *p, struct vcap_rec_meta *rm)
 /*
  * Each owner's credit grows by its budget for every packet offered, up to
  * a few batches' worth, so a ring that was idle cannot save up for a long
- * expensive burst.
+ * expensive burst.  Lanes share it: an add, and a clamp that may lose to
+ * another lane's add by one batch, which a budget can afford.
  */
 static void refill_buckets(struct source *s, unsigned n)
 {
 	for (unsigned i = 0; i < s->n_buckets; i++) {
 		struct cost_bucket *b = s->buckets[i];
-		int64_t cap = (int64_t)(b->budget_ns * BATCH * 4);
+		int64_t cap = (int64_t)(b->budget_ns * BATCH * 4 * s->n_lanes);
 
-		b->credit += (int64_t)(b->budget_ns * n);
-		if (b->credit > cap)
-			b->credit = cap;
+		if (atomic_fetch_add_explicit(&b->credit, (int64_t)(b->budget_ns * n),
+					      memory_order_relaxed) +
+			    (int64_t)(b->budget_ns * n) >
+		    cap)
+			atomic_store_explicit(&b->credit, cap, memory_order_relaxed);
 	}
 }
 
@@ -158,9 +162,8 @@ static uint64_t charge(const struct consumer *c, uint64_t measured_ns, unsigned 
 }
 
 /* The owner spent its budget: its ring's share of the batch is dropped unseen. */
-static void skip_one(struct consumer *c, unsigned n)
+static void skip_one(struct consumer *c, const uint16_t *pick, unsigned n)
 {
-	const uint16_t *pick = c->cluster ? c->cluster->pick : NULL;
 	unsigned offered = n;
 
 	if (pick) {
@@ -175,14 +178,14 @@ static void skip_one(struct consumer *c, unsigned n)
 		     "ring %u: its account's rings cost more than its budget of %llu ns a packet "
 		     "(limit tenant-cost-ns): it drops its share of batches until they cost less",
 		     c->id, (unsigned long long)c->bucket->budget_ns);
-	/* only this thread writes it: a relaxed load and store, as filter_ns */
+	/* one writer at a time (this lane, or wlock's holder): a relaxed load and store */
 	atomic_store_explicit(&c->over_budget,
 			      atomic_load_explicit(&c->over_budget, memory_order_relaxed) + offered,
 			      memory_order_relaxed);
 }
 
-void deliver(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data, unsigned n,
-	     uint64_t now)
+void deliver(struct source *s, unsigned lane, struct vcap_pkt_meta *meta, const uint8_t **data,
+	     unsigned n, uint64_t now)
 {
 	static _Thread_local struct vcap_parsed parsed[BATCH];
 	static _Thread_local struct vcap_rec_meta rmeta[BATCH];
@@ -210,52 +213,72 @@ void deliver(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data,
 			vcap_parse(NULL, 0, &parsed[i]);
 	}
 	for (unsigned k = 0; k < s->n_clusters; k++)
-		pick_members(s->clusters[k], parsed, ethernet, meta, n);
+		pick_members(s->clusters[k], lane, parsed, ethernet, meta, n);
 	/*
 	 * Time each consumer's share of the batch: its judging (policy, filter,
 	 * rules) and its copies.  The clock reads are chained, one per consumer
 	 * plus one per batch (~20 ns each through the vDSO, over up to BATCH
-	 * packets), not one pair per packet.  Only this thread writes filter_ns,
-	 * so a relaxed load and store is enough for the control thread to read
-	 * a whole value (no locked add on the packet path).
+	 * packets), not one pair per packet.  One thread at a time writes
+	 * filter_ns (this one, or wlock's holder), so a relaxed load and store
+	 * is enough for the control thread to read a whole value (no locked
+	 * add on the packet path).  With lanes, the time waiting for wlock is
+	 * the ring's too: another lane was busy with it.
 	 */
+	const bool shared = s->n_lanes > 1;
 	uint64_t t0 = mono_ns();
 
 	refill_buckets(s, n);
 	for (unsigned k = 0; k < s->n_active; k++) {
 		struct consumer *c = s->active[k];
+		const uint16_t *pick = c->cluster ? c->cluster->pick[lane] : NULL;
 		uint64_t t1;
 
-		if (c->bucket && c->bucket->credit < 0) {
-			skip_one(c, n);
+		if (shared)
+			pthread_mutex_lock(&c->wlock);
+		if (c->bucket &&
+		    atomic_load_explicit(&c->bucket->credit, memory_order_relaxed) < 0) {
+			skip_one(c, pick, n);
+			if (shared)
+				pthread_mutex_unlock(&c->wlock);
 			t0 = mono_ns(); /* rare: the next ring's time starts here */
 			continue;
 		}
-		deliver_one(c, meta, data, parsed, n, now);
+		deliver_one(c, pick, meta, data, parsed, n, now);
 		t1 = mono_ns();
 		if (c->bucket)
-			c->bucket->credit -= (int64_t)charge(c, t1 - t0, n);
+			atomic_fetch_sub_explicit(&c->bucket->credit, (int64_t)charge(c, t1 - t0, n),
+						  memory_order_relaxed);
 		atomic_store_explicit(&c->filter_ns,
 				      atomic_load_explicit(&c->filter_ns, memory_order_relaxed) +
 					      (t1 - t0),
 				      memory_order_relaxed);
+		if (shared)
+			pthread_mutex_unlock(&c->wlock);
 		t0 = t1;
 	}
 }
 
 void expire_rules(struct source *s, uint64_t now)
 {
+	const bool shared = s->n_lanes > 1;
+
 	for (unsigned k = 0; k < s->n_active; k++) {
 		struct consumer *c = s->active[k];
 
-		if (c->rules_trivial || !atomic_load_explicit(&c->flow_count, memory_order_relaxed))
+		if (!atomic_load_explicit(&c->flow_count, memory_order_relaxed))
 			continue;
-		rules_expire(c->rules, now);
-		if (rules_flow_count(c->rules) != atomic_load(&c->flow_count)) {
-			bool was = c->rules_trivial;
+		if (shared)
+			pthread_mutex_lock(&c->wlock);
+		if (!c->rules_trivial) {
+			rules_expire(c->rules, now);
+			if (rules_flow_count(c->rules) != atomic_load(&c->flow_count)) {
+				bool was = c->rules_trivial;
 
-			roster_rules_changed(c);
-			s->n_with_rules += (unsigned)was - (unsigned)c->rules_trivial;
+				roster_rules_changed(c);
+				s->n_with_rules += (unsigned)was - (unsigned)c->rules_trivial;
+			}
 		}
+		if (shared)
+			pthread_mutex_unlock(&c->wlock);
 	}
 }

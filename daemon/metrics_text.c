@@ -356,6 +356,16 @@ static void render_sources(struct mbuf *b, struct vcapd *d)
 		sample1(b, "vcap_source_received_packets_total", "source", s->name);
 		mbuf_printf(b, "%llu\n", (unsigned long long)atomic_load(&s->received));
 	}
+	family(b, "vcap_source_lane_received_packets_total", "counter",
+	       "Packets one lane's capture thread took (sources with more than one lane: "
+	       "if:IFACE,fanout=N); the lanes of a source add up to its received.");
+	for (struct source *s = d->sources; s; s = s->next)
+		for (unsigned k = 0; s->n_lanes > 1 && k < s->n_lanes; k++) {
+			mbuf_printf(b, "vcap_source_lane_received_packets_total{source=\"");
+			mbuf_label_value(b, s->name, sizeof(s->name));
+			mbuf_printf(b, "\",lane=\"%u\"} %llu\n", k,
+				    (unsigned long long)atomic_load(&s->lanes[k].received));
+		}
 	family(b, "vcap_source_kernel_drops_total", "counter",
 	       "Packets the kernel dropped before vcapd saw them (if: sources).");
 	for (struct source *s = d->sources; s; s = s->next) {

@@ -31,27 +31,42 @@ const char *const source_common_options[] = { "cpu", NULL };
 
 /*
  * Take the options every kind shares out of args, copying the rest:
- * cpu=N pins the capture thread (as PF_RING tools bind their cores).
+ * cpu=N pins the capture thread (as PF_RING tools bind their cores);
+ * cpu=A:B:.. pins lane k's to the k-th (round again if there are fewer).
  */
 static int common_options(struct source *s, const char *args, char *rest, size_t rest_len,
 			  char *err, size_t err_len)
 {
 	size_t off = 0;
 
-	s->cpu = -1;
+	s->n_cpus = 0;
 	while (*args) {
 		size_t len = strcspn(args, ",");
 
 		if (!strncmp(args, "cpu=", 4)) {
-			char num[16];
-			uint64_t v;
-			int rc;
+			const char *p = args + 4, *end = args + len;
 
-			snprintf(num, sizeof(num), "%.*s", (int)(len - 4), args + 4);
-			rc = parse_u64(num, "cpu", 0, CPU_SETSIZE - 1, &v, err, err_len);
-			if (rc)
-				return rc;
-			s->cpu = (int)v;
+			s->n_cpus = 0;
+			while (p <= end) {
+				size_t one = strcspn(p, ":,");
+				char num[16];
+				uint64_t v;
+				int rc;
+
+				if (p + one > end)
+					one = (size_t)(end - p);
+				if (s->n_cpus == SOURCE_LANES_MAX) {
+					snprintf(err, err_len, "cpu: at most %d CPUs, one per lane",
+						 SOURCE_LANES_MAX);
+					return -EINVAL;
+				}
+				snprintf(num, sizeof(num), "%.*s", (int)one, p);
+				rc = parse_u64(num, "cpu", 0, CPU_SETSIZE - 1, &v, err, err_len);
+				if (rc)
+					return rc;
+				s->cpus[s->n_cpus++] = (int)v;
+				p += one + 1;
+			}
 		} else {
 			if (off + len + 2 > rest_len)
 				return -E2BIG;
@@ -78,6 +93,41 @@ static bool valid_name(const char *name, size_t len)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * What more than one lane needs: a wake-up for each and the lock that lets
+ * lane 0 stop them all.  Writers first: a lane going round its loop must
+ * not keep lane 0, with a letter from the control thread, waiting.
+ */
+static int lanes_init(struct source *s, char *err, size_t err_len)
+{
+	pthread_rwlockattr_t attr;
+	int rc;
+
+	if (s->n_lanes < 1 || s->n_lanes > SOURCE_LANES_MAX) {
+		snprintf(err, err_len, "source %s: %u lanes (1..%d)", s->name, s->n_lanes,
+			 SOURCE_LANES_MAX);
+		return -EINVAL;
+	}
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	rc = pthread_rwlock_init(&s->lanes_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if (rc) {
+		snprintf(err, err_len, "source %s: lanes lock: %s", s->name, strerror(rc));
+		return -rc;
+	}
+	s->lanes_lock_made = true;
+	for (unsigned k = 1; k < s->n_lanes; k++) {
+		s->lanes[k].wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (s->lanes[k].wake_fd < 0) {
+			rc = -errno;
+			snprintf(err, err_len, "source %s: eventfd: %s", s->name, strerror(errno));
+			return rc;
+		}
+	}
+	return 0;
 }
 
 int source_create(const char *arg, const struct source_ops *const *kinds, struct source **out,
@@ -124,7 +174,14 @@ int source_create(const char *arg, const struct source_ops *const *kinds, struct
 	strcpy(s->spec, spec);
 	s->ops = ops;
 	s->start_after = 1;
+	s->n_lanes = 1;
+	for (unsigned k = 0; k < SOURCE_LANES_MAX; k++) {
+		s->lanes[k].src = s;
+		s->lanes[k].index = k;
+		s->lanes[k].wake_fd = -1;
+	}
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->lanes[0].wake_fd = s->wake_fd;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	if (s->wake_fd < 0) {
@@ -142,6 +199,11 @@ int source_create(const char *arg, const struct source_ops *const *kinds, struct
 		source_destroy(s);
 		return rc;
 	}
+	rc = lanes_init(s, err, err_len);
+	if (rc) {
+		source_destroy(s);
+		return rc;
+	}
 	if (ops->kernel_filter && ops->kernel_filter(s, NULL, 0, true) == 0) {
 		/* nobody listens yet: the kernel drops everything until someone does */
 		s->kernel_drop_all = s->kernel_drop_all_shown = true;
@@ -150,21 +212,44 @@ int source_create(const char *arg, const struct source_ops *const *kinds, struct
 	return 0;
 }
 
+void source_kick_lanes(struct source *s)
+{
+	uint64_t one = 1;
+
+	for (unsigned k = 1; k < s->n_lanes; k++)
+		(void)!write(s->lanes[k].wake_fd, &one, sizeof(one));
+}
+
+/*
+ * Start every lane's thread, lane 0 last: it joins the others when it
+ * stops (capture.c), so they must all exist by then.
+ */
 int source_start(struct source *s)
 {
-	int rc = pthread_create(&s->thread, NULL, capture_main, s);
+	for (unsigned i = s->n_lanes; i-- > 0;) {
+		struct source_lane *l = &s->lanes[i];
+		int rc = pthread_create(&l->thread, NULL, capture_main, l);
 
-	if (rc)
-		return -rc;
-	if (s->cpu >= 0) {
-		cpu_set_t set;
+		if (rc) {
+			/* the lanes already running wait for lane 0 (never coming): stop them */
+			atomic_store(&s->stopping, true);
+			source_kick_lanes(s);
+			for (unsigned k = i + 1; k < s->n_lanes; k++)
+				pthread_join(s->lanes[k].thread, NULL);
+			atomic_store(&s->stopping, false);
+			return -rc;
+		}
+		if (s->n_cpus) {
+			int cpu = s->cpus[i % s->n_cpus];
+			cpu_set_t set;
 
-		CPU_ZERO(&set);
-		CPU_SET(s->cpu, &set);
-		rc = pthread_setaffinity_np(s->thread, sizeof(set), &set);
-		if (rc)
-			vlog(LOG_WARNING, "source %s: cannot pin to cpu %d: %s", s->name, s->cpu,
-			     strerror(rc));
+			CPU_ZERO(&set);
+			CPU_SET(cpu, &set);
+			rc = pthread_setaffinity_np(l->thread, sizeof(set), &set);
+			if (rc)
+				vlog(LOG_WARNING, "source %s: cannot pin lane %u to cpu %d: %s",
+				     s->name, i, cpu, strerror(rc));
+		}
 	}
 	s->thread_started = true;
 	return 0;
@@ -178,7 +263,8 @@ void source_stop(struct source *s)
 		return;
 	atomic_store(&s->stopping, true);
 	(void)!write(s->wake_fd, &one, sizeof(one));
-	pthread_join(s->thread, NULL);
+	source_kick_lanes(s);
+	pthread_join(s->lanes[0].thread, NULL); /* which joined the other lanes */
 	pthread_mutex_lock(&s->lock);
 	s->thread_started = false;
 	pthread_mutex_unlock(&s->lock);
@@ -193,6 +279,11 @@ void source_destroy(struct source *s)
 		s->ops->close(s);
 	if (s->wake_fd >= 0)
 		close(s->wake_fd);
+	for (unsigned k = 1; k < SOURCE_LANES_MAX; k++)
+		if (s->lanes[k].wake_fd >= 0)
+			close(s->lanes[k].wake_fd);
+	if (s->lanes_lock_made)
+		pthread_rwlock_destroy(&s->lanes_lock);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s->active);

@@ -24,8 +24,18 @@ struct source;
 #define SOURCE_KFILTER_MAX 4096
 
 /*
- * A backend produces packets for a source.  All calls but parse() run on
- * the source's capture thread.
+ * The most lanes a source has.  A lane is one stream of packets from the
+ * backend (a fanout socket, a NIC queue) with a capture thread of its own;
+ * most backends have one.  See "Lanes" in docs/architecture.md.
+ */
+#define SOURCE_LANES_MAX 16
+
+/*
+ * A backend produces packets for a source, in s->n_lanes lanes (open() sets
+ * it; 1 unless the backend has queues).  next(), release() and wait() run
+ * on the lane's own capture thread, concurrently with other lanes; every
+ * other call runs with all lanes stopped between two batches (lane 0's
+ * thread, or the control thread before start and after stop).
  */
 struct source_ops {
 	const char *kind; /* "synth", "pcap", "if" */
@@ -46,15 +56,15 @@ struct source_ops {
 	 * @return the number taken; 0 if none is ready now; -ENODATA when a
 	 * finite source is finished; -ENETDOWN etc. when it failed.
 	 */
-	int (*next)(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data, unsigned n,
-		    uint64_t now_ns);
-	void (*release)(struct source *s);
+	int (*next)(struct source *s, unsigned lane, struct vcap_pkt_meta *meta,
+		    const uint8_t **data, unsigned n, uint64_t now_ns);
+	void (*release)(struct source *s, unsigned lane);
 	/*
 	 * Sleep until next() may have something, wake_fd is readable, or
 	 * max_ns passed.
 	 */
-	void (*wait)(struct source *s, int wake_fd, uint64_t max_ns);
-	/* Packets lost before vcapd saw them (kernel socket drops). */
+	void (*wait)(struct source *s, unsigned lane, int wake_fd, uint64_t max_ns);
+	/* Packets lost before vcapd saw them (kernel socket drops), all lanes. */
 	uint64_t (*kernel_drops)(struct source *s);
 	/* Try to recover after next() failed.  @return 0 when running again. */
 	int (*reopen)(struct source *s, char *err, size_t err_len);
@@ -70,15 +80,17 @@ struct source_ops {
 	void (*close)(struct source *s);
 	/*
 	 * Optional, for an upgrade (upgrade.c); a backend without them makes
-	 * an upgrade refuse.  save: with the capture thread parked at a batch
+	 * an upgrade refuse.  save: with the capture threads parked at a batch
 	 * boundary, write where the backend is (at most cap bytes at buf; its
-	 * descriptor, if any, in *fd, else -1) and @return the bytes written,
-	 * or 0 if it cannot.  restore: in the new process, after open() with
-	 * the same spec, go on from there (fd: the inherited descriptor or -1).
+	 * descriptors, one per lane at most, in fds[], their number in
+	 * *n_fds) and @return the bytes written, or 0 if it cannot.  restore:
+	 * in the new process, after open() with the same spec, go on from
+	 * there with the inherited descriptors (n_fds 0: none).
 	 */
-	size_t (*save)(struct source *s, void *buf, size_t cap, int *fd);
-	int (*restore)(struct source *s, const void *buf, size_t len, int fd, char *err,
-		       size_t err_len);
+	size_t (*save)(struct source *s, void *buf, size_t cap, int fds[SOURCE_LANES_MAX],
+		       unsigned *n_fds);
+	int (*restore)(struct source *s, const void *buf, size_t len, const int *fds,
+		       unsigned n_fds, char *err, size_t err_len);
 };
 
 struct mail;
@@ -99,8 +111,8 @@ struct cluster {
 	struct consumer **members;
 	unsigned n;
 	unsigned cap;
-	uint64_t rr;           /* round robin position */
-	uint16_t pick[BATCH];  /* member index per packet of the current batch */
+	uint64_t rr[SOURCE_LANES_MAX];          /* round robin position, per lane */
+	uint16_t pick[SOURCE_LANES_MAX][BATCH]; /* member per packet of each lane's batch */
 };
 
 /*
@@ -114,7 +126,7 @@ struct cluster {
 struct cost_bucket {
 	const void *key;   /* the owner */
 	uint64_t budget_ns;
-	int64_t credit;    /* ns; may go below 0 by one batch's overrun */
+	_Atomic int64_t credit; /* ns; may go below 0 by a batch's overrun per lane */
 	unsigned refs;     /* rings of the owner attached here */
 };
 
@@ -124,13 +136,31 @@ struct source {
 	const struct source_ops *ops;
 	void *priv;           /* the backend's */
 	uint32_t linktype;    /* DLT_* */
-	uint32_t ifindex;
+	_Atomic uint32_t ifindex; /* an if: source's changes on reconnect */
 	/* largest packet above the link header (STATUS's mtu); an if: source's changes on reconnect */
 	_Atomic uint32_t mtu;
 	uint32_t start_after; /* pull sources: consumers needed before starting */
-	int cpu;              /* pin the capture thread here (-1: don't) */
+	/* pin lane k's capture thread to cpus[k % n_cpus] (cpu=A:B:..; none: don't) */
+	int cpus[SOURCE_LANES_MAX];
+	unsigned n_cpus;
 
-	pthread_t thread;
+	/*
+	 * Lanes: lane 0's thread is "the capture thread": it reads the
+	 * mailbox and does what needs all lanes stopped; with more lanes it
+	 * takes lanes_lock to write (every lane holds it to read for one
+	 * batch at a time) and kicks the others' wake_fd so none sleeps on it.
+	 */
+	unsigned n_lanes;
+	struct source_lane {
+		struct source *src;
+		unsigned index;
+		pthread_t thread;
+		int wake_fd; /* eventfd: lane 0's is s->wake_fd */
+		_Atomic uint64_t received;
+	} lanes[SOURCE_LANES_MAX];
+	pthread_rwlock_t lanes_lock;
+	atomic_bool want_exclusive; /* lane 0 waits for lanes_lock: do not sleep holding it */
+	bool lanes_lock_made;
 	bool thread_started;
 	int wake_fd; /* eventfd: mail or shutdown for the capture thread */
 
@@ -153,7 +183,8 @@ struct source {
 	unsigned cap_buckets;
 	unsigned n_want_hash;   /* active consumers that asked for flow hashes */
 	unsigned n_want_meta;   /* ... for records meta (VCAP_OPENF_META) */
-	unsigned n_with_rules;  /* active consumers whose rules are not trivial */
+	/* active consumers whose rules are not trivial; lane 0 also changes it (expire_rules) */
+	_Atomic unsigned n_with_rules;
 	char kernel_filter[VCAP_FILTER_MAX * 2 + 16]; /* what the kernel runs now */
 	bool kernel_drop_all;
 	bool started;
@@ -197,6 +228,8 @@ void source_stop(struct source *s); /* joins the thread, closes the backend */
 void source_destroy(struct source *s);
 struct source *source_find(struct source *list, const char *name);
 void source_set_error(struct source *s, const char *msg);
+/* Wake every lane but lane 0 from wait() (to stop, or to let lane 0 write-lock). */
+void source_kick_lanes(struct source *s);
 /*
  * Say why nobody may attach to s any more: it is a finite source (a file, a
  * counted generator) that has ended, and an ended source never starts again.
@@ -217,7 +250,7 @@ extern const struct source_ops source_synth_ops;
 extern const struct source_ops source_pcap_ops;
 extern const struct source_ops source_if_ops;
 
-/* The capture thread (capture.c). */
-void *capture_main(void *source);
+/* The capture thread of one lane (capture.c): arg is its struct source_lane. */
+void *capture_main(void *lane);
 
 #endif /* VCAP_DAEMON_SOURCE_H */

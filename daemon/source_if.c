@@ -3,7 +3,12 @@
  * source_if.c - `if:` sources: live capture from a host interface with
  * AF_PACKET TPACKET_V3 (source/afpacket.h).
  *
- *   if:IFACE[,promisc=1][,ring=SIZE][,block=SIZE][,snaplen=N]
+ *   if:IFACE[,promisc=1][,ring=SIZE][,block=SIZE][,snaplen=N][,fanout=N]
+ *
+ * fanout=N (2..16) opens N sockets in one PACKET_FANOUT_HASH group, one
+ * lane each: the kernel spreads packets by its symmetric flow hash, so
+ * both directions of a flow stay on one lane and so in order, and N
+ * capture threads share the copying (each socket has a ring of ring=).
  *
  * An interface that goes down or away makes next() fail; the capture
  * thread reports it and calls reopen() until the interface is back.
@@ -17,6 +22,7 @@
 
 #include <errno.h>
 #include <linux/filter.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
 #include <poll.h>
@@ -34,8 +40,9 @@
 struct if_src {
 	char ifname[IF_NAMESIZE];
 	struct vcap_afp_opts opts;
-	struct vcap_afp *afp;
-	bool broken;               /* the socket reported an error */
+	unsigned n;                /* sockets: one per lane */
+	struct vcap_afp *afp[SOURCE_LANES_MAX];
+	atomic_bool broken;        /* a socket reported an error: all reopen */
 	uint64_t drops_before;     /* kernel drops of sockets already closed */
 	/* what the kernel should filter, reapplied to every new socket */
 	struct sock_filter kfilter[SOURCE_KFILTER_MAX];
@@ -43,21 +50,31 @@ struct if_src {
 	bool kdrop_all;
 };
 
-/* Attach f->kfilter (or drop-all, or nothing) to the current socket. */
+/* Attach f->kfilter (or drop-all, or nothing) to every current socket. */
 static int apply_kernel_filter(struct if_src *f)
 {
 	static struct sock_filter drop_all_insn[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
-	struct sock_fprog prog = { .len = 1, .filter = drop_all_insn };
+	struct sock_fprog prog = { .len = 1, .filter = drop_all_insn }, *use = &prog;
+	int rc = 0;
 
-	if (!f->afp)
-		return 0;
-	if (f->kdrop_all)
-		return vcap_afp_set_filter(f->afp, &prog);
-	if (!f->kfilter_len)
-		return vcap_afp_set_filter(f->afp, NULL);
-	prog.len = (unsigned short)f->kfilter_len;
-	prog.filter = f->kfilter;
-	return vcap_afp_set_filter(f->afp, &prog);
+	if (!f->kdrop_all && !f->kfilter_len) {
+		use = NULL;
+	} else if (!f->kdrop_all) {
+		prog.len = (unsigned short)f->kfilter_len;
+		prog.filter = f->kfilter;
+	}
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->afp[i] && !rc)
+			rc = vcap_afp_set_filter(f->afp[i], use);
+	return rc;
+}
+
+static void close_sockets(struct if_src *f)
+{
+	for (unsigned i = 0; i < f->n; i++) {
+		vcap_afp_close(f->afp[i]);
+		f->afp[i] = NULL;
+	}
 }
 
 /* Is the link administratively up and running?  @return 0 or -errno. */
@@ -97,24 +114,40 @@ static uint32_t link_mtu(const char *ifname)
 	return mtu;
 }
 
+/*
+ * With fanout, the first socket makes a group with an id the kernel picks
+ * (PACKET_FANOUT_FLAG_UNIQUEID: no clash with another program's group),
+ * and the others join it by that id.  Not FLAG_DEFRAG: it would hand the
+ * sockets reassembled datagrams instead of the fragments on the wire.
+ */
 static int if_connect(struct source *s, struct if_src *f, char *err, size_t err_len)
 {
+	struct vcap_afp_opts o = f->opts;
 	int rc = link_state(f->ifname, err, err_len);
 
 	if (rc)
 		return rc;
-	rc = vcap_afp_open(&f->afp, f->ifname, &f->opts, err, err_len);
-	if (rc)
+	if (f->n > 1)
+		o.fanout = (uint32_t)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
+	for (unsigned i = 0; i < f->n && !rc; i++) {
+		rc = vcap_afp_open(&f->afp[i], f->ifname, &o, err, err_len);
+		if (!rc && i == 0 && f->n > 1)
+			o.fanout = (vcap_afp_fanout(f->afp[0]) & 0xffffu) |
+				   (uint32_t)PACKET_FANOUT_HASH << 16;
+	}
+	if (rc) {
+		close_sockets(f);
 		return rc;
-	f->broken = false;
+	}
+	atomic_store(&f->broken, false);
 	apply_kernel_filter(f);
-	s->ifindex = (uint32_t)vcap_afp_ifindex(f->afp);
+	atomic_store(&s->ifindex, (uint32_t)vcap_afp_ifindex(f->afp[0]));
 	atomic_store(&s->mtu, link_mtu(f->ifname));
 	return 0;
 }
 
 /* What if_open() takes after IFACE; kv_known() refuses anything else. */
-static const char *const if_options[] = { "promisc", "ring", "block", "snaplen", NULL };
+static const char *const if_options[] = { "promisc", "ring", "block", "snaplen", "fanout", NULL };
 
 static int if_open(struct source *s, const char *args, char *err, size_t err_len)
 {
@@ -128,6 +161,7 @@ static int if_open(struct source *s, const char *args, char *err, size_t err_len
 	if (!f)
 		return -ENOMEM;
 	f->opts.promisc = true;
+	f->n = 1;
 	if (len == 0 || len >= sizeof(f->ifname)) {
 		snprintf(err, err_len, "if: expected if:IFACE with a name of 1..%d bytes",
 			 IF_NAMESIZE - 1);
@@ -152,8 +186,12 @@ static int if_open(struct source *s, const char *args, char *err, size_t err_len
 		} else if (!strcmp(kv.key, "snaplen")) {
 			rc = kv_u64(&kv, 16, 262144, &v, err, err_len);
 			f->opts.snaplen = (uint32_t)v;
+		} else if (!strcmp(kv.key, "fanout")) {
+			rc = kv_u64(&kv, 1, SOURCE_LANES_MAX, &v, err, err_len);
+			f->n = (unsigned)v;
 		}
 	}
+	s->n_lanes = f->n;
 	/* until source.c says otherwise, the kernel drops everything */
 	f->kdrop_all = true;
 	if (!rc && !source_adopting) /* else restore() has the old vcapd's socket */
@@ -167,30 +205,28 @@ static int if_open(struct source *s, const char *args, char *err, size_t err_len
 	return 0;
 }
 
-static int if_next(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data,
-		   unsigned n_max, uint64_t now)
+static int if_next(struct source *s, unsigned lane, struct vcap_pkt_meta *meta,
+		   const uint8_t **data, unsigned n_max, uint64_t now)
 {
 	struct if_src *f = s->priv;
-	int n;
 
 	(void)now;
-	if (f->broken)
+	if (atomic_load_explicit(&f->broken, memory_order_relaxed) || !f->afp[lane])
 		return -ENETDOWN;
-	n = vcap_afp_read(f->afp, meta, data, n_max);
-	return n;
+	return vcap_afp_read(f->afp[lane], meta, data, n_max);
 }
 
-static void if_release(struct source *s)
+static void if_release(struct source *s, unsigned lane)
 {
 	struct if_src *f = s->priv;
 
-	vcap_afp_release(f->afp);
+	vcap_afp_release(f->afp[lane]);
 }
 
-static void if_wait(struct source *s, int wake_fd, uint64_t max_ns)
+static void if_wait(struct source *s, unsigned lane, int wake_fd, uint64_t max_ns)
 {
 	struct if_src *f = s->priv;
-	struct pollfd p[2] = { { .fd = vcap_afp_fd(f->afp), .events = POLLIN },
+	struct pollfd p[2] = { { .fd = vcap_afp_fd(f->afp[lane]), .events = POLLIN },
 			       { .fd = wake_fd, .events = POLLIN } };
 	struct timespec ts = { .tv_sec = (time_t)(max_ns / 1000000000ull),
 			       .tv_nsec = (long)(max_ns % 1000000000ull) };
@@ -201,29 +237,31 @@ static void if_wait(struct source *s, int wake_fd, uint64_t max_ns)
 
 		getsockopt(p[0].fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
 		/* ENETDOWN: the link went down or the device was deleted */
-		f->broken = true;
+		atomic_store(&f->broken, true);
 	}
 }
 
 static uint64_t if_kernel_drops(struct source *s)
 {
 	struct if_src *f = s->priv;
-	uint64_t packets = 0, drops = 0;
+	uint64_t sum = f->drops_before;
 
-	if (f->afp)
-		vcap_afp_stats(f->afp, &packets, &drops);
-	return f->drops_before + drops;
+	for (unsigned i = 0; i < f->n; i++) {
+		uint64_t packets = 0, drops = 0;
+
+		if (f->afp[i])
+			vcap_afp_stats(f->afp[i], &packets, &drops);
+		sum += drops;
+	}
+	return sum;
 }
 
 static int if_reopen(struct source *s, char *err, size_t err_len)
 {
 	struct if_src *f = s->priv;
 
-	if (f->afp) {
-		f->drops_before = if_kernel_drops(s);
-		vcap_afp_close(f->afp);
-		f->afp = NULL;
-	}
+	f->drops_before = if_kernel_drops(s);
+	close_sockets(f);
 	return if_connect(s, f, err, err_len);
 }
 
@@ -243,30 +281,32 @@ static int if_kernel_filter(struct source *s, const struct bpf_insn *insns, unsi
 	return apply_kernel_filter(f);
 }
 
-/* What an upgrade hands over besides the socket (source.h: save, restore). */
+/* What an upgrade hands over besides the sockets (source.h: save, restore). */
 struct if_saved {
-	struct vcap_afp_state afp;
-	uint8_t has_afp, broken, kdrop_all, pad;
+	struct vcap_afp_state afp[SOURCE_LANES_MAX];
+	uint8_t n, broken, kdrop_all, pad;
 	uint32_t kfilter_len;
 	uint64_t drops_before;
 	struct sock_filter kfilter[SOURCE_KFILTER_MAX];
 };
 
-static size_t if_save(struct source *s, void *buf, size_t cap, int *fd)
+static size_t if_save(struct source *s, void *buf, size_t cap, int fds[SOURCE_LANES_MAX],
+		      unsigned *n_fds)
 {
 	struct if_src *f = s->priv;
 	struct if_saved *v = buf;
 
-	*fd = -1;
+	*n_fds = 0;
 	if (cap < sizeof(*v))
 		return 0;
 	memset(v, 0, sizeof(*v));
-	if (f->afp) {
-		vcap_afp_save(f->afp, &v->afp);
-		v->has_afp = 1;
-		*fd = vcap_afp_fd(f->afp);
+	/* all the sockets or none (closed after a failure): reopen() makes them all */
+	for (unsigned i = 0; i < f->n && f->afp[0]; i++) {
+		vcap_afp_save(f->afp[i], &v->afp[i]);
+		fds[(*n_fds)++] = vcap_afp_fd(f->afp[i]);
 	}
-	v->broken = f->broken;
+	v->n = (uint8_t)*n_fds;
+	v->broken = atomic_load(&f->broken);
 	v->kdrop_all = f->kdrop_all;
 	v->kfilter_len = f->kfilter_len;
 	v->drops_before = f->drops_before;
@@ -274,43 +314,53 @@ static size_t if_save(struct source *s, void *buf, size_t cap, int *fd)
 	return sizeof(*v);
 }
 
-static int if_restore(struct source *s, const void *buf, size_t len, int fd, char *err,
-		      size_t err_len)
+static int if_restore(struct source *s, const void *buf, size_t len, const int *fds,
+		      unsigned n_fds, char *err, size_t err_len)
 {
 	struct if_src *f = s->priv;
-	struct if_saved v;
-	struct vcap_afp *afp = NULL;
-	int rc;
+	struct if_saved *v;
+	struct vcap_afp *afp[SOURCE_LANES_MAX] = { 0 };
+	int rc = 0;
 
 	if (!len) /* new in this configuration: open it as open() would have */
 		return if_connect(s, f, err, err_len);
-	if (len != sizeof(v) || (((const struct if_saved *)buf)->has_afp && fd < 0)) {
-		snprintf(err, err_len, "if:%s: the saved state does not fit this vcapd", f->ifname);
+	v = malloc(sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (len == sizeof(*v))
+		memcpy(v, buf, sizeof(*v));
+	if (len != sizeof(*v) || v->n != n_fds || (n_fds && n_fds != f->n)) {
+		snprintf(err, err_len, "if:%s: the saved state does not fit this vcapd (%u of "
+			 "%u sockets)", f->ifname, n_fds, f->n);
+		free(v);
 		return -EINVAL;
 	}
-	memcpy(&v, buf, sizeof(v));
-	if (v.kfilter_len > SOURCE_KFILTER_MAX) {
+	if (v->kfilter_len > SOURCE_KFILTER_MAX) {
 		snprintf(err, err_len, "if:%s: saved kernel filter too long", f->ifname);
+		free(v);
 		return -EINVAL;
 	}
-	if (v.has_afp) {
-		rc = vcap_afp_adopt(&afp, fd, &v.afp, err, err_len);
-		if (rc)
-			return rc;
+	for (unsigned i = 0; i < n_fds && !rc; i++)
+		rc = vcap_afp_adopt(&afp[i], fds[i], &v->afp[i], err, err_len);
+	if (rc) {
+		for (unsigned i = 0; i < n_fds; i++)
+			vcap_afp_close(afp[i]);
+		free(v);
+		return rc;
 	}
-	/* open() made a socket of its own: the inherited one is where the packets wait */
-	if (f->afp)
-		vcap_afp_close(f->afp);
-	f->afp = afp;
-	f->broken = v.broken || !afp;
-	if (afp) {
-		s->ifindex = (uint32_t)vcap_afp_ifindex(afp);
+	/* open() made sockets of its own: the inherited ones are where the packets wait */
+	close_sockets(f);
+	memcpy(f->afp, afp, sizeof(afp));
+	atomic_store(&f->broken, v->broken || !n_fds);
+	if (n_fds) {
+		atomic_store(&s->ifindex, (uint32_t)vcap_afp_ifindex(afp[0]));
 		atomic_store(&s->mtu, link_mtu(f->ifname));
 	}
-	f->kdrop_all = v.kdrop_all;
-	f->kfilter_len = v.kfilter_len;
-	f->drops_before = v.drops_before;
-	memcpy(f->kfilter, v.kfilter, sizeof(f->kfilter));
+	f->kdrop_all = v->kdrop_all;
+	f->kfilter_len = v->kfilter_len;
+	f->drops_before = v->drops_before;
+	memcpy(f->kfilter, v->kfilter, sizeof(f->kfilter));
+	free(v);
 	return 0;
 }
 
@@ -320,8 +370,7 @@ static void if_close(struct source *s)
 
 	if (!f)
 		return;
-	if (f->afp)
-		vcap_afp_close(f->afp);
+	close_sockets(f);
 	free(f);
 }
 

@@ -187,12 +187,13 @@ static int peek_packet(struct source *s, struct pcap_src *f)
 	return 1;
 }
 
-static int pcap_src_next(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data,
-			 unsigned n_max, uint64_t now)
+static int pcap_src_next(struct source *s, unsigned lane, struct vcap_pkt_meta *meta,
+			 const uint8_t **data, unsigned n_max, uint64_t now)
 {
 	struct pcap_src *f = s->priv;
 	unsigned n = 0;
 
+	(void)lane; /* one lane */
 	while (n < n_max) {
 		uint64_t ts;
 		uint32_t caplen;
@@ -221,19 +222,21 @@ static int pcap_src_next(struct source *s, struct vcap_pkt_meta *meta, const uin
 	return (int)n;
 }
 
-static void pcap_src_release(struct source *s)
+static void pcap_src_release(struct source *s, unsigned lane)
 {
 	struct pcap_src *f = s->priv;
 
+	(void)lane;
 	f->used = 0;
 }
 
-static void pcap_src_wait(struct source *s, int wake_fd, uint64_t max_ns)
+static void pcap_src_wait(struct source *s, unsigned lane, int wake_fd, uint64_t max_ns)
 {
 	struct pcap_src *f = s->priv;
 	uint64_t now = mono_ns(), ts;
 	double left;
 
+	(void)lane;
 	if (f->speed == 0 || !f->hdr || !f->t0)
 		return;
 	ts = pcap_ts_ns(f->hdr);
@@ -279,13 +282,15 @@ struct pcap_saved {
 	uint8_t failed, pad[7];
 };
 
-static size_t pcap_src_save(struct source *s, void *buf, size_t cap, int *fd)
+static size_t pcap_src_save(struct source *s, void *buf, size_t cap,
+			    int fds[SOURCE_LANES_MAX], unsigned *n_fds)
 {
 	struct pcap_src *f = s->priv;
 	struct pcap_saved v = { .loops_done = f->loops_done, .ts0 = f->ts0, .t0 = f->t0,
 				.failed = f->failed };
 
-	*fd = -1;
+	(void)fds;
+	*n_fds = 0;
 	if (f->ng || cap < sizeof(v))
 		return 0;
 	v.offset = ftell(pcap_file(f->p));
@@ -297,13 +302,14 @@ static size_t pcap_src_save(struct source *s, void *buf, size_t cap, int *fd)
 	return sizeof(v);
 }
 
-static int pcap_src_restore(struct source *s, const void *buf, size_t len, int fd, char *err,
-			    size_t err_len)
+static int pcap_src_restore(struct source *s, const void *buf, size_t len, const int *fds,
+			    unsigned n_fds, char *err, size_t err_len)
 {
 	struct pcap_src *f = s->priv;
 	struct pcap_saved v;
 
-	(void)fd;
+	(void)fds;
+	(void)n_fds;
 	if (!len)
 		return 0; /* new in this configuration: from its start */
 	if (len != sizeof(v)) {

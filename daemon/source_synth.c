@@ -160,13 +160,14 @@ static uint64_t next_release(const struct synth_src *g)
 	return at > first ? at : first;
 }
 
-static int synth_next(struct source *s, struct vcap_pkt_meta *meta, const uint8_t **data,
-		      unsigned n_max, uint64_t now)
+static int synth_next(struct source *s, unsigned lane, struct vcap_pkt_meta *meta,
+		      const uint8_t **data, unsigned n_max, uint64_t now)
 {
 	struct synth_src *g = s->priv;
 	uint32_t size = g->gen.cfg.size;
 	uint64_t take, ts;
 
+	(void)lane; /* one lane */
 	if (g->count && g->n >= g->count)
 		return -ENODATA;
 	take = due(g, now, n_max < SLOTS ? n_max : SLOTS);
@@ -191,16 +192,18 @@ static int synth_next(struct source *s, struct vcap_pkt_meta *meta, const uint8_
 	return (int)take;
 }
 
-static void synth_release(struct source *s)
+static void synth_release(struct source *s, unsigned lane)
 {
 	(void)s; /* slots are reused by the next batch */
+	(void)lane;
 }
 
-static void synth_wait(struct source *s, int wake_fd, uint64_t max_ns)
+static void synth_wait(struct source *s, unsigned lane, int wake_fd, uint64_t max_ns)
 {
 	struct synth_src *g = s->priv;
 	uint64_t now, next_at, wait;
 
+	(void)lane;
 	if (!g->pps)
 		return;
 	now = mono_ns();
@@ -236,25 +239,28 @@ struct synth_saved {
 	uint64_t n, t0, n0, released_at;
 };
 
-static size_t synth_save(struct source *s, void *buf, size_t cap, int *fd)
+static size_t synth_save(struct source *s, void *buf, size_t cap, int fds[SOURCE_LANES_MAX],
+			 unsigned *n_fds)
 {
 	struct synth_src *g = s->priv;
 	struct synth_saved v = { g->n, g->t0, g->n0, g->released_at };
 
-	*fd = -1;
+	(void)fds;
+	*n_fds = 0;
 	if (cap < sizeof(v))
 		return 0;
 	memcpy(buf, &v, sizeof(v));
 	return sizeof(v);
 }
 
-static int synth_restore(struct source *s, const void *buf, size_t len, int fd, char *err,
-			 size_t err_len)
+static int synth_restore(struct source *s, const void *buf, size_t len, const int *fds,
+			 unsigned n_fds, char *err, size_t err_len)
 {
 	struct synth_src *g = s->priv;
 	struct synth_saved v;
 
-	(void)fd;
+	(void)fds;
+	(void)n_fds;
 	if (!len)
 		return 0; /* new in this configuration: from its start */
 	if (len != sizeof(v)) {

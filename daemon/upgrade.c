@@ -435,8 +435,9 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 
 	/* the capture threads are parked: their side of each source holds still */
 	for (struct source *s = d->sources; s; s = s->next) {
-		int fd = -1;
-		size_t n = s->ops->save(s, backend, BACKEND_MAX, &fd);
+		int fds[SOURCE_LANES_MAX];
+		unsigned n_fds = 0;
+		size_t n = s->ops->save(s, backend, BACKEND_MAX, fds, &n_fds);
 
 		if (!n) {
 			snprintf(err, err_len, "source %s (%s): handover of where it is not "
@@ -454,16 +455,18 @@ static int write_state(struct vcapd *d, struct ust_writer *w, struct handed *h, 
 		ust_u8(w, s->finished);
 		ust_u8(w, s->kernel_drop_all);
 		ust_str(w, s->kernel_filter);
-		if (fd >= 0 && h->n_src == SOURCE_FDS_MAX) {
-			snprintf(err, err_len, "more than %u sources with a socket: handover not "
+		if (h->n_src + n_fds > SOURCE_FDS_MAX) {
+			snprintf(err, err_len, "more than %u source sockets: handover not "
 				 "supported", SOURCE_FDS_MAX);
 			free(backend);
 			return -ENOTSUP;
 		}
-		/* its index among the descriptors sent with the state, not a number */
-		ust_i32(w, fd >= 0 ? (int32_t)h->n_src : -1);
-		if (fd >= 0)
-			h->src_fds[h->n_src++] = fd;
+		/* each an index among the descriptors sent with the state, not a number */
+		ust_u32(w, n_fds);
+		for (unsigned i = 0; i < n_fds; i++) {
+			ust_i32(w, (int32_t)h->n_src);
+			h->src_fds[h->n_src++] = fds[i];
+		}
 		ust_blob(w, backend, (uint32_t)n);
 		ust_end(w);
 	}
@@ -1118,7 +1121,8 @@ static int adopt_source(struct vcapd *d, uint8_t *backend, char *err, size_t err
 	uint32_t state, len;
 	uint8_t started, finished, kdrop_all;
 	struct source *s;
-	int fd, rc;
+	int fds[SOURCE_LANES_MAX], rc;
+	uint32_t n_fds;
 
 	ust_get_str(&rd, name, sizeof(name));
 	ust_get_str(&rd, spec, sizeof(spec));
@@ -1129,7 +1133,11 @@ static int adopt_source(struct vcapd *d, uint8_t *backend, char *err, size_t err
 	finished = ust_get_u8(&rd);
 	kdrop_all = ust_get_u8(&rd);
 	ust_get_str(&rd, kfilter, sizeof(kfilter));
-	fd = ust_get_i32(&rd);
+	n_fds = ust_get_u32(&rd);
+	if (n_fds > SOURCE_LANES_MAX)
+		return -EBADMSG;
+	for (unsigned i = 0; i < n_fds; i++)
+		fds[i] = ust_get_i32(&rd);
 	len = ust_get_blob_max(&rd, backend, BACKEND_MAX);
 	if (rd.bad)
 		return -EBADMSG;
@@ -1144,13 +1152,14 @@ static int adopt_source(struct vcapd *d, uint8_t *backend, char *err, size_t err
 			 name, spec, s->spec);
 		return -EINVAL;
 	}
-	if (fd >= (int)n_src_fds) {
-		snprintf(err, err_len, "source %s: its socket was not sent", name);
-		return -EBADF;
+	for (unsigned i = 0; i < n_fds; i++) {
+		if (fds[i] < 0 || fds[i] >= (int)n_src_fds) {
+			snprintf(err, err_len, "source %s: its socket was not sent", name);
+			return -EBADF;
+		}
+		fds[i] = src_fds[fds[i]]; /* an index among the descriptors sent with the state */
 	}
-	if (fd >= 0) /* an index among the descriptors sent with the state */
-		fd = src_fds[fd];
-	rc = s->ops->restore(s, backend, len, fd, err, err_len);
+	rc = s->ops->restore(s, backend, len, fds, n_fds, err, err_len);
 	if (rc)
 		return rc;
 	atomic_store(&s->received, received);
@@ -1497,7 +1506,7 @@ int upgrade_adopt(struct vcapd *d, struct loop *l, char *err, size_t err_len)
 	/* sources the old vcapd did not have open now (kfilter_frozen: restored above) */
 	for (struct source *s = d->sources; s && rc >= 0; s = s->next)
 		if (!s->kfilter_frozen && s->ops->restore)
-			rc = s->ops->restore(s, NULL, 0, -1, err, err_len);
+			rc = s->ops->restore(s, NULL, 0, NULL, 0, err, err_len);
 	source_adopting = false;
 	if (rc < 0)
 		return rc;

@@ -22,7 +22,8 @@
 #include <stdint.h>
 
 /* Bumped whenever a record's fields or a saved struct's layout change. */
-#define UPGRADE_STATE_VERSION 2u /* 2: REC_VM, and a ring's region offset and vector */
+/* 2: REC_VM, and a ring's region offset and vector; 3: a source's sockets, one per lane */
+#define UPGRADE_STATE_VERSION 3u
 
 enum upgrade_rec {
 	REC_DAEMON = 1,   /* settings, next ring id, the descriptors of the handover itself */

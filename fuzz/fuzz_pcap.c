@@ -157,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(vcap_ring_reader_attach(&rd, ring, vcap_ring_map_size(RING_DATA)) == 0, "ring");
 
 	for (;;) {
-		int n = source_pcap_ops.next(&s, meta, pkt, BATCH, now);
+		int n = source_pcap_ops.next(&s, 0, meta, pkt, BATCH, now);
 
 		if (n == -ENODATA)
 			break;
@@ -196,13 +196,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			through_ring(&w, &rd, m, copy);
 			free(copy);
 		}
-		source_pcap_ops.release(&s);
+		source_pcap_ops.release(&s, 0);
 		if (n == 0) {
 			/*
 			 * Nothing due: let the backend compute its wait (it never
 			 * sleeps here: no budget), then jump ahead.
 			 */
-			source_pcap_ops.wait(&s, -1, 0);
+			source_pcap_ops.wait(&s, 0, -1, 0);
 			FUZZ_CHECK(now < UINT64_MAX, "a packet never became due");
 			now = now + step < now ? UINT64_MAX : now + step;
 			step = step < (1ull << 62) ? step * 2 : step;

@@ -316,6 +316,8 @@ static int check_bound(struct vcap_afp *a, const char *ifname, char *err, size_t
 static int setup(struct vcap_afp *a, const char *ifname, const struct vcap_afp_opts *o,
 		 const struct geometry *g, char *err, size_t err_len)
 {
+	static struct sock_filter drop_insn = BPF_STMT(BPF_RET | BPF_K, 0);
+	static const struct sock_fprog drop_all = { .len = 1, .filter = &drop_insn };
 	struct sockaddr_ll sll;
 	int r;
 
@@ -337,8 +339,12 @@ static int setup(struct vcap_afp *a, const char *ifname, const struct vcap_afp_o
 	if (o->ignore_outgoing &&
 	    (r = set_int(a->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)))
 		FAIL(r, "afpacket: %s: PACKET_IGNORE_OUTGOING: %s", ifname, strerror(-r));
-	/* Before bind, so the very first packet is already cut to snaplen. */
-	if ((r = attach_filter(a->fd, NULL, g->snaplen)))
+	/*
+	 * Before bind, so the very first packet is already cut to snaplen; in
+	 * a fanout group, nothing at all until the socket has joined it, or a
+	 * packet could come both through the group and to this socket alone.
+	 */
+	if ((r = attach_filter(a->fd, o->fanout ? &drop_all : NULL, g->snaplen)))
 		FAIL(r, "afpacket: %s: SO_ATTACH_FILTER: %s", ifname, strerror(-r));
 	if ((r = map_ring(a, g, ifname, err, err_len)))
 		return r;
@@ -359,7 +365,18 @@ static int setup(struct vcap_afp *a, const char *ifname, const struct vcap_afp_o
 			FAIL(-ENODEV, "afpacket: %s: no such interface", ifname);
 		FAIL(-r, "afpacket: %s: bind: %s", ifname, strerror(r));
 	}
-	return check_bound(a, ifname, err, err_len);
+	if ((r = check_bound(a, ifname, err, err_len)))
+		return r;
+	if (o->fanout) {
+		/* a socket joins a group only once bound (the kernel's rule) */
+		if ((r = set_int(a->fd, SOL_PACKET, PACKET_FANOUT, (int)o->fanout)))
+			FAIL(r, "afpacket: %s: PACKET_FANOUT: %s%s", ifname, strerror(-r),
+			     r == -EINVAL ? " (the group exists with another type, or this "
+					    "kernel lacks the fanout mode)" : "");
+		if ((r = attach_filter(a->fd, NULL, g->snaplen)))
+			FAIL(r, "afpacket: %s: SO_ATTACH_FILTER: %s", ifname, strerror(-r));
+	}
+	return 0;
 }
 
 int vcap_afp_open(struct vcap_afp **out, const char *ifname, const struct vcap_afp_opts *o,
@@ -709,6 +726,16 @@ int vcap_afp_set_filter(struct vcap_afp *a, const struct sock_fprog *prog)
 int vcap_afp_fd(const struct vcap_afp *a)
 {
 	return a->fd;
+}
+
+uint32_t vcap_afp_fanout(const struct vcap_afp *a)
+{
+	uint32_t v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(a->fd, SOL_PACKET, PACKET_FANOUT, &v, &len))
+		return 0;
+	return v;
 }
 
 int vcap_afp_ifindex(const struct vcap_afp *a)
