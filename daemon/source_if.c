@@ -127,11 +127,12 @@ static int if_connect(struct source *s, struct if_src *f, char *err, size_t err_
 
 	if (rc)
 		return rc;
-	if (f->n > 1)
-		o.fanout = (uint32_t)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
+	o.join_fanout = f->n > 1;
+	o.fanout = (uint32_t)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
 	for (unsigned i = 0; i < f->n && !rc; i++) {
 		rc = vcap_afp_open(&f->afp[i], f->ifname, &o, err, err_len);
-		if (!rc && i == 0 && f->n > 1)
+		/* the id the kernel gave the group (0 is one too); the others join it */
+		if (!rc && i == 0)
 			o.fanout = (vcap_afp_fanout(f->afp[0]) & 0xffffu) |
 				   (uint32_t)PACKET_FANOUT_HASH << 16;
 	}

@@ -344,7 +344,7 @@ static int setup(struct vcap_afp *a, const char *ifname, const struct vcap_afp_o
 	 * a fanout group, nothing at all until the socket has joined it, or a
 	 * packet could come both through the group and to this socket alone.
 	 */
-	if ((r = attach_filter(a->fd, o->fanout ? &drop_all : NULL, g->snaplen)))
+	if ((r = attach_filter(a->fd, o->join_fanout ? &drop_all : NULL, g->snaplen)))
 		FAIL(r, "afpacket: %s: SO_ATTACH_FILTER: %s", ifname, strerror(-r));
 	if ((r = map_ring(a, g, ifname, err, err_len)))
 		return r;
@@ -367,7 +367,7 @@ static int setup(struct vcap_afp *a, const char *ifname, const struct vcap_afp_o
 	}
 	if ((r = check_bound(a, ifname, err, err_len)))
 		return r;
-	if (o->fanout) {
+	if (o->join_fanout) {
 		/* a socket joins a group only once bound (the kernel's rule) */
 		if ((r = set_int(a->fd, SOL_PACKET, PACKET_FANOUT, (int)o->fanout)))
 			FAIL(r, "afpacket: %s: PACKET_FANOUT: %s%s", ifname, strerror(-r),

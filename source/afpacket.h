@@ -51,10 +51,12 @@ struct vcap_afp_opts {
 	bool promisc;              /* PACKET_MR_PROMISC while open */
 	bool ignore_outgoing;      /* PACKET_IGNORE_OUTGOING: only what arrives */
 	/*
-	 * Join a PACKET_FANOUT group: setsockopt's argument (group id | type
-	 * and flags << 16); 0: no group.  Until it has joined, the socket
-	 * takes nothing, so no packet reaches both it and the group.
+	 * Join a PACKET_FANOUT group, fanout being setsockopt's argument
+	 * (group id | type and flags << 16; 0 is group 0 of PACKET_FANOUT_HASH,
+	 * a valid group).  Until it has joined, the socket takes nothing, so
+	 * no packet reaches both it and the group.
 	 */
+	bool join_fanout;
 	uint32_t fanout;
 };
 
@@ -142,7 +144,10 @@ int vcap_afp_stats(struct vcap_afp *a, uint64_t *packets, uint64_t *drops);
 int vcap_afp_set_filter(struct vcap_afp *a, const struct sock_fprog *prog);
 
 int vcap_afp_fd(const struct vcap_afp *a);
-/* The fanout group a joined (its id | type << 16, as PACKET_FANOUT reads); 0: none. */
+/*
+ * The fanout group a joined, as PACKET_FANOUT reads it: id | type << 16 |
+ * flags << 24 (0 both for none and for group 0 of type HASH).
+ */
 uint32_t vcap_afp_fanout(const struct vcap_afp *a);
 int vcap_afp_ifindex(const struct vcap_afp *a);
 
