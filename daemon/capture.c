@@ -120,11 +120,12 @@ static void note_vlan(struct source *s, const struct vcap_pkt_meta *m, const uin
 		atomic_store_explicit(&s->seen_vlan, true, memory_order_relaxed);
 }
 
-static void drain_wake_fd(struct source *s)
+/* Take a wake-up off an eventfd (nonblocking: none waiting is fine). */
+static void drain(int wake_fd)
 {
 	uint64_t v;
 
-	(void)!read(s->wake_fd, &v, sizeof(v));
+	(void)!read(wake_fd, &v, sizeof(v));
 }
 
 /* Should a pull source (generator, file) produce now? */
@@ -175,13 +176,13 @@ static uint64_t lane0_chores(struct source *s, uint64_t retry_at)
 		return retry_at;
 	exclusive_begin(s);
 	if (mail) {
-		drain_wake_fd(s);
+		drain(s->lanes[0].wake_fd);
 		mailbox_apply(s);
 	}
 	/* parked for an upgrade: only a letter (unpark) may move it on */
 	while (s->parked && !atomic_load_explicit(&s->stopping, memory_order_relaxed)) {
-		wait_readable(s->wake_fd, -1, IDLE_MAX_NS);
-		drain_wake_fd(s);
+		wait_readable(s->lanes[0].wake_fd, -1, IDLE_MAX_NS);
+		drain(s->lanes[0].wake_fd);
 		mailbox_apply(s);
 	}
 	now = mono_ns();
@@ -206,11 +207,9 @@ static uint64_t lane0_chores(struct source *s, uint64_t retry_at)
 /* Lanes but 0: sleep while the backend is down; lane 0 retries and kicks. */
 static void lane_down(struct source *s, struct source_lane *l)
 {
-	uint64_t v;
-
 	if (!atomic_load(&s->want_exclusive))
 		wait_readable(l->wake_fd, -1, RETRY_NS);
-	(void)!read(l->wake_fd, &v, sizeof(v));
+	drain(l->wake_fd);
 }
 
 /* Lane 0 ends the rings once every lane is done with them. */
@@ -315,11 +314,8 @@ void *capture_main(void *arg)
 		}
 		if (shared) {
 			pthread_rwlock_unlock(&s->lanes_lock);
-			if (me > 0) {
-				uint64_t v;
-
-				(void)!read(l->wake_fd, &v, sizeof(v)); /* a kick is done with */
-			}
+			if (me > 0)
+				drain(l->wake_fd); /* a kick is done with */
 		}
 	}
 	if (me == 0)

@@ -36,7 +36,7 @@ void mailbox_call(struct source *s, void (*fn)(struct source *, void *), void *a
 	s->mail = &m;
 	atomic_store_explicit(&s->mail_pending, true, memory_order_release);
 	/* cannot fail short of 2^64 letters; mail_pending is what counts */
-	(void)!write(s->wake_fd, &one, sizeof(one));
+	(void)!write(s->lanes[0].wake_fd, &one, sizeof(one));
 	while (!m.done) {
 		if (!s->thread_started) {
 			/* no capture thread (not started or already joined): run it here */

@@ -96,8 +96,8 @@ static bool valid_name(const char *name, size_t len)
 }
 
 /*
- * What more than one lane needs: a wake-up for each and the lock that lets
- * lane 0 stop them all.  Writers first: a lane going round its loop must
+ * Each lane's wake-up (lane 0's also carries the mailbox's kicks), and the
+ * lock that lets lane 0 stop the others.  Writers first: a lane going round its loop must
  * not keep lane 0, with a letter from the control thread, waiting.
  */
 static int lanes_init(struct source *s, char *err, size_t err_len)
@@ -119,7 +119,7 @@ static int lanes_init(struct source *s, char *err, size_t err_len)
 		return -rc;
 	}
 	s->lanes_lock_made = true;
-	for (unsigned k = 1; k < s->n_lanes; k++) {
+	for (unsigned k = 0; k < s->n_lanes; k++) {
 		s->lanes[k].wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (s->lanes[k].wake_fd < 0) {
 			rc = -errno;
@@ -180,16 +180,8 @@ int source_create(const char *arg, const struct source_ops *const *kinds, struct
 		s->lanes[k].index = k;
 		s->lanes[k].wake_fd = -1;
 	}
-	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	s->lanes[0].wake_fd = s->wake_fd;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	if (s->wake_fd < 0) {
-		rc = -errno;
-		snprintf(err, err_len, "source %s: eventfd: %s", s->name, strerror(errno));
-		source_destroy(s);
-		return rc;
-	}
 	rc = common_options(s, colon ? colon + 1 : "", rest, sizeof(rest), why, sizeof(why));
 	if (!rc)
 		rc = ops->open(s, rest, why, sizeof(why));
@@ -262,8 +254,8 @@ void source_stop(struct source *s)
 	if (!s->thread_started)
 		return;
 	atomic_store(&s->stopping, true);
-	(void)!write(s->wake_fd, &one, sizeof(one));
-	source_kick_lanes(s);
+	for (unsigned k = 0; k < s->n_lanes; k++)
+		(void)!write(s->lanes[k].wake_fd, &one, sizeof(one));
 	pthread_join(s->lanes[0].thread, NULL); /* which joined the other lanes */
 	pthread_mutex_lock(&s->lock);
 	s->thread_started = false;
@@ -277,9 +269,7 @@ void source_destroy(struct source *s)
 	source_stop(s);
 	if (s->ops)
 		s->ops->close(s);
-	if (s->wake_fd >= 0)
-		close(s->wake_fd);
-	for (unsigned k = 1; k < SOURCE_LANES_MAX; k++)
+	for (unsigned k = 0; k < SOURCE_LANES_MAX; k++)
 		if (s->lanes[k].wake_fd >= 0)
 			close(s->lanes[k].wake_fd);
 	if (s->lanes_lock_made)

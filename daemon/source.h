@@ -155,14 +155,13 @@ struct source {
 		struct source *src;
 		unsigned index;
 		pthread_t thread;
-		int wake_fd; /* eventfd: lane 0's is s->wake_fd */
+		int wake_fd; /* eventfd: shutdown, a kick; lane 0's also mail */
 		_Atomic uint64_t received;
 	} lanes[SOURCE_LANES_MAX];
 	pthread_rwlock_t lanes_lock;
 	atomic_bool want_exclusive; /* lane 0 waits for lanes_lock: do not sleep holding it */
 	bool lanes_lock_made;
 	bool thread_started;
-	int wake_fd; /* eventfd: mail or shutdown for the capture thread */
 
 	/* mailbox, filled by the control thread (mailbox.c) */
 	pthread_mutex_t lock;

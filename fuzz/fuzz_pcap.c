@@ -115,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct vcap_pkt_meta meta[BATCH];
 	static const uint8_t *pkt[BATCH];
 	char errbuf[PCAP_ERRBUF_SIZE], err[256], args[128];
-	struct source s = { .wake_fd = -1, .name = "fuzz" };
+	struct source s = { .name = "fuzz", .n_lanes = 1, .lanes[0].wake_fd = -1 };
 	struct vcap_ring_writer w;
 	struct vcap_ring_reader rd;
 	struct pcap_pkthdr *h;
