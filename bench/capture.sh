@@ -74,16 +74,6 @@ trap cleanup EXIT INT TERM
 
 netns_pair "$cap" "$snd"
 
-pcpu() { # PID...: CPU time of these processes, all their threads, in ns (the
-	# scheduler's exact run time: tick samples are too coarse for small loads)
-	local t=0 p f
-	for p in "$@"; do
-		for f in /proc/"$p"/task/*/schedstat; do
-			[ -r "$f" ] && t=$((t + $(cut -d' ' -f1 "$f" 2>/dev/null || echo 0)))
-		done
-	done
-	echo $t
-}
 hz=$(getconf CLK_TCK)
 softirqd=$(pgrep -d ' ' '^ksoftirqd/') # where the kernel's packet work goes when deferred
 
@@ -135,8 +125,8 @@ run_capture() {
 	local watch=("${cpids[@]}")
 	[ -n "${vcapd_pid:-}" ] && watch+=("$vcapd_pid")
 	b0=$(busy_jiffies)
-	p0=$(pcpu "${watch[@]}")
-	k0=$(pcpu $softirqd)
+	p0=$(proc_cpu_ns "${watch[@]}")
+	k0=$(proc_cpu_ns $softirqd)
 	sent=$(ip netns exec "$snd" timeout -s INT "$secs" taskset -c 0 "$B/tools/vcapsend" \
 		-i veth1 -l "$size" --flows 1024 --proto mix ${rate:+-r "$rate" --burst 100} \
 		-q --json || true)
@@ -144,8 +134,8 @@ run_capture() {
 	# ... and tcpdump's last packets wait up to its 1-s buffer timeout, either way
 	case $mode in tcpdump-*) sleep 1.1 ;; esac
 	b1=$(busy_jiffies)
-	p1=$(pcpu "${watch[@]}")
-	k1=$(pcpu $softirqd)
+	p1=$(proc_cpu_ns "${watch[@]}")
+	k1=$(proc_cpu_ns $softirqd)
 	case $mode in
 	tcpdump-*) # stopped as at a terminal; its closing counts as vcapcount's JSON
 		kill -INT "${cpids[@]}" 2>/dev/null || true
@@ -239,11 +229,11 @@ for round in $(seq 1 "$rounds"); do
 		cp=$!
 		sleep 0.5
 		[ "$wait" = tcpdump ] && sleep 1 # it opens slower
-		p0=$(pcpu "$cp")
-		v0=$(pcpu "$vcapd_pid")
+		p0=$(proc_cpu_ns "$cp")
+		v0=$(proc_cpu_ns "$vcapd_pid")
 		sleep $((secs - 1))
-		p1=$(pcpu "$cp")
-		v1=$(pcpu "$vcapd_pid")
+		p1=$(proc_cpu_ns "$cp")
+		v1=$(proc_cpu_ns "$vcapd_pid")
 		if [ "$wait" = tcpdump ]; then
 			kill -INT "$cp"
 			wait "$cp" || true

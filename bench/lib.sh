@@ -71,18 +71,19 @@ vcapd_stop() {
 }
 
 # ---------------------------------------------------------------- namespaces
-# netns_pair CAP SND: two new network namespaces joined by a veth pair,
-# veth0 in CAP and veth1 in SND, both up.  IPv6 off in both, so that the
-# kernel sends nothing of its own (router solicitations, MLD) that a capture
-# would count.
+# netns_pair CAP SND [QUEUES]: two new network namespaces joined by a veth
+# pair, veth0 in CAP and veth1 in SND, both up, with QUEUES RX and TX
+# queues each (default 1).  IPv6 off in both, so that the kernel sends
+# nothing of its own (router solicitations, MLD) that a capture would count.
 netns_pair() {
-	local ns
+	local ns q=${3:-1}
 	ip netns add "$1" && ip netns add "$2" || return 1
 	for ns in "$1" "$2"; do
 		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
 	done
-	ip link add veth0 netns "$1" type veth peer name veth1 netns "$2" || return 1
+	ip link add veth0 numtxqueues "$q" numrxqueues "$q" netns "$1" type veth peer name veth1 \
+		numtxqueues "$q" numrxqueues "$q" netns "$2" || return 1
 	ip -n "$1" link set veth0 up && ip -n "$2" link set veth1 up
 }
 
@@ -116,6 +117,19 @@ busy_jiffies() {
 # counts: busy % = busy delta / all delta
 busy_total_jiffies() {
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 ":" $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
+}
+
+# proc_cpu_ns PID...: CPU time of these processes, all their threads, in ns
+# (the scheduler's exact run time: tick samples are too coarse for small
+# loads); a process that is gone counts 0
+proc_cpu_ns() {
+	local t=0 p f
+	for p in "$@"; do
+		for f in /proc/"$p"/task/*/schedstat; do
+			[ -r "$f" ] && t=$((t + $(cut -d' ' -f1 "$f" 2>/dev/null || echo 0)))
+		done
+	done
+	echo $t
 }
 
 # proc_jiffies PID: the process's user + system jiffies, 0 if it is gone

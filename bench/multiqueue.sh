@@ -15,7 +15,8 @@
 #   usage: bench/multiqueue.sh [-r PPS] [-n FRAMES] [-s "64 512 1500"] [-o OUT.md]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-B=${VCAP_BUILD_DIR:-build}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 rate=200000
 count=1000000
 sizes="64 512 1500"
@@ -29,69 +30,48 @@ while getopts "r:n:s:o:" o; do
 	*) exit 2 ;;
 	esac
 done
+vcap_build
 tag="vcmq-$$"
 cap="$tag-cap"
 snd="$tag-snd"
-dir=$(mktemp -d /tmp/vcap-mq-XXXXXX)
-sock="$dir/vcapd.sock"
+tmp=$(mktemp -d /tmp/vcap-mq-XXXXXX)
 cleanup() {
-	[ -n "${vcapd_pid:-}" ] && kill "$vcapd_pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	ip netns del "$cap" 2>/dev/null || true
-	ip netns del "$snd" 2>/dev/null || true
-	rm -rf "$dir"
+	vcapd_stop
+	netns_kill "$cap" "$snd"
+	netns_delete "$cap" "$snd"
+	rm -rf "$tmp"
 }
-trap cleanup EXIT
+trap cleanup EXIT INT TERM
+netns_pair "$cap" "$snd" 2
 
-ip netns add "$cap"
-ip netns add "$snd"
-ip link add veth0 numtxqueues 2 numrxqueues 2 netns "$cap" type veth peer name veth1 \
-	numtxqueues 2 numrxqueues 2 netns "$snd"
-for ns in "$cap" "$snd"; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-done
-ip -n "$cap" link set veth0 up
-ip -n "$snd" link set veth1 up
-
-cpu_ns() { # PID: ns on CPU of all its threads
-	{ cat /proc/"$1"/task/*/schedstat 2>/dev/null || true; } | awk '{s += $1} END {printf "%d", s}'
-}
+ctl() { "$B/tools/vcapctl" --socket "$tmp/vcapd.sock" "$@"; }
 
 run() { # SPEC SIZE: prints "delivered lost cpu_ns_per_pkt"
-	ip netns exec "$cap" "$B/daemon/vcapd" --foreground --socket "$sock" \
-		--source "v=$1" 2>"$dir/vcapd.log" &
-	vcapd_pid=$!
-	until [ -S "$sock" ]; do sleep 0.01; done
-	VCAP_SOCKET=$sock "$B/tools/vcapcount" -i host:v -q --json -d 300 \
-		>"$dir/count.json" 2>/dev/null &
+	local cpid got last now d0 d1
+	vcapd_start -n "$cap" --source "v=$1" || exit 1
+	VCAP_SOCKET=$tmp/vcapd.sock "$B/tools/vcapcount" -i host:v -q --json -d 300 \
+		>"$tmp/count.json" 2>/dev/null &
 	cpid=$!
-	until "$B/tools/vcapctl" --socket "$sock" status --json | grep -q '"rings":1'; do
-		sleep 0.01
-	done
-	d0=$(cpu_ns "$vcapd_pid")
-	c0=$(cpu_ns "$cpid")
+	until ctl status --json | grep -q '"rings":1'; do sleep 0.01; done
+	d0=$(proc_cpu_ns "$vcapd_pid" "$cpid")
 	ip netns exec "$snd" "$B/tools/vcapsend" -i veth1 -l "$2" -n "$count" -r "$rate" \
 		--burst 100 --flows 1024 -q >/dev/null 2>&1
 	# until the ring is drained and its count stands still (a consumer that
 	# stopped at a count would take its CPU time with it)
 	last=-1
 	for _ in $(seq 1 100); do
-		now=$("$B/tools/vcapctl" --socket "$sock" status --json |
-			grep -o '"used":[0-9]*,"received":[0-9]*' | head -1)
+		now=$(ctl status --json | grep -o '"used":[0-9]*,"received":[0-9]*' | head -1)
 		[ "$now" = "$last" ] && [ "${now#\"used\":0,}" != "$now" ] && break
 		last=$now
 		sleep 0.1
 	done
-	d1=$(cpu_ns "$vcapd_pid")
-	c1=$(cpu_ns "$cpid")
+	d1=$(proc_cpu_ns "$vcapd_pid" "$cpid")
 	kill -INT "$cpid" 2>/dev/null || true
 	wait "$cpid" 2>/dev/null || true
-	got=$(grep -o '"packets":[0-9]*' "$dir/count.json" | cut -d: -f2)
+	got=$(grep -o '"packets":[0-9]*' "$tmp/count.json" | cut -d: -f2)
 	got=${got:-0}
-	kill "$vcapd_pid"
-	wait "$vcapd_pid" 2>/dev/null || true
-	vcapd_pid=""
-	echo "$got $((count - got)) $(((d1 - d0 + c1 - c0) / (got > 0 ? got : 1)))"
+	vcapd_stop
+	echo "$got $((count - got)) $(((d1 - d0) / (got > 0 ? got : 1)))"
 }
 
 {
@@ -103,5 +83,5 @@ run() { # SPEC SIZE: prints "delivered lost cpu_ns_per_pkt"
 		ratio=$(awk -v a="$n2" -v b="$n1" 'BEGIN {printf "%.2f", b ? a / b : 0}')
 		echo "| $s | $n1 | $n2 | $ratio | $l1 | $l2 |"
 	done
-} | tee "$dir/table.md"
-[ -z "$out" ] || cp "$dir/table.md" "$out"
+} | tee "$tmp/table.md"
+[ -z "$out" ] || cp "$tmp/table.md" "$out"

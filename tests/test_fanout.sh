@@ -57,7 +57,15 @@ ctl() { "$B/tools/vcapctl" --socket "$sock" "$@"; }
 metric() { # NAME{LABELS}: its value
 	curl -s --unix-socket "$msock" http://x/metrics | grep -F "$1 " | awk '{print $2}'
 }
-rings() { ctl status --json | grep -o '"rings":[0-9]*' | head -1 | cut -d: -f2; }
+# predicates for wait_for
+rings_are() { [ "$(ctl status --json | grep -o '"rings":[0-9]*' | head -1 | cut -d: -f2)" = "$1" ]; }
+status_has() { ctl status --json | grep -q "$1"; }
+gone() { ! kill -0 "$1" 2>/dev/null; }
+cluster_delivered() { # the delivered count of each member of cluster 7
+	ctl status --json | tr '{' '\n' | grep '"cluster":7' | grep -o '"delivered":[0-9]*' |
+		cut -d: -f2
+}
+cluster_got() { [ "$(cluster_delivered | awk '{s += $1} END {print s + 0}')" = "$1" ]; }
 
 ip netns add "$cap"
 ip netns add "$snd"
@@ -97,8 +105,7 @@ count all -n $N
 count big -n $N2 -f "greater 200"
 count m0 -c 7 -d 600
 count m1 -c 7 -d 600
-wait_for 10 "four rings attached" sh -c "[ \"\$($(command -v "$B/tools/vcapctl") \
-	--socket $sock status --json | grep -o '\"rings\":[0-9]*' | head -1 | cut -d: -f2)\" = 4 ]"
+wait_for 10 "four rings attached" rings_are 4
 
 send() { # SIZE COUNT
 	ip netns exec "$snd" "$B/tools/vcapsend" -i veth1 -l "$1" -n "$2" -r 50000 \
@@ -106,8 +113,7 @@ send() { # SIZE COUNT
 }
 send 128 $N1
 # exactly what was sent, once: no packet reached two sockets of the group
-wait_for 10 "the source to take $N1" sh -c "$B/tools/vcapctl --socket $sock status --json |
-	grep -q '\"received\":$N1,'"
+wait_for 10 "the source to take $N1" status_has "\"received\":$N1,"
 # an upgrade while the lanes run: both sockets, still in their group, handed over
 ctl upgrade >"$dir/upgrade.txt" 2>&1 || fail "upgrade: $(cat "$dir/upgrade.txt")"
 cat "$dir/upgrade.txt"
@@ -116,16 +122,8 @@ new_pid=$(grep -o 'pid [0-9]*' "$dir/upgrade.txt" | cut -d' ' -f2)
 pids="$pids $new_pid"
 send 300 $N2
 
-# wait for a pid (a consumer that stops on its own)
-done_by() { # SECONDS PID WHAT
-	end=$(($(date +%s) + $1))
-	while kill -0 "$2" 2>/dev/null; do
-		[ "$(date +%s)" -lt "$end" ] || fail "$3 did not finish"
-		sleep 0.05
-	done
-}
-done_by 30 "$pid_all" "all"
-done_by 30 "$pid_big" "big"
+wait_for 30 "all to finish" gone "$pid_all"
+wait_for 30 "big to finish" gone "$pid_big"
 wait "$pid_all" || fail "all: $(cat "$dir/all.err")"
 wait "$pid_big" || fail "big: $(cat "$dir/big.err")"
 for c in all big; do echo "$c: $(cat "$dir/$c.json")"; done
@@ -137,17 +135,8 @@ for c in all big; do
 done
 
 # the cluster: its members' delivered add up to N, once the rings are drained
-m_sum() {
-	ctl status --json | tr '{' '\n' | grep '"cluster":7' | grep -o '"delivered":[0-9]*' |
-		cut -d: -f2 | awk '{s += $1} END {print s + 0}'
-}
-end=$(($(date +%s) + 30))
-while [ "$(m_sum)" != $N ]; do
-	[ "$(date +%s)" -lt "$end" ] || fail "cluster 7 got $(m_sum), expected $N: $(ctl status --json)"
-	sleep 0.05
-done
-for m in $(ctl status --json | tr '{' '\n' | grep '"cluster":7' | grep -o '"delivered":[0-9]*' |
-	cut -d: -f2); do
+wait_for 30 "cluster 7 to get $N" cluster_got $N
+for m in $(cluster_delivered); do
 	[ "$m" -gt $((N / 10)) ] || fail "a cluster member got only $m of $N"
 done
 
@@ -162,17 +151,15 @@ echo "lanes: $l0 + $l1 (source: $total)"
 
 # the link goes down and up: the source fails, reopens its group, counts again
 ip -n "$cap" link set veth0 down
-wait_for 10 "the source to fail" sh -c "$B/tools/vcapctl --socket $sock status --json |
-	grep -q '\"state\":\"failed\"'"
+wait_for 10 "the source to fail" status_has '"state":"failed"'
 ip -n "$cap" link set veth0 up
-wait_for 10 "the source to run again" sh -c "$B/tools/vcapctl --socket $sock status --json |
-	grep -q '\"name\":\"v\",\"spec\":\"if:veth0,fanout=2\",\"state\":\"running\"'"
+wait_for 10 "the source to run again" \
+	status_has '"name":"v","spec":"if:veth0,fanout=2","state":"running"'
 count again -n 10000
 # all and big have gone: the cluster's two rings and this one
-wait_for 10 "a third ring" sh -c "[ \"\$($B/tools/vcapctl --socket $sock status --json |
-	grep -o '\"rings\":[0-9]*' | head -1 | cut -d: -f2)\" = 3 ]"
+wait_for 10 "a third ring" rings_are 3
 send 200 10000
-done_by 30 "$pid_again" "again"
+wait_for 30 "again to finish" gone "$pid_again"
 wait "$pid_again" || fail "again: $(cat "$dir/again.err")"
 grep -q '"packets":10000,' "$dir/again.json" || fail "again: $(cat "$dir/again.json")"
 echo "fanout: passed"
