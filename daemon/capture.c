@@ -120,6 +120,27 @@ static void note_vlan(struct source *s, const struct vcap_pkt_meta *m, const uin
 		atomic_store_explicit(&s->seen_vlan, true, memory_order_relaxed);
 }
 
+/*
+ * Lane 0: count what the backend left out before vcapd since the last call
+ * (an XDP program's unwanted packets) for the consumers there are now.  A
+ * few loads, no system call: every turn of the loop, and before the roster
+ * changes, so that each packet counts for the consumers of its time.
+ */
+static void count_unwanted(struct source *s)
+{
+	uint64_t total, n;
+
+	if (!s->ops->unwanted)
+		return;
+	total = s->ops->unwanted(s);
+	n = total - s->unwanted_seen;
+	if (!n)
+		return;
+	s->unwanted_seen = total;
+	atomic_fetch_add_explicit(&s->received, n, memory_order_relaxed);
+	deliver_unwanted(s, n);
+}
+
 /* Take a wake-up off an eventfd (nonblocking: none waiting is fine). */
 static void drain(int wake_fd)
 {
@@ -177,6 +198,7 @@ static uint64_t lane0_chores(struct source *s, uint64_t retry_at)
 	exclusive_begin(s);
 	if (mail) {
 		drain(s->lanes[0].wake_fd);
+		count_unwanted(s);
 		mailbox_apply(s);
 	}
 	/* parked for an upgrade: only a letter (unpark) may move it on */
@@ -286,6 +308,8 @@ void *capture_main(void *arg)
 					      memory_order_relaxed);
 			kdrops_at = now + KDROPS_NS;
 		}
+		if (me == 0)
+			count_unwanted(s);
 		now = mono_ns();
 		/* A full batch: more is likely waiting (see publish). */
 		if (n == BATCH && !burst_at)

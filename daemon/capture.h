@@ -81,5 +81,11 @@ void deliver(struct source *s, unsigned lane, struct vcap_pkt_meta *meta, const 
 	     unsigned n, uint64_t now_ns);
 /* Lane 0: let idle flow rules expire, a bounded amount of work per call. */
 void expire_rules(struct source *s, uint64_t now_ns);
+/*
+ * Lane 0: count n packets the backend left out before vcapd (ops->unwanted)
+ * as received and filtered for every consumer; a cluster's members share
+ * them in turn, as they would have shared the packets.
+ */
+void deliver_unwanted(struct source *s, uint64_t n);
 
 #endif /* VCAP_DAEMON_CAPTURE_H */

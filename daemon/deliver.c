@@ -282,3 +282,32 @@ void expire_rules(struct source *s, uint64_t now)
 			pthread_mutex_unlock(&c->wlock);
 	}
 }
+
+void deliver_unwanted(struct source *s, uint64_t n)
+{
+	const bool shared = s->n_lanes > 1;
+
+	for (unsigned k = 0; k < s->n_active; k++) {
+		struct consumer *c = s->active[k];
+		uint64_t share = n;
+
+		if (c->cluster) {
+			/* n / members each, and the rest one each from unwanted_next on */
+			uint32_t m = c->cluster->n, rest = (uint32_t)(n % m);
+			uint32_t pos = (c->member + m - c->cluster->unwanted_next % m) % m;
+
+			share = n / m + (pos < rest);
+		}
+		if (!share)
+			continue;
+		if (shared)
+			pthread_mutex_lock(&c->wlock);
+		vcap_ring_writer_offer(&c->w, (uint32_t)share);
+		vcap_ring_writer_filtered(&c->w, (uint32_t)share);
+		if (shared)
+			pthread_mutex_unlock(&c->wlock);
+	}
+	for (unsigned i = 0; i < s->n_clusters; i++)
+		s->clusters[i]->unwanted_next =
+			(uint32_t)((s->clusters[i]->unwanted_next + n) % s->clusters[i]->n);
+}

@@ -597,3 +597,14 @@ void flowtab_expire(struct flowtab *ft, uint64_t now_ns)
 	}
 	flow_shrink_if_empty(ft);
 }
+
+void flowtab_each(const struct flowtab *ft, void (*fn)(void *arg, const struct flow_key *k),
+		  void *arg)
+{
+	const struct flow_buckets *t[2] = { &ft->cur, &ft->old };
+
+	for (unsigned i = 0; i < 2; i++)
+		for (uint64_t j = 0; t[i]->b && j <= t[i]->mask; j++)
+			if (t[i]->b[j].key.meta) /* family 0: empty */
+				fn(arg, &t[i]->b[j].key);
+}

@@ -201,6 +201,13 @@ static inline bool flow_expired(const struct flow *e, uint64_t now_ns)
 	       now_ns - e->last_ns >= e->idle_ms * FLOW_NS_PER_MS;
 }
 
+/*
+ * Call fn with the key of every flow rule in ft, live or idle past its
+ * timeout but not yet removed (daemon/want.c: a superset is what it needs).
+ */
+void flowtab_each(const struct flowtab *ft, void (*fn)(void *arg, const struct flow_key *k),
+		  void *arg);
+
 /* Remove the flow at ref; flowtab_verdict() calls it only on a flow it finds expired. */
 void flowtab_delete(struct flowtab *ft, const struct flow_ref *ref);
 

@@ -106,6 +106,13 @@ static void recompute_kernel_filter(struct source *s)
 	}
 }
 
+/* Tell a backend that filters before vcapd (xdp:) what consumers want now (want.h). */
+static void want_changed(struct source *s, const struct vcap_flow *flow)
+{
+	if (s->ops->want_changed)
+		s->ops->want_changed(s, flow);
+}
+
 /* ---- attach / detach ----------------------------------------------------- */
 
 struct attach_letter {
@@ -202,6 +209,7 @@ static void do_attach(struct source *s, void *arg)
 	s->active = grow(s->active, &s->cap_active, s->n_active);
 	s->active[s->n_active++] = c;
 	recompute_kernel_filter(s);
+	want_changed(s, NULL);
 	l->rc = 0;
 }
 
@@ -236,6 +244,7 @@ static void do_detach(struct source *s, void *arg)
 	s->n_with_rules -= !c->rules_trivial;
 	remove_ptr((void **)s->active, &s->n_active, c);
 	recompute_kernel_filter(s);
+	want_changed(s, NULL);
 }
 
 void roster_detach(struct consumer *c)
@@ -319,6 +328,9 @@ static void do_rule(struct source *s, void *arg)
 	}
 	roster_rules_changed(c);
 	s->n_with_rules += (unsigned)was - (unsigned)c->rules_trivial;
+	/* a change the early filter must know of (hit counts and listings are none) */
+	if (!l->rc && l->op != RULE_HITS && l->op != FLOW_HITS)
+		want_changed(s, l->op == FLOW_ADD ? l->flow : NULL);
 }
 
 void roster_rules_changed(struct consumer *c)

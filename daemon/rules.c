@@ -154,3 +154,14 @@ bool rules_pass(struct rules *r, const struct vcap_parsed *p, uint64_t now_ns)
 		v = wildcard_verdict(&r->wild, p);
 	return v ? v == VCAP_PASS : r->default_pass;
 }
+
+const struct wildcard *rules_wildcard(const struct rules *r)
+{
+	return &r->wild;
+}
+
+void rules_each_flow(const struct rules *r, void (*fn)(void *arg, const struct flow_key *k),
+		     void *arg)
+{
+	flowtab_each(&r->flows, fn, arg);
+}

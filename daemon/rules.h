@@ -78,4 +78,14 @@ int rules_flow_restore(struct rules *r, const struct vcap_flow_stat *st, uint64_
 uint32_t rules_count(const struct rules *r);
 uint32_t rules_flow_count(const struct rules *r);
 
+/*
+ * For a filter that runs before vcapd (xdp:, daemon/want.c): r's compiled
+ * wildcard rules, and the key of each of its flow rules.
+ */
+struct wildcard;
+struct flow_key;
+const struct wildcard *rules_wildcard(const struct rules *r);
+void rules_each_flow(const struct rules *r, void (*fn)(void *arg, const struct flow_key *k),
+		     void *arg);
+
 #endif /* VCAP_DAEMON_RULES_H */

@@ -23,6 +23,7 @@ const struct source_ops *const source_kinds[] = {
 	&source_synth_ops,
 	&source_pcap_ops,
 	&source_if_ops,
+	&source_xdp_ops,
 	NULL,
 };
 
@@ -157,7 +158,7 @@ int source_create(const char *arg, const struct source_ops *const *kinds, struct
 			ops = kinds[i];
 	if (!ops) {
 		snprintf(err, err_len,
-			 "source \"%.*s\": unknown kind \"%.*s\" (expected synth:, pcap: or if:)",
+			 "source \"%.*s\": unknown kind \"%.*s\" (expected synth:, pcap:, if: or xdp:)",
 			 (int)(eq - arg), arg, (int)kind_len, spec);
 		return -EINVAL;
 	}

@@ -18,6 +18,7 @@
 
 struct bpf_insn;
 struct consumer;
+struct vcap_flow;
 struct source;
 
 /* The most instructions the kernel takes in a socket filter (BPF_MAXINSNS). */
@@ -38,7 +39,7 @@ struct source;
  * thread, or the control thread before start and after stop).
  */
 struct source_ops {
-	const char *kind; /* "synth", "pcap", "if" */
+	const char *kind; /* "synth", "pcap", "if", "xdp" */
 	/*
 	 * Only produce while somebody listens (a generator or a file), rather
 	 * than capture all the time (a live interface).
@@ -77,6 +78,19 @@ struct source_ops {
 	 */
 	int (*kernel_filter)(struct source *s, const struct bpf_insn *insns, unsigned n,
 			     bool drop_all);
+	/*
+	 * Optional, for a backend that filters before vcapd (xdp:): what the
+	 * consumers may want changed (roster.c, after an attach, a detach, a
+	 * filter or a rule; see want.h).  flow: only this flow rule was added,
+	 * all else is as before; NULL: anything may have changed.
+	 */
+	void (*want_changed)(struct source *s, const struct vcap_flow *flow);
+	/*
+	 * Optional, with want_changed: the packets the backend left out as
+	 * nobody's since open (it counts them; capture.c counts them as
+	 * filtered for every consumer, deliver_unwanted()).
+	 */
+	uint64_t (*unwanted)(struct source *s);
 	void (*close)(struct source *s);
 	/*
 	 * Optional, for an upgrade (upgrade.c); a backend without them makes
@@ -112,6 +126,7 @@ struct cluster {
 	unsigned n;
 	unsigned cap;
 	uint64_t rr[SOURCE_LANES_MAX];          /* round robin position, per lane */
+	uint32_t unwanted_next; /* the member the next unwanted packet counts for (lane 0's) */
 	uint16_t pick[SOURCE_LANES_MAX][BATCH]; /* member per packet of each lane's batch */
 };
 
@@ -200,6 +215,7 @@ struct source {
 	_Atomic uint32_t state; /* VCAP_SOURCE_* */
 	_Atomic uint64_t received;
 	_Atomic uint64_t kernel_drops;
+	uint64_t unwanted_seen; /* lane 0's: ops->unwanted() already counted */
 	/* a frame it delivered carried a VLAN tag (sampled: only for a hint, requests.c) */
 	atomic_bool seen_vlan;
 	char error[64]; /* under lock */
@@ -248,6 +264,7 @@ extern const char *const source_common_options[];    /* what every kind takes: c
 extern const struct source_ops source_synth_ops;
 extern const struct source_ops source_pcap_ops;
 extern const struct source_ops source_if_ops;
+extern const struct source_ops source_xdp_ops; /* built with libxdp, else one that says so */
 
 /* The capture thread of one lane (capture.c): arg is its struct source_lane. */
 void *capture_main(void *lane);

@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * source_xdp.c - `xdp:` sources: live capture from a host interface with
+ * one AF_XDP socket per RX queue (source/afxdp.h), fed by vcap's XDP
+ * program (source/xdp_prog.h), which leaves out what no consumer can want
+ * before the kernel builds an skb for it.
+ *
+ *   xdp:IFACE[,queues=all|Q:Q..][,mode=native|generic][,zerocopy=auto|on|off]
+ *            [,pass=0|1][,ring=N][,coalesce=USEC]
+ *
+ * One lane per queue.  What consumers may want (daemon/want.h) goes into
+ * the program's maps after every change of the roster or the rules; what
+ * it leaves out counts as filtered for every consumer (capture.c).  With
+ * pass=0 (the default) the program drops it, so the host's stack sees no
+ * packet of the captured queues at all: this is for capture ports (SPAN,
+ * TAP).  pass=1 hands the unwanted ones to the stack; the wanted ones are
+ * the sockets' either way.
+ *
+ * coalesce=USEC: a lane woken for fewer than a batch of packets waits up to
+ * that long for more (50 by default), so at low rates it wakes per tens of
+ * packets instead of per packet; 0 wakes for each.
+ *
+ * An upgrade refuses (no save/restore): the sockets' memory is vcapd's own.
+ */
+#include "source.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "afxdp.h"
+#include "options.h"
+#include "util.h"
+#include "want.h"
+#include "xdp_prog.h"
+
+struct xdp_src {
+	char ifname[IF_NAMESIZE];
+	struct vcap_xsk_opts xo;
+	bool all_queues;
+	bool pass;
+	uint64_t coalesce_ns;
+	unsigned n;
+	uint32_t queue[SOURCE_LANES_MAX];
+	struct vcap_xdp_prog *prog;
+	struct vcap_xsk *xsk[SOURCE_LANES_MAX];
+	atomic_bool broken;
+	uint64_t drops_before;    /* of sockets already closed */
+	uint64_t unwanted_before; /* of programs already detached */
+	struct want want;         /* lane 0's scratch */
+};
+
+/* The interface's RX queues: ethtool's channels, else sysfs's rx-N.  0: unknown. */
+static unsigned rx_queues(const char *ifname)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr = { 0 };
+	unsigned n = 0;
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0) {
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		ifr.ifr_data = (void *)&ch;
+		if (!ioctl(fd, SIOCETHTOOL, &ifr))
+			n = ch.rx_count + ch.combined_count;
+		close(fd);
+	}
+	if (n)
+		return n;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
+	d = opendir(path);
+	while (d && (e = readdir(d)))
+		n += !strncmp(e->d_name, "rx-", 3);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void close_sockets(struct xdp_src *f)
+{
+	for (unsigned i = 0; i < f->n; i++) {
+		if (f->xsk[i]) {
+			f->drops_before += vcap_xsk_drops(f->xsk[i]);
+			vcap_xsk_close(f->xsk[i]);
+		}
+		f->xsk[i] = NULL;
+	}
+}
+
+static void disconnect(struct xdp_src *f)
+{
+	if (f->prog) {
+		f->unwanted_before += vcap_xdp_prog_unwanted(f->prog);
+		vcap_xdp_prog_detach(f->prog);
+		f->prog = NULL;
+	}
+	close_sockets(f);
+}
+
+/* Tell the program what the consumers may want now (all lanes stopped). */
+static void apply_want(struct source *s, struct xdp_src *f)
+{
+	if (!f->prog)
+		return;
+	want_compute(s, &f->want);
+	if (vcap_xdp_prog_want(f->prog, f->want.all, f->want.wild, f->want.n_wild, f->want.flows,
+			       f->want.n_flows))
+		vlog(LOG_WARNING, "source %s: the XDP program's flow map is full: it leaves "
+		     "nothing out", s->name);
+}
+
+/*
+ * The program first (it takes nothing until a queue has a socket), then a
+ * socket per queue, each put in the program's map as soon as it is bound.
+ */
+static int xdp_connect(struct source *s, struct xdp_src *f, char *err, size_t err_len)
+{
+	int rc = vcap_xdp_prog_attach(&f->prog, f->ifname, f->xo.generic, err, err_len);
+
+	if (rc)
+		return rc;
+	vcap_xdp_prog_set_pass(f->prog, f->pass);
+	apply_want(s, f);
+	for (unsigned i = 0; i < f->n && !rc; i++) {
+		rc = vcap_xsk_open(&f->xsk[i], f->ifname, f->queue[i], &f->xo, err, err_len);
+		if (!rc && (rc = vcap_xdp_prog_socket(f->prog, f->queue[i], vcap_xsk_fd(f->xsk[i]))))
+			snprintf(err, err_len, "xdp:%s: queue %u: the socket map refused it: %s",
+				 f->ifname, f->queue[i], strerror(-rc));
+	}
+	if (rc) {
+		disconnect(f);
+		return rc;
+	}
+	atomic_store(&f->broken, false);
+	atomic_store(&s->ifindex, if_nametoindex(f->ifname));
+	vlog(LOG_INFO, "source %s: XDP %s mode, %s, %s; %u queue%s", s->name,
+	     f->xo.generic ? "generic" : "native",
+	     vcap_xdp_prog_shared(f->prog) ? "in libxdp's dispatcher" : "alone on the interface",
+	     vcap_xsk_zerocopy(f->xsk[0]) ? "zero-copy" : "copy mode", f->n, f->n == 1 ? "" : "s");
+	return 0;
+}
+
+/* queues=Q:Q:..  @return 0 or -EINVAL with err. */
+static int parse_queues(struct xdp_src *f, const char *val, char *err, size_t err_len)
+{
+	char *end;
+
+	if (!strcmp(val, "all")) {
+		f->all_queues = true;
+		return 0;
+	}
+	f->n = 0;
+	while (*val) {
+		unsigned long q = strtoul(val, &end, 10);
+
+		if (end == val || q >= VCAP_XDP_QUEUES_MAX || f->n == SOURCE_LANES_MAX ||
+		    (*end && *end != ':')) {
+			snprintf(err, err_len, "xdp: queues=%s: expected all, or up to %d queue "
+				 "numbers below %d joined by ':'", val, SOURCE_LANES_MAX,
+				 VCAP_XDP_QUEUES_MAX);
+			return -EINVAL;
+		}
+		for (unsigned i = 0; i < f->n; i++)
+			if (f->queue[i] == q) {
+				snprintf(err, err_len, "xdp: queues=: queue %lu named twice", q);
+				return -EINVAL;
+			}
+		f->queue[f->n++] = (uint32_t)q;
+		val = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+static int choose(const struct kv *kv, const char *const *names, int *out, char *err,
+		  size_t err_len)
+{
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(kv->val, names[i])) {
+			*out = i;
+			return 0;
+		}
+	snprintf(err, err_len, "xdp: %s=%s: expected %s or %s%s%s", kv->key, kv->val, names[0],
+		 names[1], names[2] ? " or " : "", names[2] ? names[2] : "");
+	return -EINVAL;
+}
+
+/* What xdp_open() takes after IFACE; kv_known() refuses anything else. */
+static const char *const xdp_options[] = { "queues", "mode", "zerocopy", "pass", "ring",
+					   "coalesce", NULL };
+
+static int xdp_open(struct source *s, const char *args, char *err, size_t err_len)
+{
+	static const char *const modes[] = { "native", "generic", NULL };
+	static const char *const zc[] = { "auto", "on", "off", NULL };
+	struct xdp_src *f = calloc(1, sizeof(*f));
+	const char *comma = strchr(args, ',');
+	size_t len = comma ? (size_t)(comma - args) : strlen(args);
+	struct kv kv;
+	uint64_t v;
+	int rc = 0, pick;
+
+	if (!f)
+		return -ENOMEM;
+	f->all_queues = true;
+	f->coalesce_ns = 50000;
+	if (len == 0 || len >= sizeof(f->ifname)) {
+		snprintf(err, err_len, "xdp: expected xdp:IFACE with a name of 1..%d bytes",
+			 IF_NAMESIZE - 1);
+		free(f);
+		return -EINVAL;
+	}
+	memcpy(f->ifname, args, len);
+	args += len;
+	while (!rc && (rc = kv_next(&args, &kv, err, err_len)) > 0) {
+		rc = kv_known(&kv, xdp_options, "xdp", err, err_len);
+		if (rc)
+			break;
+		if (!strcmp(kv.key, "queues")) {
+			f->all_queues = false;
+			rc = parse_queues(f, kv.val, err, err_len);
+		} else if (!strcmp(kv.key, "mode")) {
+			rc = choose(&kv, modes, &pick, err, err_len);
+			f->xo.generic = pick == 1;
+		} else if (!strcmp(kv.key, "zerocopy")) {
+			rc = choose(&kv, zc, &pick, err, err_len);
+			f->xo.zerocopy = (enum vcap_xsk_zerocopy)pick;
+		} else if (!strcmp(kv.key, "pass")) {
+			rc = kv_u64(&kv, 0, 1, &v, err, err_len);
+			f->pass = v;
+		} else if (!strcmp(kv.key, "ring")) {
+			rc = kv_u64(&kv, 64, 65536, &v, err, err_len);
+			f->xo.ring = (uint32_t)v;
+			if (!rc && (v & (v - 1))) {
+				snprintf(err, err_len, "xdp: ring=%llu: a power of two",
+					 (unsigned long long)v);
+				rc = -EINVAL;
+			}
+		} else if (!strcmp(kv.key, "coalesce")) {
+			rc = kv_u64(&kv, 0, 10000, &v, err, err_len);
+			f->coalesce_ns = v * 1000;
+		}
+	}
+	if (!rc && f->xo.generic && f->xo.zerocopy == VCAP_XSK_ZC_ON) {
+		snprintf(err, err_len, "xdp:%s: zerocopy=on needs mode=native", f->ifname);
+		rc = -EINVAL;
+	}
+	if (!rc && f->all_queues) {
+		unsigned n = rx_queues(f->ifname);
+
+		if (!if_nametoindex(f->ifname)) {
+			snprintf(err, err_len, "xdp:%s: no such interface", f->ifname);
+			rc = -ENODEV;
+		} else if (n > SOURCE_LANES_MAX) {
+			snprintf(err, err_len, "xdp:%s: %u RX queues, more than %d lanes: name the "
+				 "queues to capture with queues=Q:Q..", f->ifname, n,
+				 SOURCE_LANES_MAX);
+			rc = -E2BIG;
+		}
+		f->n = n ? n : 1;
+		for (unsigned i = 0; i < f->n; i++)
+			f->queue[i] = i;
+	}
+	if (!rc && source_adopting) {
+		snprintf(err, err_len, "xdp:%s: an upgrade cannot take over xdp: sources", f->ifname);
+		rc = -ENOTSUP;
+	}
+	s->n_lanes = f->n;
+	s->priv = f;
+	if (!rc)
+		rc = xdp_connect(s, f, err, err_len);
+	if (rc) {
+		s->priv = NULL;
+		free(f);
+		return rc;
+	}
+	s->linktype = DLT_EN10MB;
+	return 0;
+}
+
+static int xdp_next(struct source *s, unsigned lane, struct vcap_pkt_meta *meta,
+		    const uint8_t **data, unsigned n_max, uint64_t now)
+{
+	struct xdp_src *f = s->priv;
+
+	(void)now;
+	if (atomic_load_explicit(&f->broken, memory_order_relaxed) || !f->xsk[lane])
+		return -ENETDOWN;
+	return vcap_xsk_read(f->xsk[lane], meta, data, n_max);
+}
+
+static void xdp_release(struct source *s, unsigned lane)
+{
+	struct xdp_src *f = s->priv;
+
+	vcap_xsk_release(f->xsk[lane]);
+}
+
+static void xdp_wait(struct source *s, unsigned lane, int wake_fd, uint64_t max_ns)
+{
+	struct xdp_src *f = s->priv;
+	struct pollfd p[2] = { { .fd = vcap_xsk_fd(f->xsk[lane]), .events = POLLIN },
+			       { .fd = wake_fd, .events = POLLIN } };
+	struct timespec ts;
+
+	/* lane 0 counts what the program left out: while it does, look often */
+	if (lane == 0 && max_ns > 10000000ull && f->prog &&
+	    vcap_xdp_prog_unwanted(f->prog) + f->unwanted_before != s->unwanted_seen)
+		max_ns = 10000000ull;
+	ts = (struct timespec){ .tv_sec = (time_t)(max_ns / 1000000000ull),
+				.tv_nsec = (long)(max_ns % 1000000000ull) };
+	if (ppoll(p, 2, &ts, NULL) <= 0)
+		return;
+	if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+		atomic_store(&f->broken, true); /* the device went away */
+		return;
+	}
+	/* a few packets: let more come, for a batch per wake-up (coalesce=) */
+	if ((p[0].revents & POLLIN) && !(p[1].revents & POLLIN) && f->coalesce_ns &&
+	    vcap_xsk_ready(f->xsk[lane], BATCH) < BATCH)
+		wait_readable(wake_fd, -1, f->coalesce_ns < max_ns ? f->coalesce_ns : max_ns);
+}
+
+static uint64_t xdp_kernel_drops(struct source *s)
+{
+	struct xdp_src *f = s->priv;
+	uint64_t sum = f->drops_before;
+
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->xsk[i])
+			sum += vcap_xsk_drops(f->xsk[i]);
+	return sum;
+}
+
+static int xdp_reopen(struct source *s, char *err, size_t err_len)
+{
+	struct xdp_src *f = s->priv;
+
+	disconnect(f);
+	return xdp_connect(s, f, err, err_len);
+}
+
+static void xdp_want_changed(struct source *s, const struct vcap_flow *flow)
+{
+	struct xdp_src *f = s->priv;
+	struct vcap_xdp_flow k;
+
+	if (!f->prog)
+		return;
+	if (flow && !f->want.all) {
+		/* one flow rule more: one map entry, not a recount of them all */
+		want_flow_key(flow, &k);
+		vcap_xdp_prog_want_flow(f->prog, &k);
+		return;
+	}
+	apply_want(s, f);
+}
+
+static uint64_t xdp_unwanted(struct source *s)
+{
+	struct xdp_src *f = s->priv;
+
+	return f->unwanted_before + (f->prog ? vcap_xdp_prog_unwanted(f->prog) : 0);
+}
+
+static void xdp_close(struct source *s)
+{
+	struct xdp_src *f = s->priv;
+
+	if (!f)
+		return;
+	disconnect(f);
+	want_free(&f->want);
+	free(f);
+}
+
+const struct source_ops source_xdp_ops = {
+	.kind = "xdp",
+	.pull = false,
+	.options = xdp_options,
+	.open = xdp_open,
+	.next = xdp_next,
+	.release = xdp_release,
+	.wait = xdp_wait,
+	.kernel_drops = xdp_kernel_drops,
+	.reopen = xdp_reopen,
+	.want_changed = xdp_want_changed,
+	.unwanted = xdp_unwanted,
+	.close = xdp_close,
+};

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * afxdp.c - one AF_XDP socket, receive only (afxdp.h).
+ *
+ * The fill ring is kept full: every frame not held by the reader is on it,
+ * so the kernel runs short of frames only when the reader falls a whole
+ * RX ring behind.  XDP_USE_NEED_WAKEUP is asked for: when the driver needs
+ * a system call to pick up new fill entries it says so, and only then does
+ * release() make one.
+ */
+#include "afxdp.h"
+
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <xdp/xsk.h>
+
+#define FRAME_SIZE 4096u /* XSK_UMEM__DEFAULT_FRAME_SIZE: one page */
+
+struct vcap_xsk {
+	struct xsk_umem *umem;
+	struct xsk_socket *xsk;
+	struct xsk_ring_prod fill;
+	struct xsk_ring_cons comp;
+	struct xsk_ring_cons rx;
+	void *area;
+	size_t area_len;
+	uint32_t ring;
+	uint32_t held;     /* descriptors read and not yet released */
+	uint32_t ifindex;
+	bool zerocopy;
+	uint64_t *addrs;   /* the held frames, to give back */
+};
+
+static void closex(struct vcap_xsk *x)
+{
+	if (x->xsk)
+		xsk_socket__delete(x->xsk);
+	if (x->umem)
+		xsk_umem__delete(x->umem);
+	if (x->area)
+		munmap(x->area, x->area_len);
+	free(x->addrs);
+	free(x);
+}
+
+/* Offer n frames starting at frame first to the kernel. */
+static void fill(struct vcap_xsk *x, const uint64_t *addrs, uint32_t n)
+{
+	uint32_t idx = 0;
+
+	/* the fill ring holds every frame: there is always room for these */
+	if (xsk_ring_prod__reserve(&x->fill, n, &idx) != n)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&x->fill, idx + i) = addrs[i];
+	xsk_ring_prod__submit(&x->fill, n);
+}
+
+int vcap_xsk_open(struct vcap_xsk **out, const char *ifname, uint32_t queue,
+		  const struct vcap_xsk_opts *o, char *err, size_t err_len)
+{
+	struct vcap_xsk *x = calloc(1, sizeof(*x));
+	uint32_t ring = o->ring ? o->ring : 4096, frames;
+	struct xsk_umem_config ucfg = { 0 };
+	struct xsk_socket_config cfg = { 0 };
+	int rc;
+
+	if (!x)
+		return -ENOMEM;
+	if (ring & (ring - 1) || ring < 64 || ring > 65536) {
+		snprintf(err, err_len, "xdp:%s: ring=%u: a power of two in 64..65536", ifname, ring);
+		free(x);
+		return -EINVAL;
+	}
+	x->ifindex = if_nametoindex(ifname);
+	x->ring = ring;
+	frames = 2 * ring;
+	x->area_len = (size_t)frames * FRAME_SIZE;
+	x->addrs = calloc(frames, sizeof(*x->addrs));
+	x->area = mmap(NULL, x->area_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (x->area == MAP_FAILED || !x->addrs) {
+		x->area = x->area == MAP_FAILED ? NULL : x->area;
+		closex(x);
+		snprintf(err, err_len, "xdp:%s: no memory for %u frames", ifname, frames);
+		return -ENOMEM;
+	}
+	ucfg.fill_size = frames;
+	ucfg.comp_size = 64; /* nothing is sent: the completion ring stays empty */
+	ucfg.frame_size = FRAME_SIZE;
+	ucfg.frame_headroom = 0;
+	rc = xsk_umem__create(&x->umem, x->area, x->area_len, &x->fill, &x->comp, &ucfg);
+	if (rc) {
+		x->umem = NULL;
+		snprintf(err, err_len, "xdp:%s: AF_XDP %s: %s", ifname,
+			 rc == -EAFNOSUPPORT ? "sockets are not in this kernel (CONFIG_XDP_SOCKETS)"
+					     : "UMEM registration failed",
+			 strerror(-rc));
+		closex(x);
+		return rc;
+	}
+	cfg.rx_size = ring;
+	cfg.tx_size = 0;
+	cfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD; /* xdp_prog.c loads ours */
+	cfg.xdp_flags = o->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	cfg.bind_flags = XDP_USE_NEED_WAKEUP;
+	if (o->zerocopy == VCAP_XSK_ZC_ON)
+		cfg.bind_flags |= XDP_ZEROCOPY;
+	else if (o->zerocopy == VCAP_XSK_ZC_OFF || o->generic)
+		cfg.bind_flags |= XDP_COPY;
+	rc = xsk_socket__create(&x->xsk, ifname, queue, x->umem, &x->rx, NULL, &cfg);
+	if (rc) {
+		x->xsk = NULL;
+		if (o->zerocopy == VCAP_XSK_ZC_ON && (rc == -EOPNOTSUPP || rc == -EINVAL))
+			snprintf(err, err_len, "xdp:%s: queue %u: the driver has no AF_XDP zero-copy "
+				 "(%s); use zerocopy=auto or off", ifname, queue, strerror(-rc));
+		else
+			snprintf(err, err_len, "xdp:%s: queue %u: AF_XDP bind failed: %s%s", ifname,
+				 queue, strerror(-rc), rc == -EINVAL ? " (no such queue?)" : "");
+		closex(x);
+		return rc;
+	}
+	if (o->zerocopy != VCAP_XSK_ZC_OFF && !o->generic) {
+		struct xdp_options xo = { 0 };
+		socklen_t len = sizeof(xo);
+
+		if (!getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_OPTIONS, &xo, &len))
+			x->zerocopy = xo.flags & XDP_OPTIONS_ZEROCOPY;
+	}
+	/* every frame on the fill ring */
+	for (uint32_t i = 0; i < frames; i++)
+		x->addrs[i] = (uint64_t)i * FRAME_SIZE;
+	fill(x, x->addrs, frames);
+	*out = x;
+	return 0;
+}
+
+int vcap_xsk_read(struct vcap_xsk *x, struct vcap_pkt_meta *meta, const uint8_t **data,
+		  unsigned n)
+{
+	uint32_t idx = 0, got;
+	struct timespec ts;
+	uint64_t now;
+
+	got = xsk_ring_cons__peek(&x->rx, n, &idx);
+	if (!got)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	for (uint32_t i = 0; i < got; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
+		uint64_t addr = xsk_umem__add_offset_to_addr(d->addr);
+
+		data[i] = xsk_umem__get_data(x->area, addr);
+		meta[i] = (struct vcap_pkt_meta){ .ts_ns = now, .caplen = d->len,
+						  .wirelen = d->len, .ifindex = x->ifindex };
+		x->addrs[x->held + i] = xsk_umem__extract_addr(d->addr);
+	}
+	x->held += got;
+	return (int)got;
+}
+
+void vcap_xsk_release(struct vcap_xsk *x)
+{
+	if (!x->held)
+		return;
+	xsk_ring_cons__release(&x->rx, x->held);
+	fill(x, x->addrs, x->held);
+	x->held = 0;
+	if (xsk_ring_prod__needs_wakeup(&x->fill))
+		(void)recvfrom(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
+}
+
+unsigned vcap_xsk_ready(struct vcap_xsk *x, unsigned max)
+{
+	return xsk_cons_nb_avail(&x->rx, max);
+}
+
+uint64_t vcap_xsk_drops(struct vcap_xsk *x)
+{
+	struct xdp_statistics st = { 0 };
+	socklen_t len = sizeof(st);
+
+	if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, &st, &len))
+		return 0;
+	return st.rx_dropped + st.rx_ring_full;
+}
+
+int vcap_xsk_fd(const struct vcap_xsk *x)
+{
+	return xsk_socket__fd(x->xsk);
+}
+
+bool vcap_xsk_zerocopy(const struct vcap_xsk *x)
+{
+	return x->zerocopy;
+}
+
+void vcap_xsk_close(struct vcap_xsk *x)
+{
+	if (x)
+		closex(x);
+}
