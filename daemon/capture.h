@@ -83,8 +83,9 @@ void deliver(struct source *s, unsigned lane, struct vcap_pkt_meta *meta, const 
 void expire_rules(struct source *s, uint64_t now_ns);
 /*
  * Lane 0: count n packets the backend left out before vcapd (ops->unwanted)
- * as received and filtered for every consumer; a cluster's members share
- * them in turn, as they would have shared the packets.
+ * as received and filtered for every consumer (shunted too, for one with no
+ * filter or policy: its rules' default dropped them); a cluster's members
+ * share them in turn, as they would have shared the packets.
  */
 void deliver_unwanted(struct source *s, uint64_t n);
 

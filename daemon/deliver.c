@@ -303,7 +303,15 @@ void deliver_unwanted(struct source *s, uint64_t n)
 		if (shared)
 			pthread_mutex_lock(&c->wlock);
 		vcap_ring_writer_offer(&c->w, (uint32_t)share);
-		vcap_ring_writer_filtered(&c->w, (uint32_t)share);
+		/*
+		 * The rules' default dropped it, as vcapd would have: a shunt.
+		 * With a filter or a policy it might have been theirs to
+		 * reject first, which nobody can tell now: filtered only.
+		 */
+		if (!c->policy && !c->filter)
+			vcap_ring_writer_shunted(&c->w, (uint32_t)share);
+		else
+			vcap_ring_writer_filtered(&c->w, (uint32_t)share);
 		if (shared)
 			pthread_mutex_unlock(&c->wlock);
 	}

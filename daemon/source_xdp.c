@@ -273,6 +273,17 @@ static int xdp_open(struct source *s, const char *args, char *err, size_t err_le
 		for (unsigned i = 0; i < f->n; i++)
 			f->queue[i] = i;
 	}
+	if (!rc && !f->all_queues) {
+		unsigned n = rx_queues(f->ifname);
+
+		for (unsigned i = 0; i < f->n && !rc; i++)
+			if (n && f->queue[i] >= n) {
+				snprintf(err, err_len, "xdp:%s: queue %u: the interface has %u RX "
+					 "queue%s (0..%u)", f->ifname, f->queue[i], n,
+					 n == 1 ? "" : "s", n - 1);
+				rc = -EINVAL;
+			}
+	}
 	if (!rc && source_adopting) {
 		snprintf(err, err_len, "xdp:%s: an upgrade cannot take over xdp: sources", f->ifname);
 		rc = -ENOTSUP;

@@ -7,7 +7,7 @@
 set -eu
 
 PACKAGES="
-	meson ninja-build gcc clang pkg-config libpcap-dev
+	meson ninja-build gcc clang pkg-config libpcap-dev libxdp-dev libbpf-dev xdp-tools
 	iproute2 util-linux tcpdump tshark python3
 	ngrep tcpflow p0f softflowd iftop
 	qemu-system-x86 busybox-static linux-image-cloud-amd64 cpio
