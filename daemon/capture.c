@@ -137,6 +137,7 @@ static void count_unwanted(struct source *s)
 	if (!n)
 		return;
 	s->unwanted_seen = total;
+	atomic_fetch_add_explicit(&s->left_out, n, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->received, n, memory_order_relaxed);
 	deliver_unwanted(s, n);
 }

@@ -358,7 +358,8 @@ static void render_sources(struct mbuf *b, struct vcapd *d)
 	}
 	family(b, "vcap_source_lane_received_packets_total", "counter",
 	       "Packets one lane's capture thread took (sources with more than one lane: "
-	       "if:IFACE,fanout=N); the lanes of a source add up to its received.");
+	       "if:IFACE,fanout=N, xdp:); the lanes of a source and what it left out add up "
+	       "to its received.");
 	for (struct source *s = d->sources; s; s = s->next)
 		for (unsigned k = 0; s->n_lanes > 1 && k < s->n_lanes; k++) {
 			mbuf_printf(b, "vcap_source_lane_received_packets_total{source=\"");
@@ -366,6 +367,15 @@ static void render_sources(struct mbuf *b, struct vcapd *d)
 			mbuf_printf(b, "\",lane=\"%u\"} %llu\n", k,
 				    (unsigned long long)atomic_load(&s->lanes[k].received));
 		}
+	family(b, "vcap_source_left_out_packets_total", "counter",
+	       "Packets an xdp: source's XDP program left out because no consumer's rules "
+	       "name them; counted as received and filtered for every consumer.");
+	for (struct source *s = d->sources; s; s = s->next) {
+		if (!s->ops->unwanted)
+			continue;
+		sample1(b, "vcap_source_left_out_packets_total", "source", s->name);
+		mbuf_printf(b, "%llu\n", (unsigned long long)atomic_load(&s->left_out));
+	}
 	family(b, "vcap_source_kernel_drops_total", "counter",
 	       "Packets the kernel dropped before vcapd saw them (if: sources).");
 	for (struct source *s = d->sources; s; s = s->next) {

@@ -216,6 +216,7 @@ struct source {
 	_Atomic uint64_t received;
 	_Atomic uint64_t kernel_drops;
 	uint64_t unwanted_seen; /* lane 0's: ops->unwanted() already counted */
+	_Atomic uint64_t left_out; /* of received, what the backend left out (xdp:) */
 	/* a frame it delivered carried a VLAN tag (sampled: only for a hint, requests.c) */
 	atomic_bool seen_vlan;
 	char error[64]; /* under lock */

@@ -117,9 +117,21 @@ static void apply_want(struct source *s, struct xdp_src *f)
 		return;
 	want_compute(s, &f->want);
 	if (vcap_xdp_prog_want(f->prog, f->want.all, f->want.wild, f->want.n_wild, f->want.flows,
-			       f->want.n_flows))
+			       f->want.n_flows)) {
 		vlog(LOG_WARNING, "source %s: the XDP program's flow map is full: it leaves "
 		     "nothing out", s->name);
+		f->want.all = true;
+	}
+	/* STATUS's kernel filter: what the XDP program lets through */
+	pthread_mutex_lock(&s->lock);
+	if (f->want.all)
+		snprintf(s->kernel_filter_shown, sizeof(s->kernel_filter_shown), "xdp: all");
+	else
+		snprintf(s->kernel_filter_shown, sizeof(s->kernel_filter_shown),
+			 "xdp: what %u wildcard and %u flow rules name", f->want.n_wild,
+			 f->want.n_flows);
+	s->kernel_drop_all_shown = !f->want.all && !s->n_active;
+	pthread_mutex_unlock(&s->lock);
 }
 
 /*
@@ -332,8 +344,18 @@ static void xdp_wait(struct source *s, unsigned lane, int wake_fd, uint64_t max_
 		max_ns = 10000000ull;
 	ts = (struct timespec){ .tv_sec = (time_t)(max_ns / 1000000000ull),
 				.tv_nsec = (long)(max_ns % 1000000000ull) };
-	if (ppoll(p, 2, &ts, NULL) <= 0)
+	if (ppoll(p, 2, &ts, NULL) <= 0) {
+		/*
+		 * Quiet: has the device gone away?  An AF_XDP socket's poll()
+		 * does not say (it reports nothing once unbound); its error does.
+		 */
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+
+		if (lane == 0 && !getsockopt(p[0].fd, SOL_SOCKET, SO_ERROR, &soerr, &len) && soerr)
+			atomic_store(&f->broken, true);
 		return;
+	}
 	if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 		atomic_store(&f->broken, true); /* the device went away */
 		return;

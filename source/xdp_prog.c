@@ -284,7 +284,8 @@ int vcap_xdp_prog_want(struct vcap_xdp_prog *p, bool all, const struct vcap_xdp_
 	}
 	/* the wildcard rules into the bank not in use, then switch */
 	bank = !atomic_load((_Atomic __u32 *)&p->conf->bank);
-	memcpy(&p->wild[bank * VCAP_XDP_WILD_MAX], wild, n_wild * sizeof(*wild));
+	if (n_wild) /* wild may be NULL then */
+		memcpy(&p->wild[bank * VCAP_XDP_WILD_MAX], wild, n_wild * sizeof(*wild));
 	atomic_store((_Atomic __u32 *)&p->conf->n_wild[bank], n_wild);
 	atomic_store((_Atomic __u32 *)&p->conf->bank, bank);
 	set_all(p, false);

@@ -31,6 +31,8 @@
  *             working; where libxdp's dispatcher works, vcap's runs beside
  *             it instead); and an upgrade refuses an xdp: source, the old
  *             vcapd serving on
+ *   reopen    the device goes away under a running source and comes back:
+ *             failed with the reason, then capturing again, exactly
  */
 #include <errno.h>
 #include <string.h>
@@ -324,6 +326,8 @@ static void counts(void)
 	fprintf(stderr, "lanes took %llu of %llu; the rules name %llu\n", (unsigned long long)taken,
 		(unsigned long long)total, (unsigned long long)(a.named + b.named));
 	CHECK_EQ(taken, a.named + b.named);
+	CHECK_EQ(metric("vcap_source_left_out_packets_total{source=\"v\"}"),
+		 total - a.named - b.named);
 	CHECK(metric("vcap_source_lane_received_packets_total{source=\"v\",lane=\"0\"}") > 0 &&
 		      metric("vcap_source_lane_received_packets_total{source=\"v\",lane=\"1\"}") > 0,
 	      "a lane carried nothing");
@@ -599,12 +603,51 @@ static void refusals(void)
 	vcapd_stop(&d);
 }
 
+/* Wait until source v is in state (VCAP_SOURCE_*). */
+static void wait_state(uint32_t state)
+{
+	for (uint64_t end = mono_ms() + 15000; status_source(&d, "v").state != state; sleep_ms(20))
+		CHECK(mono_ms() < end, "source v never reached state %u", state);
+}
+
+/*
+ * The device goes away under a running source and comes back: the source
+ * fails, says why, and once it is back captures again, with its consumer
+ * (one that wants everything) counting exactly what was sent each time.
+ */
+static void reopen(void)
+{
+	struct who all = { .name = "all" };
+	VCAP_OPTS(vcap_open_opts, o, .ring_size = 32u << 20);
+
+	wire_two_queues();
+	start_vcapd("xdp:veth0");
+	all.h = vcap_open("host:v", &o);
+	CHECK(all.h, "open: %s", vcap_errmsg());
+	send_on(0, 5000);
+	settle(&all, 1, 5000);
+	CHECK(sh("ip -n %s link del veth0", w.cap) == 0, "link del");
+	wait_state(VCAP_SOURCE_FAILED);
+	fprintf(stderr, "failed: %s\n", status_source(&d, "v").error);
+	CHECK(strstr(status_source(&d, "v").error, "veth0"), "the error does not name veth0");
+	CHECK(sh("ip link add veth0 numtxqueues 2 numrxqueues 2 netns %s type veth peer name veth1 "
+		 "numtxqueues 2 numrxqueues 2 netns %s && ip -n %s link set veth0 up && "
+		 "ip -n %s link set veth1 up", w.cap, w.snd, w.cap, w.snd) == 0, "veth again");
+	wait_state(VCAP_SOURCE_RUNNING);
+	send_on(1, 5000);
+	settle(&all, 1, 10000);
+	CHECK_EQ(stats_of(&all, 10000).delivered, 10000);
+	vcap_close(all.h);
+	vcapd_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct scenario list[] = {
 		{ "counts", counts },
 		{ "pass", pass },
 		{ "refusals", refusals },
+		{ "reopen", reopen },
 	};
 
 	return RUN_SCENARIOS(argc, argv, list);
