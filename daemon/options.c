@@ -103,6 +103,23 @@ int kv_u64(const struct kv *kv, uint64_t min, uint64_t max, uint64_t *out, char 
 	return parse_u64(kv->val, kv->key, min, max, out, err, err_len);
 }
 
+int kv_ifname(const char **args, const char *kind, char *ifname, size_t cap, char *err,
+	      size_t err_len)
+{
+	const char *comma = strchr(*args, ',');
+	size_t len = comma ? (size_t)(comma - *args) : strlen(*args);
+
+	if (len == 0 || len >= cap) {
+		snprintf(err, err_len, "%s: expected %s:IFACE with a name of 1..%zu bytes", kind,
+			 kind, cap - 1);
+		return -EINVAL;
+	}
+	memcpy(ifname, *args, len);
+	ifname[len] = '\0';
+	*args += len;
+	return 0;
+}
+
 int kv_known(const struct kv *kv, const char *const *keys, const char *what, char *err,
 	     size_t err_len)
 {

@@ -32,6 +32,14 @@ int kv_known(const struct kv *kv, const char *const *keys, const char *what, cha
 	     size_t err_len);
 
 /*
+ * The interface name that starts a live source's options ("IFACE,k=v,..."
+ * after "kind:"): copied into ifname (cap bytes, IF_NAMESIZE), *args moved
+ * past it.  @return 0 or -EINVAL with err naming kind.
+ */
+int kv_ifname(const char **args, const char *kind, char *ifname, size_t cap, char *err,
+	      size_t err_len);
+
+/*
  * Parse kv's value as an unsigned number within [min, max].  Accepts the
  * suffixes k, M, G (x1000) and Ki, Mi, Gi (x1024), and a fraction where
  * the result is whole ("14.88M" is 14880000).

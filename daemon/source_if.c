@@ -153,8 +153,6 @@ static const char *const if_options[] = { "promisc", "ring", "block", "snaplen",
 static int if_open(struct source *s, const char *args, char *err, size_t err_len)
 {
 	struct if_src *f = calloc(1, sizeof(*f));
-	const char *comma = strchr(args, ',');
-	size_t len = comma ? (size_t)(comma - args) : strlen(args);
 	struct kv kv;
 	uint64_t v;
 	int rc = 0;
@@ -163,14 +161,10 @@ static int if_open(struct source *s, const char *args, char *err, size_t err_len
 		return -ENOMEM;
 	f->opts.promisc = true;
 	f->n = 1;
-	if (len == 0 || len >= sizeof(f->ifname)) {
-		snprintf(err, err_len, "if: expected if:IFACE with a name of 1..%d bytes",
-			 IF_NAMESIZE - 1);
+	if (kv_ifname(&args, "if", f->ifname, sizeof(f->ifname), err, err_len)) {
 		free(f);
 		return -EINVAL;
 	}
-	memcpy(f->ifname, args, len);
-	args += len;
 	while (!rc && (rc = kv_next(&args, &kv, err, err_len)) > 0) {
 		rc = kv_known(&kv, if_options, "if", err, err_len);
 		if (rc)

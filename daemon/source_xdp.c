@@ -228,8 +228,6 @@ static int xdp_open(struct source *s, const char *args, char *err, size_t err_le
 	static const char *const modes[] = { "native", "generic", NULL };
 	static const char *const zc[] = { "auto", "on", "off", NULL };
 	struct xdp_src *f = calloc(1, sizeof(*f));
-	const char *comma = strchr(args, ',');
-	size_t len = comma ? (size_t)(comma - args) : strlen(args);
 	struct kv kv;
 	uint64_t v;
 	int rc = 0, pick;
@@ -238,14 +236,10 @@ static int xdp_open(struct source *s, const char *args, char *err, size_t err_le
 		return -ENOMEM;
 	f->all_queues = true;
 	f->coalesce_ns = 500000;
-	if (len == 0 || len >= sizeof(f->ifname)) {
-		snprintf(err, err_len, "xdp: expected xdp:IFACE with a name of 1..%d bytes",
-			 IF_NAMESIZE - 1);
+	if (kv_ifname(&args, "xdp", f->ifname, sizeof(f->ifname), err, err_len)) {
 		free(f);
 		return -EINVAL;
 	}
-	memcpy(f->ifname, args, len);
-	args += len;
 	while (!rc && (rc = kv_next(&args, &kv, err, err_len)) > 0) {
 		rc = kv_known(&kv, xdp_options, "xdp", err, err_len);
 		if (rc)
