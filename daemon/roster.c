@@ -267,6 +267,7 @@ static void do_refilter(struct source *s, void *arg)
 	l->c->filter = l->f;
 	l->f = old;
 	recompute_kernel_filter(s);
+	want_changed(s, NULL);
 }
 
 struct filter *roster_refilter(struct consumer *c, struct filter *f)

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "afxdp.h"
+#include "cbpf_xdp.h"
 #include "options.h"
 #include "util.h"
 #include "want.h"
@@ -68,6 +69,7 @@ struct xdp_src {
 	uint64_t drops_before;    /* of sockets already closed */
 	uint64_t unwanted_before; /* of programs already detached */
 	struct want want;         /* lane 0's scratch */
+	bool filters_in_xdp;      /* the consumers' BPF filters run in the XDP program */
 };
 
 /* The interface's RX queues: ethtool's channels, else sysfs's rx-N.  0: unknown. */
@@ -132,14 +134,26 @@ static void apply_want(struct source *s, struct xdp_src *f)
 		     "nothing out", s->name);
 		f->want.all = true;
 	}
+	{
+		char err[160] = "";
+		int rc = vcap_xdp_prog_filters(f->prog, f->want.progs, f->want.n_progs, err,
+					       sizeof(err));
+
+		if (rc < 0)
+			vlog(LOG_WARNING, "source %s: the consumers' filters run in vcapd only, not "
+			     "in XDP: %s", s->name, err[0] ? err : strerror(-rc));
+		f->filters_in_xdp = rc > 0;
+	}
 	/* STATUS's kernel filter: what the XDP program lets through */
 	pthread_mutex_lock(&s->lock);
 	if (f->want.all)
-		snprintf(s->kernel_filter_shown, sizeof(s->kernel_filter_shown), "xdp: all");
+		snprintf(s->kernel_filter_shown, sizeof(s->kernel_filter_shown), "xdp: %s",
+			 f->filters_in_xdp ? "what the consumers' filters accept" : "all");
 	else
 		snprintf(s->kernel_filter_shown, sizeof(s->kernel_filter_shown),
-			 "xdp: what %u wildcard and %u flow rules name", f->want.n_wild,
-			 f->want.n_flows);
+			 "xdp: what %u wildcard and %u flow rules name%s", f->want.n_wild,
+			 f->want.n_flows,
+			 f->filters_in_xdp ? " and the consumers' filters accept" : "");
 	s->kernel_drop_all_shown = !f->want.all && !s->n_active;
 	pthread_mutex_unlock(&s->lock);
 }

@@ -4,10 +4,13 @@
  */
 #include "want.h"
 
+#include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cbpf_xdp.h"
 #include "consumer.h"
+#include "filter.h"
 #include "flowtab.h"
 #include "rules.h"
 #include "source.h"
@@ -68,11 +71,62 @@ static void add_flow(void *arg, const struct flow_key *k)
 	memcpy(&w->flows[w->n_flows++], k, sizeof(*k));
 }
 
+/* No filter leaves anything out: some consumer has none, or one XDP cannot run. */
+static void filters_all(struct want *w)
+{
+	w->n_progs = 0;
+	w->n_insns = 0;
+}
+
+/*
+ * Add c's policy and filter as one program; @return false when it has
+ * neither, or they cannot be chained (then nothing may be left out).
+ */
+static bool add_filter(struct want *w, const struct consumer *c)
+{
+	int n;
+
+	if (!c->policy && !c->filter)
+		return false;
+	while (w->n_insns + SOURCE_KFILTER_MAX > w->cap_insns)
+		if (!grow((void **)&w->insns, &w->cap_insns, w->cap_insns, sizeof(*w->insns)))
+			return false;
+	n = filter_chain(c->policy, c->filter, w->insns + w->n_insns, SOURCE_KFILTER_MAX);
+	if (n <= 0)
+		return false;
+	/* the same program as another consumer's: once is enough */
+	for (unsigned i = 0; i < w->n_progs; i++)
+		if (w->progs[i].len == (unsigned)n &&
+		    !memcmp(w->insns + (uintptr_t)w->progs[i].insns, w->insns + w->n_insns,
+			    (size_t)n * sizeof(*w->insns)))
+			return true;
+	if (!grow((void **)&w->progs, &w->cap_progs, w->n_progs, sizeof(*w->progs)))
+		return false;
+	/* an offset for now: insns may move as it grows (want_compute() makes them pointers) */
+	w->progs[w->n_progs++] = (struct cbpf_prog){
+		.insns = (const struct sock_filter *)(uintptr_t)w->n_insns, .len = (unsigned)n
+	};
+	w->n_insns += (unsigned)n;
+	return true;
+}
+
 void want_compute(const struct source *s, struct want *w)
 {
+	bool filters = true;
+
 	w->all = false;
 	w->n_wild = 0;
 	w->n_flows = 0;
+	filters_all(w);
+	for (unsigned i = 0; i < s->n_active && filters; i++)
+		filters = add_filter(w, s->active[i]);
+	if (!filters)
+		filters_all(w);
+	/* libpcap's struct bpf_insn and the kernel's struct sock_filter agree */
+	_Static_assert(sizeof(struct bpf_insn) == 8, "a classic instruction is 8 bytes");
+	for (unsigned i = 0; i < w->n_progs; i++)
+		w->progs[i].insns = (const struct sock_filter *)(const void *)(w->insns +
+									   (uintptr_t)w->progs[i].insns);
 	for (unsigned i = 0; i < s->n_active && !w->all; i++) {
 		const struct consumer *c = s->active[i];
 		const struct wildcard *ws;
@@ -90,6 +144,8 @@ void want_compute(const struct source *s, struct want *w)
 
 void want_free(struct want *w)
 {
+	free(w->progs);
+	free(w->insns);
 	free(w->wild);
 	free(w->flows);
 	memset(w, 0, sizeof(*w));

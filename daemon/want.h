@@ -12,6 +12,13 @@
  * rule's hit counter must still see its packets.  So a packet left out is
  * one that every consumer's rules would have dropped by default, which is
  * why it counts as filtered for each of them (deliver_unwanted()).
+ *
+ * Then the consumers' BPF filters (and tenants' policies), translated to
+ * run in XDP (source/cbpf_xdp.h): a packet that passed the rules' check
+ * goes on only if some consumer's filter accepts it.  The two checks are
+ * each a union over the consumers, so their conjunction is a superset of
+ * the union of each consumer's own conjunction: exact when the consumers
+ * use either rules or filters, generous when they mix them.
  */
 #ifndef VCAP_DAEMON_WANT_H
 #define VCAP_DAEMON_WANT_H
@@ -20,10 +27,22 @@
 
 #include "xdp_abi.h"
 
+struct bpf_insn;
+struct cbpf_prog;
 struct source;
 struct vcap_flow;
 
 struct want {
+	/*
+	 * The consumers' BPF filters, each chained with its tenant's policy
+	 * (filter_chain()), each distinct one once: a packet none accepts is
+	 * nobody's.  n_progs 0: some consumer has neither (or one XDP cannot
+	 * run), so the filters leave nothing out.  Checked after the rules.
+	 */
+	struct cbpf_prog *progs;
+	unsigned n_progs, cap_progs;
+	struct bpf_insn *insns; /* libpcap's: the programs' instructions */
+	unsigned n_insns, cap_insns;
 	bool all;
 	struct vcap_xdp_wild *wild; /* each distinct rule once */
 	unsigned n_wild, cap_wild;

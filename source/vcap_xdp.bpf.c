@@ -55,6 +55,14 @@ struct {
 	__type(value, struct vcap_xdp_cpu_stats);
 } vx_stats SEC(".maps");
 
+/* Slot 0: the consumers' BPF filters, translated (cbpf_xdp.c); empty: none to run. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} vx_filter SEC(".maps");
+
 /*
  * Late in the dispatcher's chain (libxdp's default is 50): what it takes
  * leaves the chain, so programs that drop or count go first.  A packet it
@@ -232,19 +240,25 @@ int vcap_xdp(struct xdp_md *ctx)
 	if (!conf || !bpf_map_lookup_elem(&vx_xsks, &q))
 		return XDP_PASS; /* not a queue vcapd captures */
 	if (conf->want_all)
-		goto take;
+		goto rules_pass;
 	__builtin_memset(&p, 0, sizeof(p));
 	if (parse(f, end, &p) == UNSURE)
-		goto take;
+		goto rules_pass;
 	__builtin_memcpy(key, &p, sizeof(p));
 	if (conf->n_flows && flow_named(&p))
-		goto take;
+		goto rules_pass;
 	if (wild_named(conf, (const struct vcap_xdp_parsed *)key))
-		goto take;
+		goto rules_pass;
 	if (st)
 		st->unwanted++;
 	return conf->pass ? XDP_PASS : XDP_DROP;
-take:
+rules_pass:
+	/*
+	 * Some consumer's rules may want it: now their filters, if vcapd
+	 * loaded them (the translated program redirects or counts, and does
+	 * not come back); without, it is taken.
+	 */
+	bpf_tail_call(ctx, &vx_filter, 0);
 	if (st)
 		st->taken++;
 	return bpf_redirect_map(&vx_xsks, q, XDP_PASS);

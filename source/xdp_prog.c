@@ -12,6 +12,7 @@
 #include "xdp_prog.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -25,6 +26,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "cbpf_xdp.h"
 #include "parse.h"
 
 extern const unsigned char vcap_xdp_obj[];
@@ -65,6 +67,12 @@ struct vcap_xdp_prog {
 	unsigned n_cpus;
 	struct vcap_xdp_flow *flows; /* what vx_flows holds, sorted */
 	unsigned n_flows;
+	bool pass;
+	int filter_slot_fd;          /* vx_filter */
+	int stats_fd;
+	int filter_fd;               /* the translated filters loaded now, or -1 */
+	struct sock_filter *filter_src; /* what they were made of: n, then each len and insns */
+	size_t filter_src_len;
 };
 
 /*
@@ -123,6 +131,9 @@ static void release(struct vcap_xdp_prog *p)
 		xdp_program__close(p->prog);
 	if (p->obj)
 		bpf_object__close(p->obj);
+	if (p->filter_fd >= 0)
+		close(p->filter_fd);
+	free(p->filter_src);
 	free(p->flows);
 	free(p);
 }
@@ -155,6 +166,7 @@ int vcap_xdp_prog_attach(struct vcap_xdp_prog **out, const char *ifname, bool ge
 
 	if (!p)
 		return -ENOMEM;
+	p->filter_fd = -1;
 	last_msg[0] = '\0';
 	libbpf_set_print(keep_msg);
 	libxdp_set_print(keep_xdp_msg);
@@ -202,10 +214,13 @@ int vcap_xdp_prog_attach(struct vcap_xdp_prog **out, const char *ifname, bool ge
 	}
 	p->xsks_fd = map_fd(p->obj, "vx_xsks");
 	p->flows_fd = map_fd(p->obj, "vx_flows");
+	p->filter_slot_fd = map_fd(p->obj, "vx_filter");
+	p->stats_fd = map_fd(p->obj, "vx_stats");
 	p->conf = map_array(p->obj, "vx_conf", &p->conf_len);
 	p->wild = map_array(p->obj, "vx_wild", &p->wild_len);
 	p->stats = map_array(p->obj, "vx_stats", &p->stats_len);
-	if (p->xsks_fd < 0 || p->flows_fd < 0 || !p->conf || !p->wild || !p->stats) {
+	if (p->xsks_fd < 0 || p->flows_fd < 0 || p->filter_slot_fd < 0 || !p->conf || !p->wild ||
+	    !p->stats) {
 		snprintf(err, err_len, "xdp:%s: the XDP program's maps could not be mapped: %s",
 			 ifname, strerror(errno));
 		vcap_xdp_prog_detach(p);
@@ -227,6 +242,117 @@ int vcap_xdp_prog_socket(struct vcap_xdp_prog *p, uint32_t queue, int fd)
 void vcap_xdp_prog_set_pass(struct vcap_xdp_prog *p, bool pass)
 {
 	atomic_store((_Atomic __u32 *)&p->conf->pass, pass);
+	p->pass = pass;
+}
+
+/* No translated filters: the program takes what the rules let through. */
+static void filters_off(struct vcap_xdp_prog *p)
+{
+	__u32 zero = 0;
+
+	bpf_map_delete_elem(p->filter_slot_fd, &zero);
+	if (p->filter_fd >= 0)
+		close(p->filter_fd);
+	p->filter_fd = -1;
+}
+
+/* progs flattened (n, then each length and its instructions), to tell a change. */
+static struct sock_filter *flatten(const struct cbpf_prog *progs, unsigned n, size_t *len)
+{
+	size_t total = 1;
+	struct sock_filter *f, *w;
+
+	for (unsigned i = 0; i < n; i++)
+		total += 1 + progs[i].len;
+	f = malloc(total * sizeof(*f));
+	if (!f)
+		return NULL;
+	w = f;
+	*w++ = (struct sock_filter){ .k = n };
+	for (unsigned i = 0; i < n; i++) {
+		*w++ = (struct sock_filter){ .k = progs[i].len };
+		memcpy(w, progs[i].insns, progs[i].len * sizeof(*w));
+		w += progs[i].len;
+	}
+	*len = total;
+	return f;
+}
+
+int vcap_xdp_prog_filters(struct vcap_xdp_prog *p, const struct cbpf_prog *progs, unsigned n,
+			  char *err, size_t err_len)
+{
+	enum { CAP = 32767 };
+	LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = BPF_XDP);
+	struct sock_filter *src;
+	struct bpf_insn *insns;
+	static char log[4096];
+	size_t src_len = 0;
+	__u32 zero = 0;
+	int rc, fd;
+
+	src = flatten(progs, n, &src_len);
+	if (src && p->filter_src && src_len == p->filter_src_len &&
+	    !memcmp(src, p->filter_src, src_len * sizeof(*src))) {
+		free(src);
+		return p->filter_fd >= 0; /* as loaded */
+	}
+	free(p->filter_src);
+	p->filter_src = src;
+	p->filter_src_len = src ? src_len : 0;
+	if (!n || !src) {
+		filters_off(p);
+		return src ? 0 : -ENOMEM;
+	}
+	insns = calloc(CAP, sizeof(*insns));
+	if (!insns) {
+		filters_off(p);
+		return -ENOMEM;
+	}
+	rc = cbpf_xdp_build(progs, n, p->xsks_fd, p->stats_fd, p->pass, insns, CAP, err, err_len);
+	if (rc <= 0) { /* 0: one of them takes everything, so no program is needed */
+		free(insns);
+		filters_off(p);
+		return rc;
+	}
+	lo.log_buf = log;
+	lo.log_size = sizeof(log);
+	lo.log_level = 0;
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "vcap_filters", "Dual BSD/GPL", insns, (size_t)rc,
+			   &lo);
+	if (fd < 0) {
+		/* again with the verifier's reasons, for the message */
+		lo.log_level = 1;
+		log[0] = '\0';
+		(void)bpf_prog_load(BPF_PROG_TYPE_XDP, "vcap_filters", "Dual BSD/GPL", insns,
+				    (size_t)rc, &lo);
+		log[sizeof(log) - 1] = '\0';
+		/* the last full line says why */
+		{
+			char *end = log + strlen(log), *line;
+
+			while (end > log && (end[-1] == '\n' || end[-1] == ' '))
+				*--end = '\0';
+			line = strrchr(log, '\n');
+			snprintf(err, err_len, "the kernel refused the translated filters: %s",
+				 line ? line + 1 : log);
+		}
+		rc = -errno;
+		free(insns);
+		filters_off(p);
+		return rc ? rc : -EINVAL;
+	}
+	free(insns);
+	if (bpf_map_update_elem(p->filter_slot_fd, &zero, &fd, BPF_ANY)) {
+		rc = -errno;
+		snprintf(err, err_len, "the filters' program slot refused it: %s", strerror(-rc));
+		close(fd);
+		filters_off(p);
+		return rc;
+	}
+	if (p->filter_fd >= 0)
+		close(p->filter_fd);
+	p->filter_fd = fd;
+	return 1;
 }
 
 static int flow_cmp(const void *a, const void *b)

@@ -47,6 +47,19 @@ int vcap_xdp_prog_want(struct vcap_xdp_prog *p, bool all, const struct vcap_xdp_
 /* One more flow rule (nothing else changed): cheaper than vcap_xdp_prog_want(). */
 int vcap_xdp_prog_want_flow(struct vcap_xdp_prog *p, const struct vcap_xdp_flow *flow);
 
+/*
+ * The consumers' BPF filters (classic, from libpcap; cbpf_xdp.h): after the
+ * rules' check, a packet goes on only if one of the n accepts it.  n == 0:
+ * no filter runs (some consumer has none).  The same programs as now cost
+ * nothing.  @return 1: they run in XDP; 0: none runs (none given, or one
+ * accepts everything); -errno with err: a program that cannot be
+ * translated, or that the verifier refused, and none runs (vcapd filters
+ * alone).
+ */
+struct cbpf_prog;
+int vcap_xdp_prog_filters(struct vcap_xdp_prog *p, const struct cbpf_prog *progs, unsigned n,
+			  char *err, size_t err_len);
+
 /* Packets left out as unwanted since attach, all CPUs. */
 uint64_t vcap_xdp_prog_unwanted(const struct vcap_xdp_prog *p);
 /* Through libxdp's dispatcher (beside other programs), or alone. */

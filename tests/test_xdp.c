@@ -21,6 +21,10 @@
  *             + dropped + filtered, and shunted where vcapd would have
  *             shunted.  What the lanes took from the sockets is exactly
  *             what some rule named: the rest never left the kernel.
+ *   filters   consumers with BPF filters only (and a cluster): the XDP
+ *             program runs them, translated, and leaves out exactly what
+ *             none accepts (libpcap's interpreter is the oracle); a filter
+ *             changed between bursts changes what the program takes
  *   pass      pass=1: what no consumer wants goes on to the kernel's stack
  *             (a UDP socket in the namespace gets exactly its datagrams),
  *             and with pass=0 it gets none
@@ -35,6 +39,7 @@
  *             failed with the reason, then capturing again, exactly
  */
 #include <errno.h>
+#include <pcap/pcap.h>
 #include <string.h>
 
 #include "harness.h"
@@ -336,6 +341,96 @@ static void counts(void)
 
 	for (int i = 0; i < N_CONS; i++)
 		vcap_close(c[i].h);
+	vcapd_stop(&d);
+}
+
+/* Packets [0, n) of the mix that filter text accepts (libpcap's own interpreter). */
+static uint64_t accepted(const char *text, uint64_t n, uint8_t *any)
+{
+	struct vcap_synth_cfg cfg = { .size = SIZE, .flows = FLOWS, .proto = VCAP_SYNTH_MIX,
+				      .ipv6_pct = 20 };
+	pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
+	struct vcap_synth s;
+	struct bpf_program prog;
+	uint8_t frame[SIZE];
+	uint64_t k = 0;
+	char err[128];
+
+	CHECK(vcap_synth_init(&s, &cfg, err, sizeof(err)) == 0, "synth: %s", err);
+	CHECK(p && pcap_compile(p, &prog, text, 1, PCAP_NETMASK_UNKNOWN) == 0, "compile %s", text);
+	for (uint64_t i = 0; i < n; i++) {
+		vcap_synth_frame(&s, i, frame);
+		if (bpf_filter(prog.bf_insns, frame, SIZE, SIZE)) {
+			k++;
+			any[i] = 1;
+		}
+	}
+	pcap_freecode(&prog);
+	pcap_close(p);
+	return k;
+}
+
+/*
+ * Consumers with BPF filters only (their rules pass by default): the XDP
+ * program runs the filters, translated, and leaves out what none accepts;
+ * one consumer changes its filter between two bursts.
+ */
+static void filters(void)
+{
+	enum { DNS, V6TCP, NTP0, NTP1, N_CONS };
+	struct who c[N_CONS] = { { .name = "dns" }, { .name = "v6tcp" }, { .name = "ntp0" },
+				 { .name = "ntp1" } };
+	const char *text[N_CONS] = { "udp port 53", "ip6 and tcp", "port 123", "port 123" };
+	uint8_t *any1 = calloc(HALF, 1), *any2 = calloc(HALF, 1);
+	uint64_t want[N_CONS], want2_dns, named = 0, total = 2 * HALF, taken;
+	struct vcap_stats st;
+
+	CHECK(any1 && any2, "calloc");
+	wire_two_queues();
+	start_vcapd("xdp:veth0");
+	for (int i = 0; i < N_CONS; i++) {
+		VCAP_OPTS(vcap_open_opts, o, .ring_size = 32u << 20, .filter = text[i],
+			  .cluster_id = i >= NTP0 ? 9 : 0, .cluster_mode = VCAP_CLUSTER_5TUPLE);
+
+		c[i].member = i >= NTP0;
+		c[i].h = vcap_open("host:v", &o);
+		CHECK(c[i].h, "open %s: %s", c[i].name, vcap_errmsg());
+	}
+	for (int i = 0; i < NTP1; i++)
+		want[i] = accepted(text[i], HALF, any1);
+	/* the second burst: dns looks at port 80 instead */
+	want2_dns = accepted("udp port 80", HALF, any2);
+	accepted(text[V6TCP], HALF, any2);
+	accepted(text[NTP0], HALF, any2);
+	for (uint64_t i = 0; i < HALF; i++)
+		named += any1[i] + any2[i];
+	fprintf(stderr, "STATUS: %s\n", status_source(&d, "v").kernel_filter);
+	CHECK(strstr(status_source(&d, "v").kernel_filter, "filters accept"),
+	      "the XDP program does not run the filters: %s", status_source(&d, "v").kernel_filter);
+
+	send_on(0, HALF);
+	settle(c, N_CONS, HALF);
+	CHECK(vcap_set_filter(c[DNS].h, "udp port 80") == 0, "refilter: %s", vcap_errmsg());
+	send_on(1, HALF);
+	settle(c, N_CONS, total);
+
+	st = stats_of(&c[DNS], total);
+	CHECK_EQ(st.delivered, want[DNS] + want2_dns);
+	CHECK_EQ(st.shunted, 0); /* a filter's doing, not a rule's */
+	CHECK_EQ(stats_of(&c[V6TCP], total).delivered, 2 * want[V6TCP]);
+	stats_of(&c[NTP0], total);
+	stats_of(&c[NTP1], total);
+	CHECK_EQ(c[NTP0].got + c[NTP1].got, 2 * want[NTP0]);
+	taken = metric("vcap_source_lane_received_packets_total{source=\"v\",lane=\"0\"}") +
+		metric("vcap_source_lane_received_packets_total{source=\"v\",lane=\"1\"}");
+	fprintf(stderr, "lanes took %llu of %llu; the filters accept %llu\n",
+		(unsigned long long)taken, (unsigned long long)total, (unsigned long long)named);
+	CHECK_EQ(taken, named);
+	CHECK_EQ(metric("vcap_source_left_out_packets_total{source=\"v\"}"), total - named);
+	for (int i = 0; i < N_CONS; i++)
+		vcap_close(c[i].h);
+	free(any1);
+	free(any2);
 	vcapd_stop(&d);
 }
 
@@ -645,6 +740,7 @@ int main(int argc, char **argv)
 {
 	static const struct scenario list[] = {
 		{ "counts", counts },
+		{ "filters", filters },
 		{ "pass", pass },
 		{ "refusals", refusals },
 		{ "reopen", reopen },
