@@ -73,6 +73,8 @@ static const char *spec_head(const char *kind)
 		return "pcap:/nonexistent.pcap,";
 	if (!strcmp(kind, "if"))
 		return "if:lo,";
+	if (!strcmp(kind, "xdp"))
+		return "xdp:vcap-none0,"; /* no such device: nothing is attached anywhere */
 	return "synth:";
 }
 
@@ -100,6 +102,20 @@ static void check_kind(const struct source_ops *ops)
 	snprintf(start, sizeof(start), "%s:", ops->kind);
 	help_line(start, line, sizeof(line));
 	CHECK(ops->options, "kind %s has no table of options", ops->kind);
+	/* a vcapd built without libxdp has xdp: say so whatever the options */
+	snprintf(spec, sizeof(spec), "t=%s", spec_head(ops->kind));
+	spec[strlen(spec) - (spec[strlen(spec) - 1] == ',')] = '\0';
+	if (source_create(spec, NULL, &s, err, sizeof(err)) == -ENOTSUP &&
+	    strstr(err, "built without")) {
+		for (const char *const *k = ops->options; *k; k++)
+			CHECK(shows_key(line, *k), "vcapd --help does not show %s's option %s=",
+			      ops->kind, *k);
+		fprintf(stderr, "%s: not built in (%s)\n", ops->kind, err);
+		return;
+	}
+	if (s)
+		source_destroy(s);
+	s = NULL;
 	for (const char *const *k = ops->options; *k; k++, n++) {
 		CHECK(shows_key(line, *k), "vcapd --help does not show %s's option %s= in \"%s\"",
 		      ops->kind, *k, line);
@@ -123,7 +139,7 @@ int main(void)
 	read_help();
 	for (const struct source_ops *const *k = source_kinds; *k; k++, kinds++)
 		check_kind(*k);
-	CHECK(kinds == 3, "%u kinds", kinds);
+	CHECK(kinds == 4, "%u kinds", kinds);
 
 	for (const char *const *k = source_common_options; *k; k++) {
 		CHECK(shows_key(help, *k), "vcapd --help does not show %s=, which every kind takes",
