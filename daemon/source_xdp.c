@@ -16,14 +16,15 @@
  * TAP).  pass=1 hands the unwanted ones to the stack; the wanted ones are
  * the sockets' either way.
  *
- * coalesce=USEC: a lane woken for fewer than a batch of packets waits for
- * more, up to that long (500 by default; 0: not at all), as a NIC's
- * interrupt moderation would: at 200 kpps a wake-up then brings ~100
- * packets instead of one or two, and a wake-up (two system calls and a
- * context switch) costs more than copying them.  How long it waits is the
- * time the lane's recent rate needs to fill a batch, never more than half
- * the RX ring's time, so a fast queue is never left to overflow.  The
- * kernel's TPACKET_V3 ring does the like with its block timeout (10 ms).
+ * coalesce=USEC: a lane that has drained its RX ring sleeps until its
+ * recent rate will have brought a quarter of the ring, up to that long
+ * (10000 by default, the block timeout TPACKET_V3 gives if: sources; 0:
+ * wake for every packet), as a NIC's interrupt moderation would: a wake-up
+ * (system calls and two context switches, tens of microseconds on a
+ * virtual machine) costs more than copying hundreds of packets, so it
+ * should bring hundreds.  Never more than half the ring's time, so a fast
+ * queue is not left to overflow; a slow one waits the whole coalesce=
+ * (its packets' latency).  See xdp_wait().
  *
  * An upgrade refuses (no save/restore): the sockets' memory is vcapd's own.
  */
@@ -61,9 +62,9 @@ struct xdp_src {
 	struct vcap_xdp_prog *prog;
 	struct vcap_xsk *xsk[SOURCE_LANES_MAX];
 	atomic_bool broken;
-	/* per lane, for coalescing: packets read since the lane last woke, and when */
+	/* per lane, for coalescing: packets read since `since` */
 	struct xdp_lane_rate {
-		uint64_t woke_ns;
+		uint64_t since;
 		uint64_t read;
 	} rate[SOURCE_LANES_MAX];
 	uint64_t drops_before;    /* of sockets already closed */
@@ -249,7 +250,7 @@ static int xdp_open(struct source *s, const char *args, char *err, size_t err_le
 	if (!f)
 		return -ENOMEM;
 	f->all_queues = true;
-	f->coalesce_ns = 500000;
+	f->coalesce_ns = 10000000;
 	if (kv_ifname(&args, "xdp", f->ifname, sizeof(f->ifname), err, err_len)) {
 		free(f);
 		return -EINVAL;
@@ -346,27 +347,12 @@ static int xdp_next(struct source *s, unsigned lane, struct vcap_pkt_meta *meta,
 	return n;
 }
 
-/*
- * How long a lane woken with `ready` packets waits for a batch: what its
- * rate since it last woke needs, within coalesce= and half the RX ring.
- */
-static uint64_t coalesce_for(struct xdp_src *f, unsigned lane, unsigned ready, uint64_t now)
+/* How many packets a wake-up should bring: a quarter of the RX ring. */
+static unsigned coalesce_target(const struct xdp_src *f)
 {
-	struct xdp_lane_rate *r = &f->rate[lane];
-	uint64_t span = now - r->woke_ns, wait = f->coalesce_ns, ring = f->xo.ring ? f->xo.ring : 4096;
+	unsigned ring = f->xo.ring ? f->xo.ring : 4096;
 
-	if (r->read && span) {
-		/* ns per packet, at the rate of the last period */
-		uint64_t per = span / r->read ? span / r->read : 1;
-
-		if ((BATCH - ready) * per < wait)
-			wait = (BATCH - ready) * per;
-		if (ring / 2 * per < wait)
-			wait = ring / 2 * per;
-	}
-	r->woke_ns = now;
-	r->read = 0;
-	return wait;
+	return ring / 4 > BATCH ? ring / 4 : BATCH;
 }
 
 static void xdp_release(struct source *s, unsigned lane)
@@ -376,13 +362,42 @@ static void xdp_release(struct source *s, unsigned lane)
 	vcap_xsk_release(f->xsk[lane]);
 }
 
+/* The first look at a burst's rate, after an idle lane woke for its first packet. */
+#define PROBE_NS 100000ull
+
+/*
+ * A lane with a known rate (it read packets since its last look) sleeps
+ * once, as long as that rate needs to bring the target (coalesce_target),
+ * within coalesce= and half the ring's time.  An idle lane blocks in
+ * poll() until a packet comes, then sleeps PROBE_NS to see how fast the
+ * burst is.  So a steady stream costs one sleep per target's worth.
+ */
 static void xdp_wait(struct source *s, unsigned lane, int wake_fd, uint64_t max_ns)
 {
 	struct xdp_src *f = s->priv;
+	struct xdp_lane_rate *r = &f->rate[lane];
 	struct pollfd p[2] = { { .fd = vcap_xsk_fd(f->xsk[lane]), .events = POLLIN },
 			       { .fd = wake_fd, .events = POLLIN } };
+	uint64_t now = mono_ns(), ring = f->xo.ring ? f->xo.ring : 4096;
 	struct timespec ts;
 
+	if (f->coalesce_ns && r->read && now > r->since) {
+		uint64_t per = (now - r->since) / r->read, wait = f->coalesce_ns;
+		unsigned target = coalesce_target(f), ready = vcap_xsk_ready(f->xsk[lane], target);
+
+		per = per ? per : 1;
+		if ((target - ready) * per < wait)
+			wait = (target - ready) * per;
+		if (ring / 2 * per < wait)
+			wait = ring / 2 * per;
+		if (wait > max_ns)
+			wait = max_ns;
+		r->since = now;
+		r->read = 0;
+		if (ready < target && wait >= 1000) /* less than a microsecond: not worth a call */
+			wait_readable(wake_fd, -1, wait);
+		return;
+	}
 	/* lane 0 counts what the program left out: while it does, look often */
 	if (lane == 0 && max_ns > 10000000ull && f->prog &&
 	    vcap_xdp_prog_unwanted(f->prog) + f->unwanted_before != s->unwanted_seen)
@@ -405,19 +420,10 @@ static void xdp_wait(struct source *s, unsigned lane, int wake_fd, uint64_t max_
 		atomic_store(&f->broken, true); /* the device went away */
 		return;
 	}
-	/* a few packets: let more come, for a batch per wake-up (coalesce=) */
-	if ((p[0].revents & POLLIN) && !(p[1].revents & POLLIN) && f->coalesce_ns) {
-		unsigned ready = vcap_xsk_ready(f->xsk[lane], BATCH);
-		uint64_t wait;
-
-		if (ready >= BATCH)
-			return;
-		wait = coalesce_for(f, lane, ready, mono_ns());
-		if (wait > max_ns)
-			wait = max_ns;
-		if (wait >= 1000) /* less than a microsecond is not worth a system call */
-			wait_readable(wake_fd, -1, wait);
-	}
+	r->since = mono_ns();
+	r->read = 0;
+	if ((p[0].revents & POLLIN) && !(p[1].revents & POLLIN) && f->coalesce_ns)
+		wait_readable(wake_fd, -1, f->coalesce_ns < PROBE_NS ? f->coalesce_ns : PROBE_NS);
 }
 
 static uint64_t xdp_kernel_drops(struct source *s)
