@@ -4,17 +4,16 @@
 # multiqueue.sh - if:veth0, if:veth0,fanout=2 and xdp:veth0 side by side,
 # in one run, on the same paced veth traffic (two private namespaces, a
 # veth pair with 2 RX queues), with one consumer (vcapcount host:v).
-# xdp:veth0 runs twice: as it comes (coalesce=50: a lane wakes at most
-# 50 us after a packet came) and with coalesce=10000, the 10 ms that if:'s
-# TPACKET_V3 blocks may wait before they are handed over (mode xdp10).
 #
 #   all   per frame size, the consumer wants everything: CPU per delivered
 #         packet and loss;
 #   1pct  the consumer wants 1 % of the traffic (10 of 1000 flows, both
 #         directions: client ports 1024..1033): on if: with its BPF filter,
-#         which vcapd hands to the kernel (the packet socket runs it), on
+#         which vcapd hands to the kernel (the packet socket runs it); on
 #         xdp: with the same set as wildcard rules (--default drop), which
-#         vcap's XDP program runs: CPU per OFFERED packet;
+#         vcap's XDP program runs (mode xdp), and with the BPF filter, which
+#         vcapd translates to run in the XDP program too (mode xdpf): CPU
+#         per OFFERED packet;
 #   flat  the senders flat out (-r 0), 64 B: the rate they keep with
 #         nothing capturing, with if: and with xdp: (on veth the receive
 #         side runs in the sender's context, so capturing slows it).
@@ -142,31 +141,35 @@ xdp_queues() {
 }
 
 # point ROUND KIND MODE SIZE: one measurement, one JSON record to $raw.
-# KIND all, 1pct or flat; MODE none, if, fanout, xdp or xdp10.
+# KIND all, 1pct or flat; MODE none, if, fanout, xdp or xdpf (xdp: with the
+# BPF filter rather than the rules, 1pct only).
 point() {
 	local round=$1 kind=$2 mode=$3 size=$4 spec="" sr r0 i q0 q1
 	local p0 p1 v0 v1 k0 k1 b0 b1 w0 w1 args=()
 	case $mode in
 	if) spec=if:veth0 ;;
 	fanout) spec=if:veth0,fanout=2 ;;
-	xdp) spec=xdp:veth0 ;;
-	xdp10) spec=xdp:veth0,coalesce=10000 ;;
+	xdp | xdpf) spec=xdp:veth0 ;;
 	esac
 	cpid=
 	if [ -n "$spec" ]; then
 		vcapd_start -n "$cap" --source "v=$spec" || exit 1
 		if [ "$kind" = 1pct ]; then
-			case $mode in xdp*) args=("${rules[@]}") ;; *) args=(-f "$filter") ;; esac
+			if [ "$mode" = xdp ]; then args=("${rules[@]}"); else args=(-f "$filter"); fi
 		fi
 		VCAP_SOCKET=$tmp/vcapd.sock "$B/tools/vcapcount" -i host:v -q --json -d 600 \
 			"${args[@]}" >"$tmp/count.json" 2>"$tmp/count.err" &
 		cpid=$!
 		wait_for 10 "the consumer's ring" status_has '"rings":1'
 		# the consumer's filtering in place before the first frame
-		if [ "$kind" = 1pct ] && [ "${args[0]}" = --default ]; then
+		if [ "$kind" = 1pct ] && [ "$mode" = xdp ]; then
 			wait_for 10 "the rules" status_has '"rules":2,'
-		elif [ "$kind" = 1pct ]; then
+			wait_for 10 "the rules in XDP" status_has '"kernel_filter":"xdp: what 2 wildcard'
+		elif [ "$kind" = 1pct ] && [ "$mode" = if ]; then
 			wait_for 10 "the kernel filter" status_has "\"kernel_filter\":\"$filter\""
+		elif [ "$kind" = 1pct ]; then
+			wait_for 10 "the filter in XDP" status_has \
+				"\"kernel_filter\":\"xdp: what the consumers' filters accept\""
 		fi
 	fi
 	q0=$(xdp_queues)
@@ -258,8 +261,8 @@ EOF
 echo "multiqueue.sh: $rounds rounds; raw results in $raw" >&2
 for round in $(seq 1 "$rounds"); do
 	for size in $sizes; do
-		for mode in none if fanout xdp xdp10; do point "$round" all "$mode" "$size"; done
-		for mode in if xdp xdp10; do point "$round" 1pct "$mode" "$size"; done
+		for mode in none if fanout xdp; do point "$round" all "$mode" "$size"; done
+		for mode in if xdp xdpf; do point "$round" 1pct "$mode" "$size"; done
 	done
 	for mode in none if xdp; do point "$round" flat "$mode" 64; done
 done

@@ -21,7 +21,7 @@ from collections import defaultdict
 from vcapbench import jsonl, machine, stats
 
 NAMES = {"if": "`if:veth0`", "fanout": "`if:veth0,fanout=2`", "xdp": "`xdp:veth0`",
-         "xdp10": "`xdp:veth0,coalesce=10000`", "none": "nothing capturing"}
+         "xdpf": "`xdp:veth0`, BPF filter", "none": "nothing capturing"}
 
 
 def kernel_s(r):
@@ -157,7 +157,7 @@ def main(raw, command):
           "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     totals = {}
     for size in sizes:
-        for mode in ("if", "fanout", "xdp", "xdp10"):
+        for mode in ("if", "fanout", "xdp"):
             if not runs.all.get(("all", mode, size)):
                 continue
             c = runs.cpu("all", mode, size, "delivered")
@@ -191,7 +191,7 @@ def main(raw, command):
           "|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     kv = {}
     for size in sizes:
-        for mode in ("if", "xdp", "xdp10"):
+        for mode in ("if", "xdp", "xdpf"):
             rs = runs.all.get(("1pct", mode, size), [])
             if not rs:
                 continue
@@ -266,7 +266,7 @@ def main(raw, command):
         L.append(f"| 1 % wanted: `xdp:` kernel + vcapd CPU per offered packet ≤ 0.3x "
                  f"`if:` with its kernel filter (64 B) | "
                  f"{ratio(k_x, k_if)} ({k_x:.0f} / {k_if:.0f} ns) | {verdict(ok)} |")
-    paced = [runs.loss(k, m, s) for k in ("all", "1pct") for m in ("if", "fanout", "xdp", "xdp10")
+    paced = [runs.loss(k, m, s) for k in ("all", "1pct") for m in ("if", "fanout", "xdp", "xdpf")
              for s in sizes if runs.all.get((k, m, s))]
     lost = [p[0] - p[1] for p in paced]
     L.append(f"| equal loss (0) at the same offered rate | "
