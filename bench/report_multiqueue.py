@@ -138,7 +138,7 @@ def main(raw, command):
     sizes = sorted({r["size"] for r in recs if r["kind"] == "all"})
     rate = max((r["rate"] for r in recs), default=0)
     sent = stats.median_or_nan([r["sent"] for r in recs if r["kind"] == "all"])
-    L = [machine.provenance(command, raw.split("/")[-1]), "",
+    L = [machine.provenance(command, raw.split("/")[-1]).rstrip("\n"), "",
          f"{rounds} rounds; per point the median over rounds, loss summed over them.  "
          f"Two senders (vcapsend, {rate // 2 // 1000} kpps each in 100-µs bursts, one "
          f"pinned to each CPU, so each veth RX queue gets half), {sent:.0f} frames per "
@@ -184,8 +184,9 @@ def main(raw, command):
           "the rest before they are queued (they count in no counter).  `xdp:`: "
           "`vcapcount --default drop --rule pass,udp,sport=1024-1033 --rule "
           "pass,udp,dport=1024-1033`, which vcap's XDP program runs, dropping the rest "
-          "before an AF_XDP copy (they count as received and filtered).  ns per "
-          "**offered** packet.", "",
+          "before an AF_XDP copy (they count as received and filtered); and "
+          "(\"BPF filter\") the same `-f` filter as `if:`'s, which vcapd translates to "
+          "run in the XDP program too.  ns per **offered** packet.", "",
           "| frame | source | delivered of wanted | filtered | lost: ring / socket / before | "
           "kernel | vcapd | wake-ups | kernel + vcapd | vs `if:` | consumer | machine (check) |",
           "|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
