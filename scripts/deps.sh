@@ -18,7 +18,7 @@ PACKAGES="
 "
 for group in "$@"; do
 	case $group in
-	bench) PACKAGES="$PACKAGES dpdk gnuplot-nox" ;;
+	bench) PACKAGES="$PACKAGES dpdk gnuplot-nox ethtool" ;;
 	*) echo "deps.sh: unknown group $group" >&2; exit 2 ;;
 	esac
 done
