@@ -348,9 +348,9 @@ static int xdp_next(struct source *s, unsigned lane, struct vcap_pkt_meta *meta,
 }
 
 /* How many packets a wake-up should bring: a quarter of the RX ring. */
-static unsigned coalesce_target(const struct xdp_src *f)
+static unsigned coalesce_target(const struct xdp_src *f, unsigned lane)
 {
-	unsigned ring = f->xo.ring ? f->xo.ring : 4096;
+	unsigned ring = vcap_xsk_ring(f->xsk[lane]);
 
 	return ring / 4 > BATCH ? ring / 4 : BATCH;
 }
@@ -378,12 +378,12 @@ static void xdp_wait(struct source *s, unsigned lane, int wake_fd, uint64_t max_
 	struct xdp_lane_rate *r = &f->rate[lane];
 	struct pollfd p[2] = { { .fd = vcap_xsk_fd(f->xsk[lane]), .events = POLLIN },
 			       { .fd = wake_fd, .events = POLLIN } };
-	uint64_t now = mono_ns(), ring = f->xo.ring ? f->xo.ring : 4096;
+	uint64_t now = mono_ns(), ring = vcap_xsk_ring(f->xsk[lane]);
 	struct timespec ts;
 
 	if (f->coalesce_ns && r->read && now > r->since) {
 		uint64_t per = (now - r->since) / r->read, wait = f->coalesce_ns;
-		unsigned target = coalesce_target(f), ready = vcap_xsk_ready(f->xsk[lane], target);
+		unsigned target = coalesce_target(f, lane), ready = vcap_xsk_ready(f->xsk[lane], target);
 
 		per = per ? per : 1;
 		if ((target - ready) * per < wait)

@@ -19,11 +19,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <xdp/xsk.h>
 
-#define FRAME_SIZE 4096u /* XSK_UMEM__DEFAULT_FRAME_SIZE: one page */
+/*
+ * A frame holds one packet behind the kernel's 256 bytes of XDP headroom:
+ * 2 KiB frames take Ethernet frames up to 1792 bytes (an MTU of 1500 with
+ * two VLAN tags), 4 KiB ones up to 3840; a larger frame is dropped by the
+ * kernel and counted (rx_dropped).  The smaller, the more frames, and so
+ * the longer a ring of the same memory rides out a lane that waits for a
+ * CPU: the UMEM is 64 MiB by default, as if:'s ring is.
+ */
+#define FRAME_SMALL 2048u
+#define FRAME_LARGE 4096u
+#define FRAME_ROOM 256u /* XDP_PACKET_HEADROOM */
+#define UMEM_DEFAULT (64u << 20)
 
 struct vcap_xsk {
 	struct xsk_umem *umem;
@@ -34,6 +47,7 @@ struct vcap_xsk {
 	void *area;
 	size_t area_len;
 	uint32_t ring;
+	uint32_t frame;    /* bytes: FRAME_SMALL or FRAME_LARGE */
 	uint32_t held;     /* descriptors read and not yet released */
 	uint32_t ifindex;
 	bool zerocopy;
@@ -50,6 +64,22 @@ static void closex(struct vcap_xsk *x)
 		munmap(x->area, x->area_len);
 	free(x->addrs);
 	free(x);
+}
+
+/* The frame size ifname's MTU needs (with two VLAN tags). */
+static uint32_t frame_for(const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint32_t mtu = 1500;
+
+	if (fd >= 0) {
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		if (!ioctl(fd, SIOCGIFMTU, &ifr) && ifr.ifr_mtu > 0)
+			mtu = (uint32_t)ifr.ifr_mtu;
+		close(fd);
+	}
+	return mtu + 14 + 8 + FRAME_ROOM <= FRAME_SMALL ? FRAME_SMALL : FRAME_LARGE;
 }
 
 /*
@@ -99,7 +129,8 @@ int vcap_xsk_open(struct vcap_xsk **out, const char *ifname, uint32_t queue,
 		  const struct vcap_xsk_opts *o, char *err, size_t err_len)
 {
 	struct vcap_xsk *x = calloc(1, sizeof(*x));
-	uint32_t ring = o->ring ? o->ring : 4096, frames;
+	uint32_t frame = frame_for(ifname), ring = o->ring ? o->ring : UMEM_DEFAULT / 2 / frame;
+	uint32_t frames;
 	struct xsk_umem_config ucfg = { 0 };
 	struct xsk_socket_config cfg = { 0 };
 	int rc;
@@ -114,7 +145,8 @@ int vcap_xsk_open(struct vcap_xsk **out, const char *ifname, uint32_t queue,
 	x->ifindex = if_nametoindex(ifname);
 	x->ring = ring;
 	frames = 2 * ring;
-	x->area_len = (size_t)frames * FRAME_SIZE;
+	x->frame = frame;
+	x->area_len = (size_t)frames * frame;
 	x->addrs = calloc(frames, sizeof(*x->addrs));
 	x->area = map_frames(x->area_len);
 	if (!x->area || !x->addrs) {
@@ -124,7 +156,7 @@ int vcap_xsk_open(struct vcap_xsk **out, const char *ifname, uint32_t queue,
 	}
 	ucfg.fill_size = frames;
 	ucfg.comp_size = 64; /* nothing is sent: the completion ring stays empty */
-	ucfg.frame_size = FRAME_SIZE;
+	ucfg.frame_size = frame;
 	ucfg.frame_headroom = 0;
 	rc = xsk_umem__create(&x->umem, x->area, x->area_len, &x->fill, &x->comp, &ucfg);
 	if (rc) {
@@ -166,7 +198,7 @@ int vcap_xsk_open(struct vcap_xsk **out, const char *ifname, uint32_t queue,
 	}
 	/* every frame on the fill ring */
 	for (uint32_t i = 0; i < frames; i++)
-		x->addrs[i] = (uint64_t)i * FRAME_SIZE;
+		x->addrs[i] = (uint64_t)i * frame;
 	fill(x, x->addrs, frames);
 	*out = x;
 	return 0;
@@ -234,6 +266,11 @@ uint64_t vcap_xsk_drops(struct vcap_xsk *x)
 int vcap_xsk_fd(const struct vcap_xsk *x)
 {
 	return xsk_socket__fd(x->xsk);
+}
+
+uint32_t vcap_xsk_ring(const struct vcap_xsk *x)
+{
+	return x->ring;
 }
 
 bool vcap_xsk_zerocopy(const struct vcap_xsk *x)

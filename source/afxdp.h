@@ -5,7 +5,8 @@
  * xsk API.  vcapd's xdp: sources open one per queue (daemon/source_xdp.c);
  * the XDP program that sends packets here is xdp_prog.h's.
  *
- * The socket owns a UMEM of 2 x ring frames of 4 KiB: the kernel copies a
+ * The socket owns a UMEM of 2 x ring frames of 2 or 4 KiB (as the MTU
+ * needs): the kernel copies a
  * packet into a frame the fill ring offered (or, in zero-copy mode, the
  * NIC writes it there) and puts its descriptor on the RX ring.  Packets
  * returned by vcap_xsk_read() point into their frames and stay valid until
@@ -35,7 +36,12 @@ enum vcap_xsk_zerocopy {
 };
 
 struct vcap_xsk_opts {
-	uint32_t ring;     /* RX ring entries, a power of two; 0: 4096 */
+	/*
+	 * RX ring entries, a power of two; 0: as many as 64 MiB of frames
+	 * hold, two frames an entry (16384 with 2 KiB frames, the size an MTU
+	 * up to 1500 takes; 8192 with 4 KiB ones).
+	 */
+	uint32_t ring;
 	enum vcap_xsk_zerocopy zerocopy;
 	bool generic;      /* the XDP program runs in generic (skb) mode */
 };
@@ -64,6 +70,7 @@ unsigned vcap_xsk_ready(struct vcap_xsk *x, unsigned max);
 /* Packets the kernel could not hand over: RX ring full, or no free frame. */
 uint64_t vcap_xsk_drops(struct vcap_xsk *x);
 int vcap_xsk_fd(const struct vcap_xsk *x);
+uint32_t vcap_xsk_ring(const struct vcap_xsk *x); /* RX ring entries */
 bool vcap_xsk_zerocopy(const struct vcap_xsk *x);
 void vcap_xsk_close(struct vcap_xsk *x);
 
