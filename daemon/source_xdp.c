@@ -8,9 +8,14 @@
  *   xdp:IFACE[,queues=all|Q:Q..][,mode=native|generic][,zerocopy=auto|on|off]
  *            [,pass=0|1][,ring=N][,coalesce=USEC]
  *
- * One lane per queue.  What consumers may want (daemon/want.h) goes into
- * the program's maps after every change of the roster or the rules; what
- * it leaves out counts as filtered for every consumer (capture.c).  With
+ * ring=N: each RX ring's entries; by default 64 MiB of frames per queue,
+ * as if:'s ring (afxdp.h).
+ *
+ * One lane per queue.  What consumers may want (daemon/want.h: their rules
+ * into the program's maps, their BPF filters translated into a program of
+ * their own, source/cbpf_xdp.h) goes into the kernel after every change of
+ * the roster, a filter or the rules; what it leaves out counts as filtered
+ * for every consumer (capture.c).  With
  * pass=0 (the default) the program drops it, so the host's stack sees no
  * packet of the captured queues at all: this is for capture ports (SPAN,
  * TAP).  pass=1 hands the unwanted ones to the stack; the wanted ones are
