@@ -73,7 +73,7 @@ static void usage(FILE *out)
 		"        xdp:IFACE[,queues=all|Q:Q][,mode=native|generic][,zerocopy=auto|on|off][,pass=1][,ring=N][,coalesce=US]\n"
 		"                       live capture with AF_XDP, a socket and a lane per RX\n"
 		"                       queue; vcap's XDP program drops (pass=1: hands to the\n"
-		"                       stack) what no consumer's rules name\n"
+		"                       stack) what no consumer's rules name or filter accepts\n"
 		"                       any SPEC may add cpu=N to pin its capture thread, or\n"
 		"                       cpu=A:B:.. to pin lane k's to the k-th;\n"
 		"                       a source that has ended (its count sent, its file\n"
