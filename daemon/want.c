@@ -94,18 +94,18 @@ static bool add_filter(struct want *w, const struct consumer *c)
 	n = filter_chain(c->policy, c->filter, w->insns + w->n_insns, SOURCE_KFILTER_MAX);
 	if (n <= 0)
 		return false;
-	/* the same program as another consumer's: once is enough */
-	for (unsigned i = 0; i < w->n_progs; i++)
+	/*
+	 * The same program as another consumer's: once is enough.  The
+	 * programs lie in insns one after the other, in order; their pointers
+	 * are set once insns has stopped moving (want_compute()).
+	 */
+	for (unsigned i = 0, off = 0; i < w->n_progs; off += w->progs[i++].len)
 		if (w->progs[i].len == (unsigned)n &&
-		    !memcmp(w->insns + (uintptr_t)w->progs[i].insns, w->insns + w->n_insns,
-			    (size_t)n * sizeof(*w->insns)))
+		    !memcmp(w->insns + off, w->insns + w->n_insns, (size_t)n * sizeof(*w->insns)))
 			return true;
 	if (!grow((void **)&w->progs, &w->cap_progs, w->n_progs, sizeof(*w->progs)))
 		return false;
-	/* an offset for now: insns may move as it grows (want_compute() makes them pointers) */
-	w->progs[w->n_progs++] = (struct cbpf_prog){
-		.insns = (const struct sock_filter *)(uintptr_t)w->n_insns, .len = (unsigned)n
-	};
+	w->progs[w->n_progs++] = (struct cbpf_prog){ .len = (unsigned)n };
 	w->n_insns += (unsigned)n;
 	return true;
 }
@@ -124,9 +124,8 @@ void want_compute(const struct source *s, struct want *w)
 		filters_all(w);
 	/* libpcap's struct bpf_insn and the kernel's struct sock_filter agree */
 	_Static_assert(sizeof(struct bpf_insn) == 8, "a classic instruction is 8 bytes");
-	for (unsigned i = 0; i < w->n_progs; i++)
-		w->progs[i].insns = (const struct sock_filter *)(const void *)(w->insns +
-									   (uintptr_t)w->progs[i].insns);
+	for (unsigned i = 0, off = 0; i < w->n_progs; off += w->progs[i++].len)
+		w->progs[i].insns = (const struct sock_filter *)(const void *)(w->insns + off);
 	for (unsigned i = 0; i < s->n_active && !w->all; i++) {
 		const struct consumer *c = s->active[i];
 		const struct wildcard *ws;

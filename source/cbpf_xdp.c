@@ -3,8 +3,8 @@
  * cbpf_xdp.c - classic BPF into an XDP program (cbpf_xdp.h).
  *
  * Registers: r6 the XDP context, r9 the packet's start, r5 its end, w7 A,
- * w8 X (32-bit operations throughout, as in classic BPF), r2 and r3 for
- * bounds checks.  Scratch word M[k] lives at r10 - 64 + 4k.  No helper is
+ * w8 X (32-bit operations throughout, as in classic BPF), r2 an indexed
+ * load's pointer, r3 for bounds checks.  Scratch word M[k] lives at r10 - 64 + 4k.  No helper is
  * called inside a filter except for the packet's length, after which the
  * end is loaded again.
  *
@@ -92,8 +92,12 @@ static int16_t mem_off(uint32_t k)
 	return (int16_t)(-4 * MEM_WORDS + 4 * (int)k);
 }
 
-/* dst = the packet's size bytes at r9 + k (network order), or reject. */
-static void load_abs(struct emit *e, uint8_t dst, uint32_t k, unsigned size)
+/*
+ * dst = the packet's size bytes at base + k (network order), or reject.
+ * base is r9 (the packet's start) or r2, a pointer into the packet whose
+ * offset the verifier knows to be bounded.
+ */
+static void load_at(struct emit *e, uint8_t dst, uint8_t base, uint32_t k, unsigned size)
 {
 	uint8_t sz = size == 4 ? BPF_W : size == 2 ? BPF_H : BPF_B;
 
@@ -101,33 +105,22 @@ static void load_abs(struct emit *e, uint8_t dst, uint32_t k, unsigned size)
 		jump(e, BPF_JMP | BPF_JA, 0, 0, 0, T_REJECT);
 		return;
 	}
-	put(e, BPF_ALU64 | BPF_MOV | BPF_X, R2, RDATA, 0, 0);
-	put(e, BPF_ALU64 | BPF_ADD | BPF_K, R2, 0, 0, (int32_t)(k + size));
-	jump(e, BPF_JMP | BPF_JGT | BPF_X, R2, REND, 0, T_REJECT);
-	put(e, BPF_LDX | BPF_MEM | sz, dst, RDATA, (int16_t)k, 0);
+	put(e, BPF_ALU64 | BPF_MOV | BPF_X, R3, base, 0, 0);
+	put(e, BPF_ALU64 | BPF_ADD | BPF_K, R3, 0, 0, (int32_t)(k + size));
+	jump(e, BPF_JMP | BPF_JGT | BPF_X, R3, REND, 0, T_REJECT);
+	put(e, BPF_LDX | BPF_MEM | sz, dst, base, (int16_t)k, 0);
 	if (size > 1)
 		put(e, BPF_ALU | BPF_END | BPF_TO_BE, dst, 0, 0, (int32_t)(size * 8));
 }
 
-/* A = the packet's size bytes at r9 + X + k, or reject. */
+/* A = the packet's size bytes at X + k, or reject. */
 static void load_ind(struct emit *e, uint32_t k, unsigned size)
 {
-	uint8_t sz = size == 4 ? BPF_W : size == 2 ? BPF_H : BPF_B;
-
-	if (k > PKT_OFF_MAX) {
-		jump(e, BPF_JMP | BPF_JA, 0, 0, 0, T_REJECT);
-		return;
-	}
 	/* a bounded offset first, so that the verifier can follow the pointer */
 	put(e, BPF_ALU64 | BPF_MOV | BPF_X, R2, RX, 0, 0);
 	jump(e, BPF_JMP | BPF_JGT | BPF_K, R2, 0, PKT_OFF_MAX, T_REJECT);
 	put(e, BPF_ALU64 | BPF_ADD | BPF_X, R2, RDATA, 0, 0);
-	put(e, BPF_ALU64 | BPF_MOV | BPF_X, R3, R2, 0, 0);
-	put(e, BPF_ALU64 | BPF_ADD | BPF_K, R3, 0, 0, (int32_t)(k + size));
-	jump(e, BPF_JMP | BPF_JGT | BPF_X, R3, REND, 0, T_REJECT);
-	put(e, BPF_LDX | BPF_MEM | sz, RA, R2, (int16_t)k, 0);
-	if (size > 1)
-		put(e, BPF_ALU | BPF_END | BPF_TO_BE, RA, 0, 0, (int32_t)(size * 8));
+	load_at(e, RA, R2, k, size);
 }
 
 /* dst = the packet's length; the helper call clobbers r1-r5, so reload the end. */
@@ -222,7 +215,7 @@ static int translate(struct emit *e, const struct sock_filter *p, unsigned len, 
 						  "an ancillary load (SKF_AD_*) XDP has no counterpart for",
 						  i, c);
 				else
-					load_abs(e, RA, f->k, size);
+					load_at(e, RA, RDATA, f->k, size);
 				break;
 			case BPF_IND:
 				if (dst != RA || BPF_SIZE(c) == BPF_DW)
@@ -235,7 +228,7 @@ static int translate(struct emit *e, const struct sock_filter *p, unsigned len, 
 					rc = fail(err, err_len, -EINVAL, "not a load", i, c);
 					break;
 				}
-				load_abs(e, RX, f->k, 1);
+				load_at(e, RX, RDATA, f->k, 1);
 				put(e, BPF_ALU | BPF_AND | BPF_K, RX, 0, 0, 0xf);
 				put(e, BPF_ALU | BPF_LSH | BPF_K, RX, 0, 0, 2);
 				break;
