@@ -27,7 +27,7 @@
 
 #define IDLE_MAX_NS 500000000ull /* a capture thread looks at its mailbox this often anyway */
 #define RETRY_NS 1000000000ull   /* a failed source is retried this often */
-#define KDROPS_NS 10000000ull    /* busy, kernel drop counts are read this often */
+#define KDROPS_NS 10000000ull    /* busy, kernel drop (and left-out) counts are read this often */
 #define HOLD_NS 100000ull        /* longest a burst defers consumers' wake-ups */
 
 /*
@@ -123,8 +123,8 @@ static void note_vlan(struct source *s, const struct vcap_pkt_meta *m, const uin
 /*
  * Lane 0: count what the backend left out before vcapd since the last call
  * (an XDP program's unwanted packets) for the consumers there are now.  A
- * few loads, no system call: every turn of the loop, and before the roster
- * changes, so that each packet counts for the consumers of its time.
+ * few loads, no system call: as kernel drops are read, and before the
+ * roster changes, so that each packet counts for the consumers of its time.
  */
 static void count_unwanted(struct source *s)
 {
@@ -300,17 +300,18 @@ void *capture_main(void *arg)
 		}
 
 		/*
-		 * Reading them is a system call: not per batch while busy, but
-		 * always once the source goes quiet, so the counts are exact
-		 * whenever the traffic stops.
+		 * What the kernel counted (drops: a system call; packets an XDP
+		 * program left out: a load per CPU): not per batch while busy,
+		 * but always once the source goes quiet, so the counts are
+		 * exact whenever the traffic stops.
 		 */
-		if (me == 0 && s->ops->kernel_drops && (n <= 0 || now >= kdrops_at)) {
-			atomic_store_explicit(&s->kernel_drops, s->ops->kernel_drops(s),
-					      memory_order_relaxed);
+		if (me == 0 && (n <= 0 || now >= kdrops_at)) {
+			if (s->ops->kernel_drops)
+				atomic_store_explicit(&s->kernel_drops, s->ops->kernel_drops(s),
+						      memory_order_relaxed);
+			count_unwanted(s);
 			kdrops_at = now + KDROPS_NS;
 		}
-		if (me == 0)
-			count_unwanted(s);
 		now = mono_ns();
 		/* A full batch: more is likely waiting (see publish). */
 		if (n == BATCH && !burst_at)
