@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "afpacket.h"
+#include "netdev.h"
 #include "options.h"
 #include "util.h"
 
@@ -98,22 +99,6 @@ static int link_state(const char *ifname, char *err, size_t err_len)
 	return rc;
 }
 
-/* The interface's MTU, for STATUS (vcap-pcap answers SIOCGIFMTU with it); 0 if unknown. */
-static uint32_t link_mtu(const char *ifname)
-{
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	uint32_t mtu = 0;
-
-	if (fd < 0)
-		return 0;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (!ioctl(fd, SIOCGIFMTU, &ifr) && ifr.ifr_mtu > 0)
-		mtu = (uint32_t)ifr.ifr_mtu;
-	close(fd);
-	return mtu;
-}
-
 /*
  * With fanout, the first socket makes a group with an id the kernel picks
  * (PACKET_FANOUT_FLAG_UNIQUEID: no clash with another program's group),
@@ -143,7 +128,7 @@ static int if_connect(struct source *s, struct if_src *f, char *err, size_t err_
 	atomic_store(&f->broken, false);
 	apply_kernel_filter(f);
 	atomic_store(&s->ifindex, (uint32_t)vcap_afp_ifindex(f->afp[0]));
-	atomic_store(&s->mtu, link_mtu(f->ifname));
+	atomic_store(&s->mtu, vcap_netdev_mtu(f->ifname));
 	return 0;
 }
 
@@ -349,7 +334,7 @@ static int if_restore(struct source *s, const void *buf, size_t len, const int *
 	atomic_store(&f->broken, v->broken || !n_fds);
 	if (n_fds) {
 		atomic_store(&s->ifindex, (uint32_t)vcap_afp_ifindex(afp[0]));
-		atomic_store(&s->mtu, link_mtu(f->ifname));
+		atomic_store(&s->mtu, vcap_netdev_mtu(f->ifname));
 	}
 	f->kdrop_all = v->kdrop_all;
 	f->kfilter_len = v->kfilter_len;

@@ -35,22 +35,18 @@
  */
 #include "source.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <linux/ethtool.h>
-#include <linux/sockios.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "afxdp.h"
 #include "cbpf_xdp.h"
+#include "netdev.h"
 #include "options.h"
 #include "util.h"
 #include "want.h"
@@ -77,35 +73,6 @@ struct xdp_src {
 	struct want want;         /* lane 0's scratch */
 	bool filters_in_xdp;      /* the consumers' BPF filters run in the XDP program */
 };
-
-/* The interface's RX queues: ethtool's channels, else sysfs's rx-N.  0: unknown. */
-static unsigned rx_queues(const char *ifname)
-{
-	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
-	struct ifreq ifr = { 0 };
-	unsigned n = 0;
-	char path[64];
-	struct dirent *e;
-	DIR *d;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd >= 0) {
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-		ifr.ifr_data = (void *)&ch;
-		if (!ioctl(fd, SIOCETHTOOL, &ifr))
-			n = ch.rx_count + ch.combined_count;
-		close(fd);
-	}
-	if (n)
-		return n;
-	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
-	d = opendir(path);
-	while (d && (e = readdir(d)))
-		n += !strncmp(e->d_name, "rx-", 3);
-	if (d)
-		closedir(d);
-	return n;
-}
 
 static void close_sockets(struct xdp_src *f)
 {
@@ -188,6 +155,7 @@ static int xdp_connect(struct source *s, struct xdp_src *f, char *err, size_t er
 	}
 	atomic_store(&f->broken, false);
 	atomic_store(&s->ifindex, if_nametoindex(f->ifname));
+	atomic_store(&s->mtu, vcap_netdev_mtu(f->ifname)); /* STATUS's, as if: sources give */
 	vlog(LOG_INFO, "source %s: XDP %s mode, %s, %s; %u queue%s", s->name,
 	     f->xo.generic ? "generic" : "native",
 	     vcap_xdp_prog_shared(f->prog) ? "in libxdp's dispatcher" : "alone on the interface",
@@ -294,7 +262,7 @@ static int xdp_open(struct source *s, const char *args, char *err, size_t err_le
 		rc = -EINVAL;
 	}
 	if (!rc && f->all_queues) {
-		unsigned n = rx_queues(f->ifname);
+		unsigned n = vcap_netdev_rx_queues(f->ifname);
 
 		if (!if_nametoindex(f->ifname)) {
 			snprintf(err, err_len, "xdp:%s: no such interface", f->ifname);
@@ -310,7 +278,7 @@ static int xdp_open(struct source *s, const char *args, char *err, size_t err_le
 			f->queue[i] = i;
 	}
 	if (!rc && !f->all_queues) {
-		unsigned n = rx_queues(f->ifname);
+		unsigned n = vcap_netdev_rx_queues(f->ifname);
 
 		for (unsigned i = 0; i < f->n && !rc; i++)
 			if (n && f->queue[i] >= n) {

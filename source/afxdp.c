@@ -9,6 +9,7 @@
  * release() make one.
  */
 #include "afxdp.h"
+#include "netdev.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -19,10 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 #include <xdp/xsk.h>
 
 /*
@@ -69,17 +68,9 @@ static void closex(struct vcap_xsk *x)
 /* The frame size ifname's MTU needs (with two VLAN tags). */
 static uint32_t frame_for(const char *ifname)
 {
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	uint32_t mtu = 1500;
+	uint32_t mtu = vcap_netdev_mtu(ifname);
 
-	if (fd >= 0) {
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-		if (!ioctl(fd, SIOCGIFMTU, &ifr) && ifr.ifr_mtu > 0)
-			mtu = (uint32_t)ifr.ifr_mtu;
-		close(fd);
-	}
-	return mtu + 14 + 8 + FRAME_ROOM <= FRAME_SMALL ? FRAME_SMALL : FRAME_LARGE;
+	return (mtu ? mtu : 1500) + 14 + 8 + FRAME_ROOM <= FRAME_SMALL ? FRAME_SMALL : FRAME_LARGE;
 }
 
 /*

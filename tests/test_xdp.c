@@ -338,6 +338,7 @@ static void counts(void)
 	      "a lane carried nothing");
 	CHECK_EQ(status_source(&d, "v").received, total);
 	CHECK_EQ(status_source(&d, "v").kernel_drops, 0);
+	CHECK_EQ(status_source(&d, "v").mtu, 1500); /* STATUS's, as for if: sources */
 
 	for (int i = 0; i < N_CONS; i++)
 		vcap_close(c[i].h);
@@ -507,25 +508,34 @@ static void pass(void)
 	CHECK_EQ(got, 0);
 }
 
+/* vcapd with spec: does it start?  msg: its error when it does not. */
+static bool try_start(const char *spec, char *msg, size_t len)
+{
+	char out[160];
+	FILE *f;
+	size_t n = 0;
+	int rc;
+
+	snprintf(out, sizeof(out), "/tmp/vcxd-%d-try.txt", (int)getpid());
+	/* a vcapd that starts is stopped at once by the timeout: only starting is asked */
+	rc = sh("ip netns exec %s timeout -s TERM 3 %s/daemon/vcapd --foreground --socket "
+		"/tmp/vcxd-%d-t.sock --source v=%s 2>%s", w.cap, build_dir(), (int)getpid(), spec, out);
+	f = fopen(out, "r");
+	if (f) {
+		n = fread(msg, 1, len - 1, f);
+		fclose(f);
+	}
+	msg[n] = '\0';
+	unlink(out);
+	return rc == 124 || rc == 0; /* killed by timeout while serving */
+}
+
 /* vcapd with spec in the capture namespace must fail at start, saying all of `words`. */
 static void refused(const char *spec, const char *const *words)
 {
-	char out[160], cmd[600];
-	FILE *f;
-	char msg[1024] = "";
-	size_t len;
+	char msg[1024];
 
-	snprintf(out, sizeof(out), "/tmp/vcxd-%d-err.txt", (int)getpid());
-	snprintf(cmd, sizeof(cmd), "ip netns exec %s %s/daemon/vcapd --foreground --socket "
-		 "/tmp/vcxd-%d-x.sock --source 'v=%s' 2>%s", w.cap, build_dir(), (int)getpid(), spec,
-		 out);
-	CHECK(sh("%s", cmd) != 0, "vcapd started with %s", spec);
-	f = fopen(out, "r");
-	CHECK(f, "%s", out);
-	len = fread(msg, 1, sizeof(msg) - 1, f);
-	msg[len] = '\0';
-	fclose(f);
-	unlink(out);
+	CHECK(!try_start(spec, msg, sizeof(msg)), "vcapd started with %s", spec);
 	fprintf(stderr, "%s: %s", spec, msg);
 	for (; *words; words++)
 		CHECK(strstr(msg, *words), "%s: the error does not say \"%s\"", spec, *words);
@@ -590,28 +600,6 @@ static uint64_t xdp_filter_drops(void)
 	}
 	pclose(f);
 	return v;
-}
-
-/* vcapd with spec: does it start?  msg: its error when it does not. */
-static bool try_start(const char *spec, char *msg, size_t len)
-{
-	char out[160];
-	FILE *f;
-	size_t n = 0;
-	int rc;
-
-	snprintf(out, sizeof(out), "/tmp/vcxd-%d-try.txt", (int)getpid());
-	/* a vcapd that starts is stopped at once by the timeout: only starting is asked */
-	rc = sh("ip netns exec %s timeout -s TERM 3 %s/daemon/vcapd --foreground --socket "
-		"/tmp/vcxd-%d-t.sock --source v=%s 2>%s", w.cap, build_dir(), (int)getpid(), spec, out);
-	f = fopen(out, "r");
-	if (f) {
-		n = fread(msg, 1, len - 1, f);
-		fclose(f);
-	}
-	msg[n] = '\0';
-	unlink(out);
-	return rc == 124 || rc == 0; /* killed by timeout while serving */
 }
 
 static void refusals(void)
