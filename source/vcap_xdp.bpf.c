@@ -259,8 +259,6 @@ rules_pass:
 	 * not come back); without, it is taken.
 	 */
 	bpf_tail_call(ctx, &vx_filter, 0);
-	if (st)
-		st->taken++;
 	return bpf_redirect_map(&vx_xsks, q, XDP_PASS);
 }
 

@@ -80,8 +80,7 @@ struct vcap_xdp_conf {
 /* Per CPU, a cache line each: written by that CPU's program only. */
 struct vcap_xdp_cpu_stats {
 	__u64 unwanted; /* dropped (or passed to the stack) as no consumer's */
-	__u64 taken;    /* sent on to a socket */
-	__u64 pad[6];
+	__u64 pad[7];
 };
 
 #endif /* VCAP_SOURCE_XDP_ABI_H */
