@@ -79,6 +79,14 @@ expect_json() {
 vcapd_pid=$!
 wait_for 10 "vcapd's socket" test -S "$sock"
 
+# all_done SOURCE PID: PID (the consumer that started the counted source)
+# and every other consumer started since have finished, each successfully
+all_done() {
+	wait_for 30 "the consumers of $1 to finish" gone "$2"
+	for p in $pids; do wait "$p" || bad "a consumer of $1 failed: $(cat "$dir"/*.err)"; done
+	pids=
+}
+
 # ---- v: 8 flows of 1000 packets, 500 each way; flows 3 and 7 TCP ---------
 # a: tcp dropped (flows 3, 7: 2000), then UDP to port 53 passed (flow 0
 # forward: 500), then what servers 10.2.0.x send dropped (the reverse
@@ -92,10 +100,7 @@ wait_for 10 "a's rules in place" has_rules v 3
 count b -i host:v --default drop --rule pass,dport=80 --rule pass,proto=6,sport=1027-1031
 wait_for 10 "b's rules in place" has_rules v 2
 count c -i host:v # the third consumer: the source starts
-cpid=$!
-wait_for 30 "the consumers of v to finish" gone "$cpid"
-for p in $pids; do wait "$p" || bad "a consumer of v failed: $(cat "$dir"/[abc].err)"; done
-pids=
+all_done v "$!"
 expect_json a packets 3000 received 8000 delivered 3000 filtered 5000 dropped 0
 expect_json a rules '[{"id":1,"hits":2000},{"id":2,"hits":500},{"id":3,"hits":3000}]'
 expect_json b packets 1500 received 8000 delivered 1500 filtered 6500 dropped 0
@@ -114,10 +119,7 @@ count d -i host:w --default drop --rule drop,vlan=8 \
 	--rule pass,saddr=10.1.0.0/16,sport=1024-1123,proto=udp
 wait_for 10 "d's rules in place" has_rules w 3
 count e -i host:w
-epid=$!
-wait_for 30 "the consumers of w to finish" gone "$epid"
-for p in $pids; do wait "$p" || bad "a consumer of w failed: $(cat "$dir"/[de].err)"; done
-pids=
+all_done w "$!"
 expect_json d packets 1500 received 4000 delivered 1500 filtered 2500 dropped 0
 expect_json d rules '[{"id":1,"hits":0},{"id":2,"hits":1000},{"id":3,"hits":500}]'
 expect_json e packets 4000
