@@ -17,6 +17,8 @@
 set -eu
 
 B=${VCAP_BUILD_DIR:?}
+# shellcheck source=tests/lib.sh
+. "${VCAP_SOURCE_DIR:?}/tests/lib.sh"
 tag="vcfo-$$"
 cap="$tag-cap"
 snd="$tag-snd"
@@ -37,22 +39,6 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$dir/vcapd.log" ] && sed 's/^/  vcapd: /' "$dir/vcapd.log" >&2
-	exit 1
-}
-# wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds
-wait_for() {
-	secs=$1
-	what=$2
-	shift 2
-	end=$(($(date +%s) + secs))
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || fail "timed out: $what"
-		sleep 0.05
-	done
-}
 ctl() { "$B/tools/vcapctl" --socket "$sock" "$@"; }
 metric() { # NAME{LABELS}: its value
 	curl -s --unix-socket "$msock" http://x/metrics | grep -F "$1 " | awk '{print $2}'
@@ -60,23 +46,13 @@ metric() { # NAME{LABELS}: its value
 # predicates for wait_for
 rings_are() { [ "$(ctl status --json | grep -o '"rings":[0-9]*' | head -1 | cut -d: -f2)" = "$1" ]; }
 status_has() { ctl status --json | grep -q "$1"; }
-gone() { ! kill -0 "$1" 2>/dev/null; }
 cluster_delivered() { # the delivered count of each member of cluster 7
 	ctl status --json | tr '{' '\n' | grep '"cluster":7' | grep -o '"delivered":[0-9]*' |
 		cut -d: -f2
 }
 cluster_got() { [ "$(cluster_delivered | awk '{s += $1} END {print s + 0}')" = "$1" ]; }
 
-ip netns add "$cap"
-ip netns add "$snd"
-ip link add veth0 numtxqueues 2 numrxqueues 2 netns "$cap" type veth peer name veth1 \
-	numtxqueues 2 numrxqueues 2 netns "$snd"
-for ns in "$cap" "$snd"; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-done
-ip -n "$cap" link set veth0 up
-ip -n "$snd" link set veth1 up
+veth_pair "$cap" "$snd" 2
 
 # a bad fanout is refused by name
 if "$B/daemon/vcapd" --foreground --socket "$dir/x.sock" --source v=if:veth0,fanout=17 \

@@ -11,6 +11,8 @@
 set -eu
 
 B=${VCAP_BUILD_DIR:?}
+# shellcheck source=tests/lib.sh
+. "${VCAP_SOURCE_DIR:?}/tests/lib.sh"
 tag="vcti-$$"
 cap="$tag-cap"
 snd="$tag-snd"
@@ -25,32 +27,13 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$dir/vcapd.log" ] && sed 's/^/  vcapd: /' "$dir/vcapd.log" >&2
-	exit 1
-}
 
-ip netns add "$cap"
-ip netns add "$snd"
-ip link add veth0 netns "$cap" type veth peer name veth1 netns "$snd"
-for ns in "$cap" "$snd"; do
-	# no IPv6: the kernel would send router solicitations of its own
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-done
-ip -n "$cap" link set veth0 up
-ip -n "$snd" link set veth1 up
+veth_pair "$cap" "$snd"
 
 ip netns exec "$cap" "$B/daemon/vcapd" --foreground --socket "$sock" \
 	--source v=if:veth0 2>"$dir/vcapd.log" &
 vcapd_pid=$!
-i=0
-until [ -S "$sock" ]; do
-	i=$((i + 1))
-	[ $i -lt 500 ] || fail "vcapd did not start"
-	sleep 0.01
-done
+wait_for 5 "vcapd's socket" test -S "$sock"
 
 # the source's MTU is the interface's (vcap-pcap answers SIOCGIFMTU with it)
 "$B/tools/vcapctl" --socket "$sock" status --json | grep -q '"ifindex":[1-9][0-9]*,"mtu":1500' ||

@@ -8,6 +8,8 @@
 set -eu
 
 B=${VCAP_BUILD_DIR:?}
+# shellcheck source=tests/lib.sh
+. "${VCAP_SOURCE_DIR:?}/tests/lib.sh"
 dir=$(mktemp -d /tmp/vcap-rpcap-XXXXXX)
 sock="$dir/vcapd.sock"
 export VCAP_SOCKET="$sock"
@@ -20,6 +22,7 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
+# lib.sh's, and what tcpdump said
 fail() {
 	echo "FAIL: $*" >&2
 	[ -f "$dir/vcapd.log" ] && tail -n 20 "$dir/vcapd.log" >&2
@@ -27,18 +30,6 @@ fail() {
 	exit 1
 }
 command -v tcpdump >/dev/null || { echo "SKIP: no tcpdump"; exit 77; }
-
-# wait_for SECONDS WHAT COMMAND...: poll COMMAND every 10 ms until it
-# succeeds, failing once SECONDS (of the clock, not of iterations) passed
-wait_for() {
-	end=$(($(date +%s) + $1))
-	what=$2
-	shift 2
-	until "$@"; do
-		[ "$(date +%s)" -le "$end" ] || fail "$what: not within the deadline"
-		sleep 0.01
-	done
-}
 
 start_vcapd() {
 	"$B/daemon/vcapd" --foreground --socket "$sock" \

@@ -19,6 +19,8 @@
 set -eu
 
 B=${VCAP_BUILD_DIR:?}
+# shellcheck source=tests/lib.sh
+. "${VCAP_SOURCE_DIR:?}/tests/lib.sh"
 dir=$(mktemp -d /tmp/vcap-rules-XXXXXX)
 sock="$dir/vcapd.sock"
 cleanup() {
@@ -33,25 +35,9 @@ bad() {
 	echo "FAIL: $*" >&2
 	failed=1
 }
-fatal() {
-	echo "FAIL: $*" >&2
-	sed 's/^/  vcapd: /' "$dir/vcapd.log" >&2
-	exit 1
-}
-# wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds
-wait_for() {
-	secs=$1 what=$2
-	shift 2
-	end=$(($(date +%s) + secs))
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || fatal "timed out: $what"
-		sleep 0.02
-	done
-}
 ctl() { "$B/tools/vcapctl" --socket "$sock" "$@"; }
 # a ring of source $1 with $2 rules in place
 has_rules() { ctl status --json | tr '{' '\n' | grep "\"source\":\"$1\"" | grep -q "\"rules\":$2,"; }
-gone() { ! kill -0 "$1" 2>/dev/null; }
 # count NAME ARGS...: vcapcount --json on host:ARGS..., to the source's end, in
 # the background, its JSON in $dir/NAME.json; $! is its PID
 count() {
@@ -167,7 +153,7 @@ if [ $rc -ne 1 ] || ! printf '%s' "$out" | grep -qF -- '--rule pass,proto=1,dpor
 else
 	echo "ok: $out"
 fi
-kill -0 "$vcapd_pid" || fatal "vcapd died"
+kill -0 "$vcapd_pid" || fail "vcapd died"
 
 [ $failed -eq 0 ] && echo "vcapcount-rules: passed"
 exit $failed
