@@ -110,11 +110,11 @@ got() { # how many takes the guest's replug_check.sh reported (0 before its log 
 # result (after which it powers off); and every MARKER line the guest wrote
 # carries one and the same boot_id.  (Counting the init's banner line is no
 # test: a kernel message printed meanwhile on the shared serial console can
-# tear it apart.)
+# tear it apart; a torn boot_id is no boot_id.)
 same_boot() {
 	kill -0 "$qemu_pid" 2>/dev/null || grep -aq "VCAP-GUEST-RESULT" "$dir/guest.log" ||
 		fail "QEMU exited before the guest finished: it rebooted or panicked"
-	[ "$(grep -a "$1" "$dir/guest.log" | sed 's/.*boot_id=\([^ ]*\).*/\1/' | sort -u | wc -l)" -le 1 ] ||
+	[ "$(grep -a "$1" "$dir/guest.log" | grep -ao 'boot_id=[0-9a-f-]\{36\}' | sort -u | wc -l)" -le 1 ] ||
 		fail "the guest rebooted: $(grep -a "$1" "$dir/guest.log")"
 }
 
