@@ -36,11 +36,19 @@
 #             drops a frame saves: kernel can be below 0.
 # The machine's busy jiffies (/proc/stat) are recorded too, as a check.
 #
+# Senders (-g): vcapsend (afpacket, the default) sends through AF_PACKET,
+# so every frame reaches veth0 as an skb, and an XDP program there gets a
+# copy of it; bench/xdpgen (xdp) sends XDP frames (BPF_PROG_RUN live
+# frames, XDP_TX out of veth1), which veth0 takes without an skb, as a NIC
+# driver takes what it received: XDP runs on the frame itself, and only
+# what goes up the stack gets an skb built around it.  With -g xdp, veth0
+# has GRO on (so NAPI, which a veth needs to take XDP frames) in every mode.
+#
 # Raw records (one per point, per round) go to RAW.jsonl; the tables
 # (bench/report_multiqueue.py) to OUT.md.
 #
 #   usage: bench/multiqueue.sh [-r PPS] [-n FRAMES] [-s "64 512 1500"] [-R ROUNDS]
-#                              [-d FLAT_SECONDS] [-j RAW.jsonl] [-o OUT.md]
+#                              [-d FLAT_SECONDS] [-g afpacket|xdp] [-j RAW.jsonl] [-o OUT.md]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -50,21 +58,30 @@ count=400000
 sizes="64 512 1500"
 rounds=5
 flat_secs=2
+gen=afpacket
 raw=""
 out=""
-while getopts "r:n:s:R:d:j:o:" o; do
+while getopts "r:n:s:R:d:g:j:o:" o; do
 	case $o in
 	r) rate=$OPTARG ;;
 	n) count=$OPTARG ;;
 	s) sizes=$OPTARG ;;
 	R) rounds=$OPTARG ;;
 	d) flat_secs=$OPTARG ;;
+	g) gen=$OPTARG ;;
 	j) raw=$OPTARG ;;
 	o) out=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
+case $gen in
+afpacket | xdp) ;;
+*) echo "multiqueue.sh: -g afpacket or xdp, not '$gen'" >&2; exit 2 ;;
+esac
 vcap_build
+sender=("$B/tools/vcapsend")
+[ "$gen" = xdp ] && sender=("$B/bench/xdpgen")
+[ -x "${sender[0]}" ] || { echo "multiqueue.sh: no ${sender[0]} (built with -Dxdp=disabled?)" >&2; exit 1; }
 tag="vcmq-$$"
 cap="$tag-cap"
 snd="$tag-snd"
@@ -81,6 +98,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 netns_pair "$cap" "$snd" 2
+if [ "$gen" = xdp ]; then
+	ip netns exec "$cap" ethtool -K veth0 gro on >/dev/null || exit 1
+fi
 
 flows=1000
 filter="udp portrange 1024-1033"
@@ -144,8 +164,8 @@ xdp_queues() {
 # KIND all, 1pct or flat; MODE none, if, fanout, xdp or xdpf (xdp: with the
 # BPF filter rather than the rules, 1pct only).
 point() {
-	local round=$1 kind=$2 mode=$3 size=$4 spec="" sr r0 i q0 q1
-	local p0 p1 v0 v1 k0 k1 b0 b1 w0 w1 args=()
+	local round=$1 kind=$2 mode=$3 size=$4 spec="" sr i q0 q1
+	local p0 p1 v0 v1 k0 k1 b0 b1 w0 w1 args=() pin r0=()
 	case $mode in
 	if) spec=if:veth0 ;;
 	fanout) spec=if:veth0,fanout=2 ;;
@@ -179,18 +199,27 @@ point() {
 	v0=$(proc_cpu_ns $vcapd_pid)
 	p0=$(proc_cpu_ns $cpid)
 	w0=$(proc_wakeups $vcapd_pid)
+	# two senders, one per CPU: vcapsend processes pinned with taskset, or
+	# one xdpgen with a thread pinned to each CPU (its totals in send0.json)
 	for i in 0 1; do
+		pin=(taskset -c $i)
+		if [ "$gen" = xdp ]; then
+			[ $i = 0 ] || { echo '{}' >"$tmp/send1.json"; continue; }
+			pin=()
+			[ "$kind" = flat ] || sr=(-r "$rate" --burst 100 -n "$count")
+			sr+=(--cpus 0,1)
+		fi
 		if [ "$kind" = flat ]; then
-			ip netns exec "$snd" timeout -s INT "$flat_secs" taskset -c $i \
-				"$B/tools/vcapsend" -i veth1 -l "$size" --flows $flows "${sr[@]}" -q --json \
+			ip netns exec "$snd" timeout -s INT "$flat_secs" "${pin[@]}" \
+				"${sender[@]}" -i veth1 -l "$size" --flows $flows "${sr[@]}" -q --json \
 				>"$tmp/send$i.json" 2>"$tmp/send$i.err" &
 		else
-			ip netns exec "$snd" taskset -c $i "$B/tools/vcapsend" -i veth1 -l "$size" \
+			ip netns exec "$snd" "${pin[@]}" "${sender[@]}" -i veth1 -l "$size" \
 				--flows $flows "${sr[@]}" -q --json >"$tmp/send$i.json" 2>"$tmp/send$i.err" &
 		fi
 		r0[i]=$!
 	done
-	for i in 0 1; do wait "${r0[i]}" || true; done
+	for i in 0 1; do [ -z "${r0[i]:-}" ] || wait "${r0[i]}" || true; done
 	# until the ring is drained and its count stands still; xdp: counts what
 	# its program dropped when lane 0 next wakes, within 0.5 s: until all
 	# the frames sent are in the consumer's received, or (some were lost)
@@ -223,10 +252,10 @@ point() {
 	vcapd_stop
 	python3 - "$round" "$kind" "$mode" "$size" "$rate" "$count" "$flows" "$((v1 - v0))" \
 		"$((p1 - p0))" "$((k1 - k0))" "$((b1 - b0))" "$(getconf CLK_TCK)" "$q0" "$q1" "$((w1 - w0))" \
-		"$tmp/count.json" "$tmp/send0.json" "$tmp/send1.json" <<'EOF' | tee -a "$raw" >&2
+		"$tmp/count.json" "$tmp/send0.json" "$tmp/send1.json" "$gen" <<'EOF' | tee -a "$raw" >&2
 import json, sys
 (rnd, kind, mode, size, rate, count, flows, vcapd, cons, softirqd, busy, hz, q0, q1, wakeups,
- cfile, s0, s1) = sys.argv[1:]
+ cfile, s0, s1, gen) = sys.argv[1:]
 def load(p):
     try:
         return json.loads(open(p).read() or "{}")
@@ -238,9 +267,11 @@ flows = int(flows)
 def wanted(n):  # packets 0..n-1 of flows 0..9 (client ports 1024..1033)
     return n // flows * 10 + min(n % flows, 10)
 sent = sum(s.get("sent", 0) for s in senders)
-rec = {"round": int(rnd), "kind": kind, "mode": mode, "size": int(size),
+rec = {"round": int(rnd), "sender": gen, "kind": kind, "mode": mode, "size": int(size),
        "rate": 0 if kind == "flat" else int(rate), "sent": sent,
-       "wanted": sum(wanted(s.get("sent", 0)) for s in senders) if kind == "1pct" else sent,
+       # each sender (xdpgen: each thread) sends packets 0, 1, 2, ... of the mix
+       "wanted": sum(wanted(n) for s in senders
+                     for n in s.get("sent_per_thread", [s.get("sent", 0)])) if kind == "1pct" else sent,
        "sender_pps": sum(s.get("pps", 0) for s in senders),
        "sender_cpu_s": sum(s.get("cpu_seconds", 0) for s in senders),
        "sender_errors": sum(s.get("errors", 0) for s in senders),
@@ -267,6 +298,6 @@ for round in $(seq 1 "$rounds"); do
 	for mode in none if xdp; do point "$round" flat "$mode" 64; done
 done
 python3 bench/report_multiqueue.py "$raw" \
-	"bench/multiqueue.sh -r $rate -n $count -s \"$sizes\" -R $rounds -d $flat_secs" |
+	"bench/multiqueue.sh -r $rate -n $count -s \"$sizes\" -R $rounds -d $flat_secs -g $gen" |
 	tee "$tmp/table.md"
 [ -z "$out" ] || cp "$tmp/table.md" "$out"

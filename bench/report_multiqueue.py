@@ -138,9 +138,13 @@ def main(raw, command):
     sizes = sorted({r["size"] for r in recs if r["kind"] == "all"})
     rate = max((r["rate"] for r in recs), default=0)
     sent = stats.median_or_nan([r["sent"] for r in recs if r["kind"] == "all"])
+    gen = {r.get("sender", "afpacket") for r in recs}
+    how = ("xdpgen: XDP frames, which veth0 takes without an skb, as a NIC's driver would"
+           if gen == {"xdp"} else "vcapsend: AF_PACKET, every frame an skb from the start"
+           if gen == {"afpacket"} else "mixed senders: " + ", ".join(sorted(gen)))
     L = [machine.provenance(command, raw.split("/")[-1]).rstrip("\n"), "",
          f"{rounds} rounds; per point the median over rounds, loss summed over them.  "
-         f"Two senders (vcapsend, {rate // 2 // 1000} kpps each in 100-µs bursts, one "
+         f"Two senders ({how}; {rate // 2 // 1000} kpps each in bursts of 100, one "
          f"pinned to each CPU, so each veth RX queue gets half), {sent:.0f} frames per "
          "point, 1000 UDP flows.", ""]
 
