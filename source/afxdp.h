@@ -10,8 +10,10 @@
  * packet into a frame the fill ring offered (or, in zero-copy mode, the
  * NIC writes it there) and puts its descriptor on the RX ring.  Packets
  * returned by vcap_xsk_read() point into their frames and stay valid until
- * vcap_xsk_release(), which gives the frames back to the fill ring.  One
- * thread uses a struct vcap_xsk.
+ * vcap_xsk_release(), which gives the frames back.  Only as many frames as
+ * the recent rate needs are lent to the kernel at a time, so that it
+ * writes into frames still in the caches (vcap_xsk_lend()).  One thread
+ * uses a struct vcap_xsk.
  *
  * What a packet looks like: the frame as XDP saw it, Ethernet header
  * first.  Unlike AF_PACKET, a VLAN tag the NIC stripped (rx-vlan-offload)
@@ -71,6 +73,9 @@ unsigned vcap_xsk_ready(struct vcap_xsk *x, unsigned max);
 uint64_t vcap_xsk_drops(struct vcap_xsk *x);
 int vcap_xsk_fd(const struct vcap_xsk *x);
 uint32_t vcap_xsk_ring(const struct vcap_xsk *x); /* RX ring entries */
+/* Frames on loan to the kernel now (afxdp.c says how that adapts): the
+ * most packets the RX ring can take before the reader releases some. */
+uint32_t vcap_xsk_lend(const struct vcap_xsk *x);
 bool vcap_xsk_zerocopy(const struct vcap_xsk *x);
 void vcap_xsk_close(struct vcap_xsk *x);
 
