@@ -23,7 +23,7 @@
  *
  * coalesce=USEC: a lane that has drained its RX ring sleeps until its
  * recent rate will have brought a quarter of the frames on loan to the
- * kernel (afxdp.c: as many as the rate needs, 2048 at least), up to that long
+ * kernel (afxdp.c: as many as the rate needs, 8192 at least), up to that long
  * (10000 by default, the block timeout TPACKET_V3 gives if: sources; 0:
  * wake for every packet), as a NIC's interrupt moderation would: a wake-up
  * (system calls and two context switches, tens of microseconds on a

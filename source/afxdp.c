@@ -8,20 +8,24 @@
  * of a 64 MiB UMEM on the fill ring each frame comes round again only
  * after 32768 others: every packet's copy misses the caches and the TLB,
  * and that cost more than the rest of the receive (bench/multiqueue.sh -g
- * xdp: 0.5 µs a packet at 200 kpps, against 0.1 µs with 4096 frames).  So
+ * xdp: 0.5 µs a packet at 200 kpps, against 0.1 µs with 8192 frames).  So
  * only `lend` frames are on loan to the kernel (on the fill ring, on the
  * RX ring, or held by the reader); the rest wait in `spare`, a stack, and
  * the frames a release gives back go on top and are lent first: the
  * kernel writes into frames the reader used last.  lend starts at
- * LEND_MIN and doubles whenever a release finds more than half of the
- * loan used up (the kernel would have run dry had the lane slept twice as
- * long), up to every frame; it halves again when for SHRINK_NS the most
- * in use at any release stayed below an eighth.  (Seconds, not a count of
- * releases: a lane that a busy CPU holds up now and then, every few
- * hundred batches, needs its large loan each time, and must keep it.)  The lane sleeps for a
- * quarter of the loan's worth of packets (vcap_xsk_lend()), so a steady
- * rate never grows it, a rising one does before frames run out, and a
- * burst can still have the whole UMEM.
+ * LEND_MIN (82 ms of a 100 kpps queue: a lane a busy CPU holds up longer
+ * than that loses packets until the loan grows) and doubles whenever a
+ * release finds more than half of it used up (the kernel would have run
+ * dry had the lane slept twice as long); a release that finds it all but
+ * used up (the kernel may have dropped for want of a frame) lends every
+ * frame at once, and keeps them lent for DRY_HOLD_NS.  It halves again
+ * when for SHRINK_NS the most in use at any release stayed below an
+ * eighth.  (Seconds, not a count of releases: a lane that a busy CPU
+ * holds up now and then, every few hundred batches, needs its large loan
+ * each time.)  The lane sleeps for a quarter of the loan's worth of
+ * packets (vcap_xsk_lend()), so a steady rate never grows it, a rising
+ * one does before frames run out, and a burst can still have the whole
+ * UMEM.
  *
  * XDP_USE_NEED_WAKEUP is asked for: when the driver needs a system call
  * to pick up new fill entries it says so, and only then does release()
@@ -55,8 +59,9 @@
 #define FRAME_LARGE 4096u
 #define FRAME_ROOM 256u /* XDP_PACKET_HEADROOM */
 #define UMEM_DEFAULT (64u << 20)
-#define LEND_MIN 2048u                   /* frames on loan at least: 4 or 8 MiB */
+#define LEND_MIN 8192u                   /* frames on loan at least: 16 or 32 MiB */
 #define SHRINK_NS (2 * 1000000000ull)    /* between looks at a loan too large */
+#define DRY_HOLD_NS (10 * 1000000000ull) /* no shrinking for this long after running dry */
 
 struct vcap_xsk {
 	struct xsk_umem *umem;
@@ -78,6 +83,7 @@ struct vcap_xsk {
 	uint32_t lend;     /* frames to keep on loan (see above) */
 	uint32_t peak;     /* the most in use at a release since the last shrink look */
 	uint64_t look_ns;  /* when that was (CLOCK_MONOTONIC_COARSE) */
+	uint64_t hold_ns;  /* no shrinking before this: the loan ran dry */
 };
 
 static uint64_t coarse_ns(void)
@@ -282,12 +288,16 @@ void vcap_xsk_release(struct vcap_xsk *x)
 	/* what the kernel filled since the last release: held, and still on the RX ring */
 	out = x->frames - x->nspare;
 	busy = x->held + xsk_cons_nb_avail(&x->rx, out);
-	if (busy > out / 2 && x->lend < x->frames)
+	if (busy >= out - out / 16) {
+		x->lend = x->frames;
+		x->hold_ns = coarse_ns() + DRY_HOLD_NS;
+	} else if (busy > out / 2 && x->lend < x->frames) {
 		x->lend = x->lend * 2 < x->frames ? x->lend * 2 : x->frames;
+	}
 	if (busy > x->peak)
 		x->peak = busy;
 	if (coarse_ns() - x->look_ns >= SHRINK_NS) {
-		if (x->peak < x->lend / 8 && x->lend / 2 >= LEND_MIN)
+		if (x->peak < x->lend / 8 && x->lend / 2 >= LEND_MIN && coarse_ns() >= x->hold_ns)
 			x->lend /= 2; /* the kernel gives the rest back as it uses the fill ring */
 		x->peak = 0;
 		x->look_ns = coarse_ns();

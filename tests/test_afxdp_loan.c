@@ -4,18 +4,18 @@
  * rate needs (source/afxdp.c, "Frames on loan"), on a real veth pair in
  * private namespaces with vcap's XDP program taking everything and real
  * traffic (vcapsend).  The reader here is this test, which reads when it
- * chooses, so every step is exact and nothing depends on timing:
+ * chooses, so every step is exact:
  *
- *   1. a new socket lends 2048 frames: 3000 packets sent while nobody
- *      reads fill 2048 frames and the kernel drops 952 (counted);
- *   2. reading them finds the whole loan used, more than half: the loan
- *      doubles to 4096, and 3000 more packets unread all find a frame;
- *      their 3000 are over half of 4096 again: 8192, which 2000 leave be;
- *   3. releases that each find little in use (packets read one by one),
- *      each 2 s the socket looks back over, halve it, to 4096 and then
- *      2048, never less, and the kernel still finds a frame for every
- *      packet;
- *   4. every packet read is one that was sent, whole.
+ *   1. a new socket lends 8192 frames: 10000 packets sent while nobody
+ *      reads fill 8192 frames and the kernel drops 1808 (counted);
+ *   2. reading them finds the loan used up: every frame (32768) is lent
+ *      at once, and 10000 more packets unread all find a frame;
+ *   3. releases that each find little in use (packets read one by one)
+ *      halve the loan every 2 s, once the 10 s that running dry holds it
+ *      are over, down to 8192, never less;
+ *   4. 5000 packets, over half of 8192 and short of all of it, double the
+ *      loan to 16384 (once the frames lent before it shrank are used);
+ *   and every packet read is one that was sent, whole.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -68,7 +68,7 @@ static void send_frames(unsigned n)
 {
 	char args[96];
 
-	snprintf(args, sizeof(args), "-n %u -r 100000 -l %d", n, SIZE);
+	snprintf(args, sizeof(args), "-n %u -r 200000 -l %d", n, SIZE);
 	wire_send(&w, args);
 }
 
@@ -91,43 +91,47 @@ int main(void)
 	CHECK_EQ(vcap_xsk_ring(x), 16384); /* 64 MiB of 2 KiB frames, two an entry */
 
 	/* 1: the first loan */
-	CHECK_EQ(vcap_xsk_lend(x), 2048);
-	send_frames(3000);
-	settle(2048, 952);
-
-	/* 2: all of it used: it doubles, and now holds 3000 */
-	take(2048, 256);
-	CHECK_EQ(vcap_xsk_lend(x), 4096);
-	send_frames(3000);
-	settle(3000, 952);
-	take(3000, 256); /* 3000 of 4096: over half again, so 8192 */
 	CHECK_EQ(vcap_xsk_lend(x), 8192);
-	send_frames(2000);
-	settle(2000, 952);
-	take(2000, 256); /* 2000 of 8192: it stays */
-	CHECK_EQ(vcap_xsk_lend(x), 8192);
+	send_frames(10000);
+	settle(8192, 1808);
 
-	/* 3: at most 300 in use at each release, for as long as it takes (the
-	 * first look may still see step 2's peak; then a halving every 2 s):
-	 * back to 2048, 30 s at most */
-	uint64_t end = mono_ms() + 30000;
+	/* 2: used up: every frame, and they hold 10000 */
+	take(8192, 256);
+	CHECK_EQ(vcap_xsk_lend(x), 32768);
+	send_frames(10000);
+	settle(10000, 1808);
+	take(10000, 256);
+	CHECK_EQ(vcap_xsk_lend(x), 32768);
+
+	/* 3: at most 300 in use at each release, for as long as it takes (10 s
+	 * of hold, then a halving every 2 s): back to 8192, 40 s at most */
+	uint64_t t0 = mono_ms(), end = t0 + 40000;
 	unsigned rounds = 0;
 
-	while (vcap_xsk_lend(x) > 2048 && mono_ms() < end) {
+	while (vcap_xsk_lend(x) > 8192 && mono_ms() < end) {
 		send_frames(300);
-		settle(300, 952);
+		settle(300, 1808);
 		take(300, 1);
 		rounds++;
 	}
-	CHECK_EQ(vcap_xsk_lend(x), 2048);
-	send_frames(2000);
-	settle(2000, 952);
-	take(2000, 256);
+	CHECK_EQ(vcap_xsk_lend(x), 8192);
+	CHECK(mono_ms() - t0 >= 9000, "the loan shrank %llu ms after running dry",
+	      (unsigned long long)(mono_ms() - t0));
+
+	/* 4: over half, short of all: it doubles.  (Frames lent before the
+	 * loan shrank come back only as the kernel uses them up: until then
+	 * the loan is larger than lend says, and 5000 are not over half of it.
+	 * Four rounds of 5000 use up what was lent before.) */
+	for (int round = 0; round < 5 && vcap_xsk_lend(x) == 8192; round++) {
+		send_frames(5000);
+		settle(5000, 1808);
+		take(5000, 256);
+	}
+	CHECK_EQ(vcap_xsk_lend(x), 16384);
 
 	vcap_xsk_close(x);
 	vcap_xdp_prog_detach(p);
-	fprintf(stderr, "loan: 2048, 4096 and 8192 after full ones, 2048 after %u rounds of light "
-			"releases\n",
-		rounds);
+	fprintf(stderr, "loan: 8192, all 32768 once used up, 8192 again after %u rounds of light "
+			"releases, 16384 after one over half\n", rounds);
 	return 0;
 }
