@@ -22,14 +22,15 @@
  * the sockets' either way.
  *
  * coalesce=USEC: a lane that has drained its RX ring sleeps until its
- * recent rate will have brought a quarter of the frames on loan to the
- * kernel (afxdp.c: as many as the rate needs, 8192 at least), up to that long
+ * recent rate will have brought a quarter of its room (the frames on loan
+ * to the kernel, afxdp.c: as many as the rate needs, 8192 at least; or the
+ * RX ring's entries where fewer), up to that long
  * (10000 by default, the block timeout TPACKET_V3 gives if: sources; 0:
  * wake for every packet), as a NIC's interrupt moderation would: a wake-up
  * (system calls and two context switches, tens of microseconds on a
  * virtual machine) costs more than copying hundreds of packets, so it
- * should bring hundreds.  Never more than half the loan's time, so a fast
- * queue is not left to run out of frames; a slow one waits the whole coalesce=
+ * should bring hundreds.  Never more than half the room's time, so a fast
+ * queue is not left to run out of frames or ring; a slow one waits the whole coalesce=
  * (its packets' latency).  See xdp_wait().
  *
  * An upgrade refuses (no save/restore): the sockets' memory is vcapd's own.
@@ -321,14 +322,20 @@ static int xdp_next(struct source *s, unsigned lane, struct vcap_pkt_meta *meta,
 	return n;
 }
 
-/* How many packets a wake-up should bring: a quarter of the frames on
- * loan to the kernel (afxdp.c: the loan grows when a wake-up finds more
- * than half of it used). */
+/* What the kernel can put on a lane's RX ring before it must drop: the
+ * frames on loan (afxdp.c: the loan grows when a wake-up finds more than
+ * half of it used), or the RX ring's entries where those are fewer. */
+static unsigned room(const struct xdp_src *f, unsigned lane)
+{
+	unsigned lend = vcap_xsk_lend(f->xsk[lane]), ring = vcap_xsk_ring(f->xsk[lane]);
+
+	return lend < ring ? lend : ring;
+}
+
+/* How many packets a wake-up should bring: a quarter of the room. */
 static unsigned coalesce_target(const struct xdp_src *f, unsigned lane)
 {
-	unsigned lend = vcap_xsk_lend(f->xsk[lane]);
-
-	return lend / 4 > BATCH ? lend / 4 : BATCH;
+	return room(f, lane) / 4 > BATCH ? room(f, lane) / 4 : BATCH;
 }
 
 static void xdp_release(struct source *s, unsigned lane)
@@ -344,7 +351,7 @@ static void xdp_release(struct source *s, unsigned lane)
 /*
  * A lane with a known rate (it read packets since its last look) sleeps
  * once, as long as that rate needs to bring the target (coalesce_target),
- * within coalesce= and half the loan's time.  An idle lane blocks in
+ * within coalesce= and half the room's time.  An idle lane blocks in
  * poll() until a packet comes, then sleeps PROBE_NS to see how fast the
  * burst is.  So a steady stream costs one sleep per target's worth.
  */
@@ -354,7 +361,7 @@ static void xdp_wait(struct source *s, unsigned lane, int wake_fd, uint64_t max_
 	struct xdp_lane_rate *r = &f->rate[lane];
 	struct pollfd p[2] = { { .fd = vcap_xsk_fd(f->xsk[lane]), .events = POLLIN },
 			       { .fd = wake_fd, .events = POLLIN } };
-	uint64_t now = mono_ns(), lend = vcap_xsk_lend(f->xsk[lane]);
+	uint64_t now = mono_ns(), space = room(f, lane);
 	struct timespec ts;
 
 	if (f->coalesce_ns && r->read && now > r->since) {
@@ -364,8 +371,8 @@ static void xdp_wait(struct source *s, unsigned lane, int wake_fd, uint64_t max_
 		per = per ? per : 1;
 		if ((target - ready) * per < wait)
 			wait = (target - ready) * per;
-		if (lend / 2 * per < wait)
-			wait = lend / 2 * per;
+		if (space / 2 * per < wait)
+			wait = space / 2 * per;
 		if (wait > max_ns)
 			wait = max_ns;
 		r->since = now;
