@@ -30,8 +30,13 @@
  * (system calls and two context switches, tens of microseconds on a
  * virtual machine) costs more than copying hundreds of packets, so it
  * should bring hundreds.  Never more than half the room's time, so a fast
- * queue is not left to run out of frames or ring; a slow one waits the whole coalesce=
- * (its packets' latency).  See xdp_wait().
+ * queue is not left to run out of frames or ring; a slow one waits the
+ * whole coalesce= (its packets' latency).  See xdp_wait().
+ *
+ * loan=auto|all: lend the kernel the frames the rate needs, so that its
+ * copies land in frames still in the caches (auto, the default), or every
+ * frame all the time, for the longest burst a lane held up can ride out
+ * (all).  afxdp.c, "Frames on loan".
  *
  * An upgrade refuses (no save/restore): the sockets' memory is vcapd's own.
  */
@@ -211,12 +216,13 @@ static int choose(const struct kv *kv, const char *const *names, int *out, char 
 
 /* What xdp_open() takes after IFACE; kv_known() refuses anything else. */
 static const char *const xdp_options[] = { "queues", "mode", "zerocopy", "pass", "ring",
-					   "coalesce", NULL };
+					   "coalesce", "loan", NULL };
 
 static int xdp_open(struct source *s, const char *args, char *err, size_t err_len)
 {
 	static const char *const modes[] = { "native", "generic", NULL };
 	static const char *const zc[] = { "auto", "on", "off", NULL };
+	static const char *const loans[] = { "auto", "all", NULL };
 	struct xdp_src *f = calloc(1, sizeof(*f));
 	struct kv kv;
 	uint64_t v;
@@ -257,6 +263,9 @@ static int xdp_open(struct source *s, const char *args, char *err, size_t err_le
 		} else if (!strcmp(kv.key, "coalesce")) {
 			rc = kv_u64(&kv, 0, 10000, &v, err, err_len);
 			f->coalesce_ns = v * 1000;
+		} else if (!strcmp(kv.key, "loan")) {
+			rc = choose(&kv, loans, &pick, err, err_len);
+			f->xo.lend_all = pick == 1;
 		}
 	}
 	if (!rc && f->xo.generic && f->xo.zerocopy == VCAP_XSK_ZC_ON) {

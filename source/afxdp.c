@@ -25,7 +25,8 @@
  * each time.)  The lane sleeps for a quarter of the loan's worth of
  * packets (vcap_xsk_lend()), so a steady rate never grows it, a rising
  * one does before frames run out, and a burst can still have the whole
- * UMEM.
+ * UMEM.  lend_all (loan=all) lends every frame all the time, as a socket
+ * without this would: for a queue whose bursts matter more than its CPU.
  *
  * XDP_USE_NEED_WAKEUP is asked for: when the driver needs a system call
  * to pick up new fill entries it says so, and only then does release()
@@ -84,6 +85,7 @@ struct vcap_xsk {
 	uint32_t peak;     /* the most in use at a release since the last shrink look */
 	uint64_t look_ns;  /* when that was (CLOCK_MONOTONIC_COARSE) */
 	uint64_t hold_ns;  /* no shrinking before this: the loan ran dry */
+	uint32_t lend_min; /* LEND_MIN, or every frame (lend_all) */
 };
 
 static uint64_t coarse_ns(void)
@@ -239,7 +241,8 @@ int vcap_xsk_open(struct vcap_xsk **out, const char *ifname, uint32_t queue,
 	x->frames = frames;
 	for (uint32_t i = 0; i < frames; i++)
 		x->spare[x->nspare++] = (uint64_t)(frames - 1 - i) * frame;
-	x->lend = frames < LEND_MIN ? frames : LEND_MIN;
+	x->lend_min = frames < LEND_MIN || o->lend_all ? frames : LEND_MIN;
+	x->lend = x->lend_min;
 	x->look_ns = coarse_ns();
 	lend_more(x);
 	*out = x;
@@ -297,7 +300,7 @@ void vcap_xsk_release(struct vcap_xsk *x)
 	if (busy > x->peak)
 		x->peak = busy;
 	if (coarse_ns() - x->look_ns >= SHRINK_NS) {
-		if (x->peak < x->lend / 8 && x->lend / 2 >= LEND_MIN && coarse_ns() >= x->hold_ns)
+		if (x->peak < x->lend / 8 && x->lend / 2 >= x->lend_min && coarse_ns() >= x->hold_ns)
 			x->lend /= 2; /* the kernel gives the rest back as it uses the fill ring */
 		x->peak = 0;
 		x->look_ns = coarse_ns();

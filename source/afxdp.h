@@ -46,6 +46,9 @@ struct vcap_xsk_opts {
 	uint32_t ring;
 	enum vcap_xsk_zerocopy zerocopy;
 	bool generic;      /* the XDP program runs in generic (skb) mode */
+	/* every frame on loan to the kernel, always: the longest burst a
+	 * queue rides out, at the price of a cold copy per packet (afxdp.c) */
+	bool lend_all;
 };
 
 /*

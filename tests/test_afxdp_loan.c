@@ -15,6 +15,8 @@
  *      are over, down to 8192, never less;
  *   4. 5000 packets, over half of 8192 and short of all of it, double the
  *      loan to 16384 (once the frames lent before it shrank are used);
+ *   5. a socket opened with lend_all (loan=all) lends all 32768 from the
+ *      start: 16000 unread (the RX ring holds 16384) all find one;
  *   and every packet read is one that was sent, whole.
  */
 #include <fcntl.h>
@@ -131,9 +133,22 @@ int main(void)
 	}
 	CHECK_EQ(vcap_xsk_lend(x), 16384);
 
+	/* 5: lend_all (loan=all): every frame from the start, so 16000 unread
+	 * all find one; and it never shrinks */
+	CHECK_EQ(vcap_xdp_prog_socket(p, 0, -1), 0);
+	vcap_xsk_close(x);
+	o.lend_all = true;
+	CHECK(vcap_xsk_open(&x, "veth0", 0, &o, err, sizeof(err)) == 0, "socket: %s", err);
+	CHECK(vcap_xdp_prog_socket(p, 0, vcap_xsk_fd(x)) == 0, "socket map");
+	CHECK_EQ(vcap_xsk_lend(x), 32768);
+	send_frames(16000);
+	settle(16000, 0);
+	take(16000, 256);
+	CHECK_EQ(vcap_xsk_lend(x), 32768);
+
 	vcap_xsk_close(x);
 	vcap_xdp_prog_detach(p);
 	fprintf(stderr, "loan: 8192, all 32768 once used up, 8192 again after %u rounds of light "
-			"releases, 16384 after one over half\n", rounds);
+			"releases, 16384 after one over half; loan=all: 32768\n", rounds);
 	return 0;
 }
