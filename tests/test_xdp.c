@@ -15,6 +15,8 @@
  *               v6ntp   BPF filter "ip6" (vcapd runs it) and pass dport 123
  *               flow    no rule at first; between the two bursts a flow rule
  *                       for one conversation
+ *             Every frame a consumer reads is byte for byte a packet sent,
+ *             and each flow's packets come in order.
  *             Every consumer's counters are exact against an oracle that
  *             walks the generator's packets (source/synth.h): delivered,
  *             rule hits, received = everything sent, received = delivered
@@ -155,7 +157,19 @@ struct who {
 	struct vcap *h;
 	uint64_t got;
 	bool member; /* of the cluster: offered a share */
+	/* if set: every frame must be exactly a packet of gen, and each
+	 * flow's numbers must rise (within a burst: each starts at 0) */
+	const struct vcap_synth *gen;
+	int64_t last[FLOWS];
 };
+
+/* A new burst: its packets are numbered from 0 again. */
+static void new_burst(struct who *cs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned f = 0; f < FLOWS; f++)
+			cs[i].last[f] = -1;
+}
 
 static struct vcap *open_one(const char *filter, uint32_t cluster)
 {
@@ -183,8 +197,23 @@ static void drain(struct who *c)
 	struct vcap_pkt p[64];
 	int n;
 
-	while ((n = vcap_recv_timeout(c->h, p, 64, 0)) > 0)
+	while ((n = vcap_recv_timeout(c->h, p, 64, 0)) > 0) {
 		c->got += (uint64_t)n;
+		for (int i = 0; c->gen && i < n; i++) {
+			uint64_t k = 0;
+			unsigned f;
+
+			/* a frame reused too early (an AF_XDP frame lent again
+			 * before it was read) would not be the packet sent */
+			CHECK(vcap_synth_verify(c->gen, p[i].data, p[i].caplen, &k) == 0,
+			      "%s: a frame that is no packet sent (packet %llu?)", c->name,
+			      (unsigned long long)k);
+			f = (unsigned)(k % FLOWS);
+			CHECK((int64_t)k > c->last[f], "%s: flow %u out of order: packet %llu after %lld",
+			      c->name, f, (unsigned long long)k, (long long)c->last[f]);
+			c->last[f] = (int64_t)k;
+		}
+	}
 	CHECK(n == 0, "%s: recv: %s", c->name, vcap_errmsg());
 }
 
@@ -273,6 +302,10 @@ static void counts(void)
 				 .family = 4, .saddr_prefix = 16, .saddr = { 10, 2 } };
 	struct vcap_stats st[N_CONS];
 	uint64_t at, flow_hits = 0, taken, total = 2 * HALF;
+	struct vcap_synth_cfg gen_cfg = { .size = SIZE, .flows = FLOWS, .proto = VCAP_SYNTH_MIX,
+					  .ipv6_pct = 20 };
+	struct vcap_synth gen;
+	char err[128];
 
 	wire_two_queues();
 	start_vcapd("xdp:veth0");
@@ -294,11 +327,17 @@ static void counts(void)
 
 	oracle(HALF, false, &a);
 	oracle(HALF, true, &b);
+	CHECK(vcap_synth_init(&gen, &gen_cfg, err, sizeof(err)) == 0, "synth: %s", err);
+	for (int i = 0; i < N_CONS; i++)
+		c[i].gen = &gen;
 
-	/* burst 1 on queue 0, the flow rule, burst 2 on queue 1 */
+	/* burst 1 on queue 0, the flow rule, burst 2 on queue 1; every frame
+	 * byte for byte, each flow in order */
+	new_burst(c, N_CONS);
 	send_on(0, HALF);
 	settle(c, N_CONS, HALF);
 	CHECK(vcap_flow_add(c[FLOW].h, &f, VCAP_PASS, 0, &at) == 0, "flow: %s", vcap_errmsg());
+	new_burst(c, N_CONS);
 	send_on(1, HALF);
 	settle(c, N_CONS, total);
 
