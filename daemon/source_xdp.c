@@ -331,22 +331,6 @@ static int xdp_next(struct source *s, unsigned lane, struct vcap_pkt_meta *meta,
 	return n;
 }
 
-/* What the kernel can put on a lane's RX ring before it must drop: the
- * frames on loan (afxdp.c: the loan grows when a wake-up finds more than
- * half of it used), or the RX ring's entries where those are fewer. */
-static unsigned room(const struct xdp_src *f, unsigned lane)
-{
-	unsigned lend = vcap_xsk_lend(f->xsk[lane]), ring = vcap_xsk_ring(f->xsk[lane]);
-
-	return lend < ring ? lend : ring;
-}
-
-/* How many packets a wake-up should bring: a quarter of the room. */
-static unsigned coalesce_target(const struct xdp_src *f, unsigned lane)
-{
-	return room(f, lane) / 4 > BATCH ? room(f, lane) / 4 : BATCH;
-}
-
 static void xdp_release(struct source *s, unsigned lane)
 {
 	struct xdp_src *f = s->priv;
@@ -359,10 +343,12 @@ static void xdp_release(struct source *s, unsigned lane)
 
 /*
  * A lane with a known rate (it read packets since its last look) sleeps
- * once, as long as that rate needs to bring the target (coalesce_target),
- * within coalesce= and half the room's time.  An idle lane blocks in
- * poll() until a packet comes, then sleeps PROBE_NS to see how fast the
- * burst is.  So a steady stream costs one sleep per target's worth.
+ * once, as long as that rate needs to bring a quarter of the socket's room
+ * (vcap_xsk_room(): the frames on loan or the RX ring, the fewer; a batch
+ * at least), within coalesce= and half the room's time.  An idle lane
+ * blocks in poll() until a packet comes, then sleeps PROBE_NS to see how
+ * fast the burst is.  So a steady stream costs one sleep per target's
+ * worth.
  */
 static void xdp_wait(struct source *s, unsigned lane, int wake_fd, uint64_t max_ns)
 {
@@ -370,18 +356,19 @@ static void xdp_wait(struct source *s, unsigned lane, int wake_fd, uint64_t max_
 	struct xdp_lane_rate *r = &f->rate[lane];
 	struct pollfd p[2] = { { .fd = vcap_xsk_fd(f->xsk[lane]), .events = POLLIN },
 			       { .fd = wake_fd, .events = POLLIN } };
-	uint64_t now = mono_ns(), space = room(f, lane);
+	uint64_t now = mono_ns(), room = vcap_xsk_room(f->xsk[lane]);
 	struct timespec ts;
 
 	if (f->coalesce_ns && r->read && now > r->since) {
 		uint64_t per = (now - r->since) / r->read, wait = f->coalesce_ns;
-		unsigned target = coalesce_target(f, lane), ready = vcap_xsk_ready(f->xsk[lane], target);
+		unsigned target = room / 4 > BATCH ? (unsigned)(room / 4) : BATCH;
+		unsigned ready = vcap_xsk_ready(f->xsk[lane], target);
 
 		per = per ? per : 1;
 		if ((target - ready) * per < wait)
 			wait = (target - ready) * per;
-		if (space / 2 * per < wait)
-			wait = space / 2 * per;
+		if (room / 2 * per < wait)
+			wait = room / 2 * per;
 		if (wait > max_ns)
 			wait = max_ns;
 		r->since = now;

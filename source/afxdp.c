@@ -23,7 +23,7 @@
  * eighth.  (Seconds, not a count of releases: a lane that a busy CPU
  * holds up now and then, every few hundred batches, needs its large loan
  * each time.)  The lane sleeps for a quarter of the loan's worth of
- * packets (vcap_xsk_lend()), so a steady rate never grows it, a rising
+ * packets (vcap_xsk_room()), so a steady rate never grows it, a rising
  * one does before frames run out, and a burst can still have the whole
  * UMEM.  lend_all (loan=all) lends every frame all the time, as a socket
  * without this would: for a queue whose bursts matter more than its CPU.
@@ -77,8 +77,9 @@ struct vcap_xsk {
 	uint32_t held;     /* descriptors read and not yet released */
 	uint32_t ifindex;
 	bool zerocopy;
-	uint64_t *addrs;   /* the held frames, to give back */
-	uint64_t *spare;   /* frames not on loan, the last used on top */
+	/* frames not on loan, the last used on top: spare[0, nspare); the held
+	 * ones wait just above, at spare[nspare, nspare + held), until release */
+	uint64_t *spare;
 	uint32_t nspare;
 	uint32_t frames;   /* all of them: 2 x ring */
 	uint32_t lend;     /* frames to keep on loan (see above) */
@@ -104,7 +105,6 @@ static void closex(struct vcap_xsk *x)
 		xsk_umem__delete(x->umem);
 	if (x->area)
 		munmap(x->area, x->area_len);
-	free(x->addrs);
 	free(x->spare);
 	free(x);
 }
@@ -187,10 +187,9 @@ int vcap_xsk_open(struct vcap_xsk **out, const char *ifname, uint32_t queue,
 	frames = 2 * ring;
 	x->frame = frame;
 	x->area_len = (size_t)frames * frame;
-	x->addrs = calloc(frames, sizeof(*x->addrs));
 	x->spare = calloc(frames, sizeof(*x->spare));
 	x->area = map_frames(x->area_len);
-	if (!x->area || !x->addrs || !x->spare) {
+	if (!x->area || !x->spare) {
 		closex(x);
 		snprintf(err, err_len, "xdp:%s: no memory for %u frames", ifname, frames);
 		return -ENOMEM;
@@ -276,7 +275,7 @@ int vcap_xsk_read(struct vcap_xsk *x, struct vcap_pkt_meta *meta, const uint8_t 
 		__builtin_prefetch(data[i] + 64);
 		meta[i] = (struct vcap_pkt_meta){ .ts_ns = now, .caplen = d->len,
 						  .wirelen = d->len, .ifindex = x->ifindex };
-		x->addrs[x->held + i] = xsk_umem__extract_addr(d->addr);
+		x->spare[x->nspare + x->held + i] = xsk_umem__extract_addr(d->addr);
 	}
 	x->held += got;
 	return (int)got;
@@ -285,30 +284,31 @@ int vcap_xsk_read(struct vcap_xsk *x, struct vcap_pkt_meta *meta, const uint8_t 
 void vcap_xsk_release(struct vcap_xsk *x)
 {
 	uint32_t out, busy;
+	uint64_t now;
 
 	if (!x->held)
 		return;
 	/* what the kernel filled since the last release: held, and still on the RX ring */
 	out = x->frames - x->nspare;
 	busy = x->held + xsk_cons_nb_avail(&x->rx, out);
+	now = coarse_ns();
 	if (busy >= out - out / 16) {
 		x->lend = x->frames;
-		x->hold_ns = coarse_ns() + DRY_HOLD_NS;
+		x->hold_ns = now + DRY_HOLD_NS;
 	} else if (busy > out / 2 && x->lend < x->frames) {
 		x->lend = x->lend * 2 < x->frames ? x->lend * 2 : x->frames;
 	}
 	if (busy > x->peak)
 		x->peak = busy;
-	if (coarse_ns() - x->look_ns >= SHRINK_NS) {
-		if (x->peak < x->lend / 8 && x->lend / 2 >= x->lend_min && coarse_ns() >= x->hold_ns)
+	if (now - x->look_ns >= SHRINK_NS) {
+		if (x->peak < x->lend / 8 && x->lend / 2 >= x->lend_min && now >= x->hold_ns)
 			x->lend /= 2; /* the kernel gives the rest back as it uses the fill ring */
 		x->peak = 0;
-		x->look_ns = coarse_ns();
+		x->look_ns = now;
 	}
 	xsk_ring_cons__release(&x->rx, x->held);
-	/* the frames just used go on top: they are lent first */
-	for (uint32_t i = x->held; i > 0; i--)
-		x->spare[x->nspare++] = x->addrs[i - 1];
+	/* the frames just used, already above the top, join the stack: lent first */
+	x->nspare += x->held;
 	x->held = 0;
 	lend_more(x);
 	if (xsk_ring_prod__needs_wakeup(&x->fill))
@@ -343,6 +343,11 @@ uint32_t vcap_xsk_ring(const struct vcap_xsk *x)
 uint32_t vcap_xsk_lend(const struct vcap_xsk *x)
 {
 	return x->lend;
+}
+
+uint32_t vcap_xsk_room(const struct vcap_xsk *x)
+{
+	return x->lend < x->ring ? x->lend : x->ring;
 }
 
 bool vcap_xsk_zerocopy(const struct vcap_xsk *x)

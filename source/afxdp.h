@@ -76,9 +76,11 @@ unsigned vcap_xsk_ready(struct vcap_xsk *x, unsigned max);
 uint64_t vcap_xsk_drops(struct vcap_xsk *x);
 int vcap_xsk_fd(const struct vcap_xsk *x);
 uint32_t vcap_xsk_ring(const struct vcap_xsk *x); /* RX ring entries */
-/* Frames on loan to the kernel now (afxdp.c says how that adapts): the
- * most packets the RX ring can take before the reader releases some. */
+/* Frames to keep on loan to the kernel now (afxdp.c says how that adapts). */
 uint32_t vcap_xsk_lend(const struct vcap_xsk *x);
+/* The most packets the kernel can queue before the reader releases some:
+ * the frames on loan, or the RX ring's entries where fewer. */
+uint32_t vcap_xsk_room(const struct vcap_xsk *x);
 bool vcap_xsk_zerocopy(const struct vcap_xsk *x);
 void vcap_xsk_close(struct vcap_xsk *x);
 

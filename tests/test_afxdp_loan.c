@@ -96,6 +96,7 @@ int main(void)
 
 	/* 1: the first loan */
 	CHECK_EQ(vcap_xsk_lend(x), 8192);
+	CHECK_EQ(vcap_xsk_room(x), 8192); /* the loan, fewer than the ring's entries */
 	send_frames(10000);
 	settle(8192, 1808);
 
@@ -103,6 +104,7 @@ int main(void)
 	t0 = mono_ms(); /* the 10 s hold starts at the first release */
 	take(8192, 256);
 	CHECK_EQ(vcap_xsk_lend(x), 32768);
+	CHECK_EQ(vcap_xsk_room(x), 16384); /* now the ring's entries are fewer */
 	send_frames(10000);
 	settle(10000, 1808);
 	take(10000, 256);
