@@ -7,9 +7,13 @@
 #ifndef VCAP_TESTS_NETNS_H
 #define VCAP_TESTS_NETNS_H
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -61,6 +65,20 @@ static inline void wire_up(struct wire *w)
 	      "sysctl");
 	CHECK(sh("ip -n %s link set veth0 up && ip -n %s link set veth1 up", w->cap, w->snd) == 0,
 	      "link up");
+}
+
+/* Move this thread into network namespace name (as `ip netns exec` does,
+ * minus the mount namespace). */
+static inline void netns_enter(const char *name)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
+	CHECK(setns(fd, CLONE_NEWNET) == 0, "setns %s: %s", name, strerror(errno));
+	close(fd);
 }
 
 /* vcapsend in the sending namespace; extra arguments as a string. */

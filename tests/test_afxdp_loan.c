@@ -19,8 +19,6 @@
  *      start: 16000 unread (the RX ring holds 16384) all find one;
  *   and every packet read is one that was sent, whole.
  */
-#include <fcntl.h>
-#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -78,16 +76,12 @@ int main(void)
 {
 	struct vcap_xsk_opts o = { .zerocopy = VCAP_XSK_ZC_OFF };
 	struct vcap_xdp_prog *p;
-	char err[256], path[128];
+	char err[256];
 	unsigned rounds = 0;
 	uint64_t t0;
-	int fd;
 
 	wire_up(&w);
-	snprintf(path, sizeof(path), "/run/netns/%s", w.cap);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	CHECK(fd >= 0 && setns(fd, CLONE_NEWNET) == 0, "entering %s: %s", w.cap, strerror(errno));
-	close(fd);
+	netns_enter(w.cap);
 	CHECK(vcap_xdp_prog_attach(&p, "veth0", false, err, sizeof(err)) == 0, "attach: %s", err);
 	CHECK(vcap_xsk_open(&x, "veth0", 0, &o, err, sizeof(err)) == 0, "socket: %s", err);
 	CHECK(vcap_xdp_prog_socket(p, 0, vcap_xsk_fd(x)) == 0, "socket map");
