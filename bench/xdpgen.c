@@ -51,6 +51,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include "cli.h"
 #include "synth.h"
 #include "xdpgen_abi.h"
 
@@ -111,20 +112,17 @@ static void usage(FILE *f)
 		VCAP_SYNTH_SIZE_MAX, FLOWS_MAX);
 }
 
-static int parse_u64(const char *what, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+/* cli_number() within [lo, hi], or exit 2 naming the option. */
+static uint64_t number(const char *what, const char *s, uint64_t lo, uint64_t hi)
 {
-	char *e;
-	unsigned long long v;
+	uint64_t v = cli_number(s, what);
 
-	errno = 0;
-	v = strtoull(s, &e, 10);
-	if (errno || e == s || *e || *s == '-' || v < lo || v > hi) {
-		fprintf(stderr, "xdpgen: %s: '%s' is not a number in %" PRIu64 "..%" PRIu64 "\n",
-			what, s, lo, hi);
-		return -1;
+	if (v < lo || v > hi) {
+		fprintf(stderr, "xdpgen: %s %llu: not in %llu..%llu\n", what, (unsigned long long)v,
+			(unsigned long long)lo, (unsigned long long)hi);
+		exit(2);
 	}
-	*out = v;
-	return 0;
+	return v;
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -138,7 +136,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t v;
 	int c;
 
 	*o = (struct options){ .size = 64, .flows = 1000, .burst = 64 };
@@ -146,27 +143,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'i': o->ifname = optarg; break;
 		case 'l':
-			if (parse_u64("-l", optarg, 64, VCAP_SYNTH_SIZE_MAX, &v))
-				return -1;
-			o->size = (uint32_t)v;
+			o->size = (uint32_t)number("-l", optarg, 64, VCAP_SYNTH_SIZE_MAX);
 			break;
 		case OPT_FLOWS:
-			if (parse_u64("--flows", optarg, 1, FLOWS_MAX, &v))
-				return -1;
-			o->flows = (uint32_t)v;
+			o->flows = (uint32_t)number("--flows", optarg, 1, FLOWS_MAX);
 			break;
 		case OPT_BURST:
-			if (parse_u64("--burst", optarg, 1, 1u << 16, &v))
-				return -1;
-			o->burst = (uint32_t)v;
+			o->burst = (uint32_t)number("--burst", optarg, 1, 1u << 16);
 			break;
 		case 'r':
-			if (parse_u64("-r", optarg, 0, UINT32_MAX, &o->rate))
-				return -1;
+			o->rate = number("-r", optarg, 0, UINT32_MAX);
 			break;
 		case 'n':
-			if (parse_u64("-n", optarg, 0, UINT64_MAX, &o->count))
-				return -1;
+			o->count = number("-n", optarg, 0, UINT64_MAX);
 			break;
 		case OPT_CPUS:
 			for (char *save = NULL, *t = strtok_r(optarg, ",", &save); t;
@@ -175,9 +164,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 					fprintf(stderr, "xdpgen: --cpus: at most %d\n", THREADS_MAX);
 					return -1;
 				}
-				if (parse_u64("--cpus", t, 0, CPU_SETSIZE - 1, &v))
-					return -1;
-				o->cpus[o->threads++] = (int)v;
+				o->cpus[o->threads++] = (int)number("--cpus", t, 0, CPU_SETSIZE - 1);
 			}
 			break;
 		case 'q': o->quiet = true; break;
@@ -324,6 +311,7 @@ int main(int argc, char **argv)
 	unsigned ifindex, lo;
 	int prog_fd = -1, rc = 0, nt;
 
+	cli_prog = "xdpgen";
 	if (parse_options(argc, argv, &o))
 		return 2;
 	ifindex = if_nametoindex(o.ifname);
