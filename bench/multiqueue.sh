@@ -79,9 +79,9 @@ afpacket | xdp) ;;
 *) echo "multiqueue.sh: -g afpacket or xdp, not '$gen'" >&2; exit 2 ;;
 esac
 vcap_build
-sender=("$B/tools/vcapsend")
-[ "$gen" = xdp ] && sender=("$B/bench/xdpgen")
-[ -x "${sender[0]}" ] || { echo "multiqueue.sh: no ${sender[0]} (built with -Dxdp=disabled?)" >&2; exit 1; }
+sender=$B/tools/vcapsend
+[ "$gen" = xdp ] && sender=$B/bench/xdpgen
+[ -x "$sender" ] || { echo "multiqueue.sh: no $sender (built with -Dxdp=disabled?)" >&2; exit 1; }
 tag="vcmq-$$"
 cap="$tag-cap"
 snd="$tag-snd"
@@ -165,7 +165,7 @@ xdp_queues() {
 # BPF filter rather than the rules, 1pct only).
 point() {
 	local round=$1 kind=$2 mode=$3 size=$4 spec="" sr i q0 q1
-	local p0 p1 v0 v1 k0 k1 b0 b1 w0 w1 args=() pin r0=()
+	local p0 p1 v0 v1 k0 k1 b0 b1 w0 w1 args=() pre pids=()
 	case $mode in
 	if) spec=if:veth0 ;;
 	fanout) spec=if:veth0,fanout=2 ;;
@@ -201,25 +201,22 @@ point() {
 	w0=$(proc_wakeups $vcapd_pid)
 	# two senders, one per CPU: vcapsend processes pinned with taskset, or
 	# one xdpgen with a thread pinned to each CPU (its totals in send0.json)
-	for i in 0 1; do
-		pin=(taskset -c $i)
-		if [ "$gen" = xdp ]; then
-			[ $i = 0 ] || { echo '{}' >"$tmp/send1.json"; continue; }
-			pin=()
-			[ "$kind" = flat ] || sr=(-r "$rate" --burst 100 -n "$count")
-			sr+=(--cpus 0,1)
-		fi
-		if [ "$kind" = flat ]; then
-			ip netns exec "$snd" timeout -s INT "$flat_secs" "${pin[@]}" \
-				"${sender[@]}" -i veth1 -l "$size" --flows $flows "${sr[@]}" -q --json \
-				>"$tmp/send$i.json" 2>"$tmp/send$i.err" &
-		else
-			ip netns exec "$snd" "${pin[@]}" "${sender[@]}" -i veth1 -l "$size" \
+	pre=()
+	[ "$kind" = flat ] && pre=(timeout -s INT "$flat_secs")
+	if [ "$gen" = xdp ]; then
+		[ "$kind" = flat ] || sr=(-r "$rate" --burst 100 -n "$count")
+		echo '{}' >"$tmp/send1.json"
+		ip netns exec "$snd" "${pre[@]}" "$sender" -i veth1 -l "$size" --flows $flows \
+			"${sr[@]}" --cpus 0,1 -q --json >"$tmp/send0.json" 2>"$tmp/send0.err" &
+		pids=($!)
+	else
+		for i in 0 1; do
+			ip netns exec "$snd" "${pre[@]}" taskset -c $i "$sender" -i veth1 -l "$size" \
 				--flows $flows "${sr[@]}" -q --json >"$tmp/send$i.json" 2>"$tmp/send$i.err" &
-		fi
-		r0[i]=$!
-	done
-	for i in 0 1; do [ -z "${r0[i]:-}" ] || wait "${r0[i]}" || true; done
+			pids+=($!)
+		done
+	fi
+	for i in "${pids[@]}"; do wait "$i" || true; done
 	# until the ring is drained and its count stands still; xdp: counts what
 	# its program dropped when lane 0 next wakes, within 0.5 s: until all
 	# the frames sent are in the consumer's received, or (some were lost)
