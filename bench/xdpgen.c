@@ -35,7 +35,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
